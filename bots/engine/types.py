@@ -1,0 +1,46 @@
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the engine needs to answer: the bot, the conversation's state and the user's input."""
+
+    bot: Any  # bots.models.Bot
+    variables: dict
+    state: dict  # engine state kept on the conversation between turns
+    text: str | None = None
+    choice_id: str | None = None
+    timezone: str = "UTC"
+    history: tuple = ()  # recent (type, text) pairs, oldest first
+
+
+@dataclass(frozen=True)
+class DetectedIntent:
+    label: str
+    confidence: float
+    source: str  # "DIRECT" for an exact utterance match, "CORE_NLP" for the classifier
+
+
+@dataclass(frozen=True)
+class DetectedEntity:
+    type: str
+    value: Any
+    text: str
+    confidence: float = 1.0
+
+
+@dataclass
+class EngineReply:
+    messages: list[dict]
+    intents: list[DetectedIntent] = field(default_factory=list)
+    entities: list[DetectedEntity] = field(default_factory=list)
+    variables: dict = field(default_factory=dict)
+    changed_variables: set[str] = field(default_factory=set)
+    state: dict = field(default_factory=dict)
+    ended: bool = False
+
+    @property
+    def text(self) -> str:
+        """The reply as one plain text, for protocols that carry a single text."""
+        return "\n\n".join(m["text"] for m in self.messages if m.get("text"))

@@ -1,0 +1,59 @@
+import pytest
+from rest_framework.test import APIClient
+
+from bots.tests.factories import BotFactory, UserFactory
+from sessions_app.services.owners import api_key_create, bot_owner_create
+
+
+@pytest.fixture
+def owner(db):
+    return bot_owner_create(username="owner", password="correct horse battery staple")
+
+
+@pytest.fixture
+def other_owner(db):
+    return bot_owner_create(username="other", password="correct horse battery staple")
+
+
+@pytest.fixture
+def api_secret(owner):
+    return api_key_create(owner=owner, name="tests")[1]
+
+
+@pytest.fixture
+def other_api_secret(other_owner):
+    return api_key_create(owner=other_owner, name="tests")[1]
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def owner_client(api_secret):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret}")
+    return client
+
+
+@pytest.fixture
+def other_client(other_api_secret):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {other_api_secret}")
+    return client
+
+
+@pytest.fixture
+def bot(owner):
+    return BotFactory(owner=owner, name="Helpdesk", visibility="private")
+
+
+@pytest.fixture
+def public_bot(owner):
+    return BotFactory(owner=owner, name="Public helper", visibility="public")
+
+
+@pytest.fixture
+def user_factory(db):
+    return UserFactory

@@ -1,0 +1,197 @@
+"""What happens at run time: credentials, contacts, conversations, messages and session tokens."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+
+class OwnerProfile(models.Model):
+    """Per-owner identity that wire protocols need: the org id Einstein clients send as X-Org-Id."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="botportal_profile")
+    org_id = models.CharField(max_length=18, unique=True)
+
+    def __str__(self):
+        return f"{self.owner} ({self.org_id})"
+
+
+class ApiKey(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=128, blank=True)
+    prefix = models.CharField(max_length=16, help_text="The first characters of the secret, for recognising it.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.name or 'API key'} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Contact(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contacts")
+    fingerprint = models.CharField(max_length=256)
+    name = models.CharField(max_length=256, blank=True)
+    # Stored normalised: email lower-cased, phone in E.164.
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    nick = models.CharField(max_length=128, blank=True)
+    description = models.TextField(blank=True)
+    preferences = models.TextField(blank=True)
+    meta = models.JSONField(default=dict, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "fingerprint"], name="contact_unique_fingerprint_per_owner"),
+            models.UniqueConstraint(
+                fields=["owner", "email"], condition=~Q(email=""), name="contact_unique_email_per_owner"
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "phone"], condition=~Q(phone=""), name="contact_unique_phone_per_owner"
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self):
+        return self.name or self.email or self.phone or self.fingerprint
+
+
+class Origin(models.TextChoices):
+    CHATBOTKIT = "chatbotkit", "ChatBotKit v1"
+    EINSTEIN = "einstein", "Einstein Bots v5"
+    ADMIN = "admin", "Admin"
+
+
+class EndReason(models.TextChoices):
+    """The Einstein runtime's session end reasons, used for every protocol."""
+
+    USER_REQUEST = "UserRequest"
+    TRANSFER = "Transfer"
+    EXPIRATION = "Expiration"
+    ERROR = "Error"
+    OTHER = "Other"
+
+
+class Conversation(models.Model):
+    # Also the Einstein sessionId, which the protocol requires to be a UUID.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.CASCADE, related_name="conversations")
+    # The bot version the conversation runs, and the knowledge it was bound to when it began.
+    bot_version = models.PositiveIntegerField(null=True, blank=True)
+    dataset = models.ForeignKey("bots.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    skillset = models.ForeignKey("bots.Skillset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    name = models.CharField(max_length=256, blank=True)
+    description = models.TextField(blank=True)
+    meta = models.JSONField(default=dict, blank=True)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.CHATBOTKIT)
+    external_session_key = models.CharField(max_length=256, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    # Engine state between turns (pending slot filling, offered choices...).
+    engine_state = models.JSONField(default=dict, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    created_at = models.DateTimeField(default=now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(default=now, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    # Einstein continue: the last processed sequenceId, and the request digest and response kept
+    # so that a retry of that request is answered again without being processed twice.
+    last_sequence_id = models.BigIntegerField(null=True, blank=True)
+    last_request_digest = models.CharField(max_length=64, blank=True)
+    last_response = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["bot", "-created_at"]),
+            models.Index(fields=["contact", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return self.name or str(self.id)
+
+    @property
+    def is_ended(self) -> bool:
+        return self.ended_at is not None
+
+
+class MessageType(models.TextChoices):
+    USER = "user"
+    BOT = "bot"
+    CONTEXT = "context"
+    INSTRUCTION = "instruction"
+    BACKSTORY = "backstory"
+    ACTIVITY = "activity"
+
+
+class Message(models.Model):
+    # Integer keys give messages the order the server accepted them in.
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    type = models.CharField(max_length=16, choices=MessageType.choices)
+    text = models.TextField(blank=True)
+    name = models.CharField(max_length=256, blank=True)
+    description = models.TextField(blank=True)
+    # Detected intents and entities, rich content (choices, escalation targets), protocol details.
+    meta = models.JSONField(default=dict, blank=True)
+    sequence_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "id"])]
+
+    def __str__(self):
+        return f"{self.type}: {self.text[:60]}"
+
+
+class BotSession(models.Model):
+    """A time-limited token that may converse in exactly one conversation."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="sessions")
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    duration_seconds = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=now)
+    # When the first token of this line of refreshes was issued: refreshes never go beyond a limit from it.
+    issued_first_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(db_index=True)
+    # Set by the lifecycle task once expiry has passed; request-time checks never depend on it.
+    expired_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "bot session"
+        indexes = [models.Index(fields=["conversation", "-created_at"])]
+
+    def __str__(self):
+        return f"session {self.pk} of {self.conversation_id}"
+
+    def status(self, at=None) -> str:
+        at = at or now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= at:
+            return "expired"
+        return "active"

@@ -1,0 +1,1 @@
+"""Reads. One module per area; import functions from their module."""

@@ -1,0 +1,1 @@
+"""Writes and transactions. One module per area; import functions from their module."""
