@@ -10,3 +10,6 @@ urlpatterns = [
     path("v1/", include(("sessions_app.api.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
     path("", include("sessions_app.api.einstein.urls")),
 ]
+
+handler404 = "botportal.api.views.handler404"
+handler500 = "botportal.api.views.handler500"

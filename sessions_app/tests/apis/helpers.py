@@ -1,0 +1,44 @@
+import json
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+PREFIXES = ["/api/v1", "/v1"]
+
+# The SQLite test database lives in memory with a shared cache, where concurrent writers fail with
+# "table is locked" instead of waiting; the file database `make run` uses waits (IMMEDIATE + timeout).
+ON_POSTGRES = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs concurrent connections to one database: PostgreSQL"
+)
+
+
+def token_client(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def post(client, path: str, body=None, **extra):
+    return client.post(path, body if body is not None else {}, format="json", **extra)
+
+
+def open_session(client, bot, body=None, prefix="/api/v1") -> dict:
+    response = post(client, f"{prefix}/bot/{bot.pk}/session/create", body or {})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def jsonl_events(response) -> list[dict]:
+    raw = b"".join(response.streaming_content).decode()
+    return [json.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+def assert_error(response, status: int, code: str, contains: str = ""):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].split(";")[0] == "application/json"
+    body = response.json()
+    assert set(body) == {"message", "code"}, body
+    assert body["code"] == code
+    assert contains in body["message"], body["message"]
+    return body
