@@ -1,7 +1,9 @@
 from django.urls import path, re_path
 
 from botportal.api.views import api_not_found
+from sessions_app.api import schema_extensions  # noqa: F401 (registers the authentication schemes)
 from sessions_app.api.chatbotkit import conversing
+from sessions_app.api.chatbotkit.owner import owner_urls
 
 app_name = "chatbotkit"
 
@@ -17,6 +19,7 @@ urlpatterns = [
     path(f"{CONVERSATION}/receive", conversing.ReceiveView.as_view(), name="conversation-receive"),
     path(f"{CONVERSATION}/message/list", conversing.MessageListView.as_view(), name="conversation-message-list"),
 ]
+urlpatterns += owner_urls()
 
 # Anything else under the prefix is a JSON 404, in debug mode too.
 urlpatterns.append(re_path(r"^.*$", api_not_found, name="not-found"))

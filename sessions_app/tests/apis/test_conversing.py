@@ -157,7 +157,11 @@ def test_token_on_another_conversation_is_401(session, public_bot, anon_client):
 
 def test_token_on_owner_routes_is_401(session, public_bot):
     client = session["client"]
-    # OWNER_ROUTES_PLACEHOLDER
+    assert_error(client.get("/api/v1/bot/list"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get(f"/api/v1/bot/{public_bot.pk}/fetch"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get("/api/v1/conversation/list"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get(f"/api/v1/conversation/{session['cid']}/fetch"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get("/api/v1/contact/list"), 401, "NOT_AUTHENTICATED")
     assert_error(post(client, f"/api/v1/conversation/{session['cid']}/session/create"), 401, "NOT_AUTHENTICATED")
     assert_error(post(client, f"/api/v1/conversation/{session['cid']}/delete"), 401, "NOT_AUTHENTICATED")
 
