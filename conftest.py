@@ -57,3 +57,10 @@ def public_bot(owner):
 @pytest.fixture
 def user_factory(db):
     return UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Owners are created with passwords in most tests; the production hasher's deliberate slowness
+    # would dominate the suite's run time without testing anything of ours.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,6 +1,7 @@
 """Shared plumbing for the /api/v1 views: JSON only, bodies that must be JSON objects, epoch milliseconds."""
 
-from rest_framework import exceptions
+from django.conf import settings
+from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
@@ -18,12 +19,21 @@ class JsonOnlyNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+
+
 class JsonApiView(APIView):
     content_negotiation_class = JsonOnlyNegotiation
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method == "POST" and not request.content_type and _has_body(request):
+        limit = settings.BOTPORTAL["MAX_BODY_BYTES"]
+        if _content_length(request) > limit:
+            # DRF reads the body as a stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes.")
+        if request.method == "POST" and not request.content_type and _content_length(request) > 0:
             raise exceptions.UnsupportedMediaType("")
 
     @staticmethod
@@ -37,11 +47,11 @@ class JsonApiView(APIView):
         return data
 
 
-def _has_body(request) -> bool:
+def _content_length(request) -> int:
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > 0
+        return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return False
+        return 0
 
 
 def epoch_ms(value) -> int | None:

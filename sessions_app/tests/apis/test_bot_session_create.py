@@ -212,3 +212,22 @@ def test_concurrent_creates_with_the_same_email_make_one_contact(owner):
     assert statuses == [200, 200]
     assert Contact.objects.filter(email="same@example.com").count() == 1
     assert Conversation.objects.filter(contact__email="same@example.com").count() == 2
+
+
+def test_a_failure_late_in_the_request_leaves_nothing_behind(public_bot, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from sessions_app.services import sessions
+
+    def broken(**kwargs):
+        raise RuntimeError("token store unavailable")
+
+    monkeypatch.setattr(sessions, "_session_issue", broken)
+    client = APIClient(raise_request_exception=False)
+    response = post(
+        client,
+        f"/api/v1/bot/{public_bot.pk}/session/create",
+        {"contact": {"email": "late@example.com"}, "messages": [{"type": "user", "text": "hi"}]},
+    )
+    assert_error(response, 500, "INTERNAL_SERVER_ERROR")
+    assert not Conversation.objects.exists() and not Contact.objects.exists() and not Message.objects.exists()

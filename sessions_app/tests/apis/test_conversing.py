@@ -379,3 +379,20 @@ def test_twenty_concurrent_completes_store_forty_messages_in_pairs(owner):
     assert len(messages) == 40
     assert [m.type for m in messages] == ["user", "bot"] * 20
     assert sorted(m.text for m in messages[::2]) == sorted(f"question {n}" for n in range(20))
+
+
+def test_conversation_session_create_on_an_ended_conversation_is_409(session, owner_client):
+    from sessions_app.models import Conversation
+
+    conversation_end(conversation=Conversation.objects.get(pk=session["cid"]))
+    response = post(owner_client, f"/api/v1/conversation/{session['cid']}/session/create")
+    assert_error(response, 409, "CONFLICT", "ended")
+
+
+def test_owner_completing_an_ended_conversation_is_409(session, owner_client):
+    from sessions_app.models import Conversation
+
+    conversation_end(conversation=Conversation.objects.get(pk=session["cid"]))
+    response = post(owner_client, f"/api/v1/conversation/{session['cid']}/complete", {"text": "hi"})
+    assert_error(response, 409, "CONFLICT")
+    assert not Message.objects.filter(conversation_id=session["cid"]).exists()

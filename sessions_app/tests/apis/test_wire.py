@@ -96,3 +96,13 @@ def test_schema_generation_validates_without_warnings(tmp_path):
         "/api/v1/dataset/{parent_id}/record/list:",
     ):
         assert route in text
+
+
+def test_body_over_the_limit_is_refused(owner_client, settings):
+    settings.BOTPORTAL = {**settings.BOTPORTAL, "MAX_BODY_BYTES": 1000}
+    response = owner_client.post("/api/v1/bot/create", {"name": "x", "backstory": "y" * 2000}, format="json")
+    assert response.status_code == 413
+    assert response.json()["message"] == "The request body is larger than 1000 bytes."
+    from bots.models import Bot
+
+    assert not Bot.objects.exists()
