@@ -244,7 +244,8 @@ class CompleteView(_ExchangeView):
         description="With a session token (its own conversation) or the owner's API secret." + STREAM_NOTE,
         request=s.CompleteInput,
         responses={
-            200: s.CompleteOutput,
+            (200, "application/json"): s.CompleteOutput,
+            (200, JSONL): OpenApiResponse(s.StreamEventOutput, description="One event per line (Accept: jsonl)."),
             **errors(400, 401, 404),
             409: OpenApiResponse(s.ErrorOutput, description="The conversation has ended."),
         },
@@ -267,7 +268,8 @@ class ReceiveView(_ExchangeView):
         description="With a session token (its own conversation) or the owner's API secret." + STREAM_NOTE,
         request=s.EmptyInput,
         responses={
-            200: s.ReceiveOutput,
+            (200, "application/json"): s.ReceiveOutput,
+            (200, JSONL): OpenApiResponse(s.StreamEventOutput, description="One event per line (Accept: jsonl)."),
             **errors(401, 404),
             409: OpenApiResponse(s.ErrorOutput, description="No message is waiting for a reply."),
         },
