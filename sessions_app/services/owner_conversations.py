@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from botportal import validation
-from botportal.errors import InvalidInput
+from botportal.errors import Conflict, InvalidInput
 from bots.models import Bot
 from sessions_app.models import Contact, Conversation, MessageType, Origin
 from sessions_app.services.conversations import conversation_messages_add, conversation_open
@@ -97,3 +97,9 @@ def conversation_update(*, conversation: Conversation, fields: dict) -> Conversa
 
 def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()
+
+
+def conversation_converse_check(*, conversation: Conversation) -> None:
+    """A conversation an owner made without a bot keeps a transcript but has nobody to answer in it."""
+    if conversation.bot_id is None:
+        raise Conflict("This conversation has no bot to answer; create it with a botId to converse.")

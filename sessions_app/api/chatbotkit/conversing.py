@@ -19,6 +19,7 @@ from sessions_app.api.chatbotkit import serializers as s
 from sessions_app.api.chatbotkit.access import conversation_for, owner_required, presented_session
 from sessions_app.selectors.conversations import conversation_get, message_list
 from sessions_app.services.conversations import ExchangeResult, conversation_exchange_stream, conversation_send
+from sessions_app.services.owner_conversations import conversation_converse_check
 from sessions_app.services.sessions import (
     bot_session_create,
     bot_session_refresh,
@@ -178,6 +179,7 @@ class _ExchangeView(JsonApiView):
     kind = "complete"
 
     def exchange(self, request, **kwargs):
+        conversation_converse_check(conversation=kwargs["conversation"])
         pieces = conversation_exchange_stream(**kwargs)
         if not _wants_stream(request):
             count, result = 0, None
@@ -290,6 +292,7 @@ class SendView(JsonApiView):
     def post(self, request, conversation_id):
         conversation, _ = conversation_for(request, conversation_id)
         text = validation.message_text(self.body(request).get("text"), field="text")
+        conversation_converse_check(conversation=conversation)
         message, entities = conversation_send(conversation=conversation, text=text)
         return Response(
             {

@@ -116,3 +116,10 @@ def test_conversation_list_is_the_owners_only(owner_client, other_client, bot):
     mine = ConversationFactory(bot=bot)
     assert [c["id"] for c in owner_client.get("/api/v1/conversation/list").json()["items"]] == [str(mine.pk)]
     assert other_client.get("/api/v1/conversation/list").json() == {"items": []}
+
+
+def test_completing_a_conversation_without_a_bot_is_409(owner_client):
+    cid = post(owner_client, "/api/v1/conversation/create", {"name": "notes"}).json()["id"]
+    assert_error(post(owner_client, f"/api/v1/conversation/{cid}/complete", {"text": "hi"}), 409, "CONFLICT", "bot")
+    assert_error(post(owner_client, f"/api/v1/conversation/{cid}/send", {"text": "hi"}), 409, "CONFLICT", "bot")
+    assert not Message.objects.filter(conversation_id=cid).exists()
