@@ -1,16 +1,8 @@
 import json
 
-import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 PREFIXES = ["/api/v1", "/v1"]
-
-# The SQLite test database lives in memory with a shared cache, where concurrent writers fail with
-# "table is locked" instead of waiting; the file database `make run` uses waits (IMMEDIATE + timeout).
-ON_POSTGRES = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs concurrent connections to one database: PostgreSQL"
-)
 
 
 def token_client(token: str) -> APIClient:

@@ -6,7 +6,7 @@ from django.db import connection
 
 from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Contact, Conversation, Message
-from sessions_app.tests.apis.helpers import ON_POSTGRES, PREFIXES, assert_error, open_session, post
+from sessions_app.tests.apis.helpers import PREFIXES, assert_error, open_session, post
 
 pytestmark = pytest.mark.django_db
 
@@ -185,7 +185,6 @@ def test_query_count_is_constant(anon_client, public_bot, django_assert_max_num_
         open_session(anon_client, public_bot, body)
 
 
-@ON_POSTGRES
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_with_the_same_email_make_one_contact(owner):
     from rest_framework.test import APIClient

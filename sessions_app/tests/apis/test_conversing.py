@@ -10,7 +10,6 @@ from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Message
 from sessions_app.services.conversations import conversation_end
 from sessions_app.tests.apis.helpers import (
-    ON_POSTGRES,
     PREFIXES,
     assert_error,
     jsonl_events,
@@ -350,7 +349,6 @@ def test_jsonl_errors_before_the_stream_are_json(session):
     assert_error(response, 401, "NOT_AUTHENTICATED")
 
 
-@ON_POSTGRES
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_completes_store_forty_messages_in_pairs(owner):
     from rest_framework.test import APIClient
