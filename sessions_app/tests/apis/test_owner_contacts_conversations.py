@@ -123,3 +123,15 @@ def test_completing_a_conversation_without_a_bot_is_409(owner_client):
     assert_error(post(owner_client, f"/api/v1/conversation/{cid}/complete", {"text": "hi"}), 409, "CONFLICT", "bot")
     assert_error(post(owner_client, f"/api/v1/conversation/{cid}/send", {"text": "hi"}), 409, "CONFLICT", "bot")
     assert not Message.objects.filter(conversation_id=cid).exists()
+
+
+@pytest.mark.parametrize("route", ["conversation/list", "contact/list", "contact/{contact}/conversation/list"])
+def test_owner_list_query_counts_are_constant(owner_client, owner, bot, route, django_assert_max_num_queries):
+    contact = ContactFactory(owner=owner)
+    ContactFactory.create_batch(99, owner=owner)
+    ConversationFactory.create_batch(100, bot=bot, contact=contact)
+    owner_client.get("/api/v1/bot/list")  # records the API key's use, which is written once a minute
+    url = f"/api/v1/{route.format(contact=contact.pk)}"
+    with django_assert_max_num_queries(3):
+        body = owner_client.get(url).json()
+    assert len(body["items"]) == 100
