@@ -17,6 +17,7 @@ from botportal.errors import NotAuthenticated
 from bots.selectors import bot_get_any
 from sessions_app.api.chatbotkit import serializers as s
 from sessions_app.api.chatbotkit.access import conversation_for, owner_required, presented_session
+from sessions_app.api.chatbotkit.resources import page_json
 from sessions_app.selectors.conversations import conversation_get, message_list
 from sessions_app.services.conversations import ExchangeResult, conversation_exchange_stream, conversation_send
 from sessions_app.services.owner_conversations import conversation_converse_check
@@ -155,14 +156,7 @@ class MessageListView(JsonApiView):
         page = paginate(
             message_list(conversation_id=conversation.pk), request.query_params, default_order="asc", sequential=True
         )
-        return Response(_page_json(page, s.MessageOutput))
-
-
-def _page_json(page, output) -> dict:
-    body = {"items": output(page.items, many=True).data}
-    if page.cursor is not None:
-        body["cursor"] = page.cursor
-    return body
+        return Response(page_json(page, s.MessageOutput))
 
 
 def _wants_stream(request) -> bool:
