@@ -41,3 +41,8 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+
+# Load benchmark on PostgreSQL (127.0.0.1:5432) under gunicorn, measured with wrk; not part of `make test`.
+bench: install-dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/load.py $(BENCH_ARGS)
