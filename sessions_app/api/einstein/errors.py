@@ -71,6 +71,20 @@ def einstein_error_response(request, status: int, message: str) -> JsonResponse:
     return response
 
 
+def einstein_handler404(request, exception=None) -> JsonResponse | None:
+    """For a root handler404: the protocol's 404 on its own paths, None elsewhere."""
+    if not is_einstein_path(request.path):
+        return None
+    return einstein_error_response(request, 404, f"No resource at {request.path}.")
+
+
+def einstein_handler500(request) -> JsonResponse | None:
+    """For a root handler500: the protocol's error object on its own paths, None elsewhere."""
+    if not is_einstein_path(request.path):
+        return None
+    return einstein_error_response(request, 500, "The request could not be processed because of an internal error.")
+
+
 def describe(exc) -> tuple[int, str]:
     if isinstance(exc, Conflict):
         return 422, exc.message

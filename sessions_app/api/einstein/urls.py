@@ -12,4 +12,5 @@ urlpatterns = [
     path("v5.0.0/sessions/<str:session_id>", views.session_view, name="session"),
     # Anything else under the version prefix is a 404 in the protocol's own error shape.
     re_path(r"^v5\.0\.0(?:/(?P<rest>.*))?$", views.not_found_view, name="not-found"),
+    re_path(r"^(?:status|versions)/(?P<rest>.*)$", views.not_found_view),
 ]

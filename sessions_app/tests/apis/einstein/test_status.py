@@ -1,3 +1,4 @@
+import json
 from unittest import mock
 
 import pytest
@@ -40,3 +41,35 @@ def test_unknown_paths_under_the_version_are_404_error_objects(einstein, path):
     assert response.status_code == 404
     body = response.json()
     assert body["error"] == "NotFoundError" and body["path"] == path and body["requestId"] == "r-404"
+
+
+@pytest.mark.parametrize("path", ["/status/", "/versions/x"])
+def test_near_misses_of_status_and_versions_are_404_error_objects(einstein_anon, path):
+    response = einstein_anon.get(path)
+    assert response.status_code == 404 and response.json()["error"] == "NotFoundError"
+
+
+def test_root_handlers_render_this_protocols_paths_only(rf):
+    from sessions_app.api.einstein.errors import einstein_handler404, einstein_handler500
+
+    from .conftest import validate
+
+    request = rf.get("/v5.0.0/whatever", HTTP_X_REQUEST_ID="abc")
+    response = einstein_handler404(request)
+    validate(request, response)
+    assert response.status_code == 404 and response["X-Request-ID"] == "abc"
+    body = json.loads(response.content)
+    assert body["requestId"] == "abc" and body["error"] == "NotFoundError"
+    request = rf.post("/v5.0.0/sessions/x/messages")
+    failed = einstein_handler500(request)
+    validate(request, failed)
+    assert failed.status_code == 500 and json.loads(failed.content)["error"] == "RequestProcessingException"
+    assert einstein_handler404(rf.get("/api/v1/whatever")) is None
+    assert einstein_handler500(rf.get("/admin/")) is None
+
+
+def test_an_unexpected_failure_is_a_500_error_object_not_html(einstein_anon):
+    with mock.patch("sessions_app.api.einstein.views.JsonResponse", side_effect=RuntimeError("boom")):
+        response = einstein_anon.get("/versions")
+    assert response.status_code == 500
+    assert response.json()["error"] == "RequestProcessingException" and "boom" not in response.json()["message"]
