@@ -231,3 +231,16 @@ def test_wrong_method_on_begin(einstein, bot):
 def test_bot_variables_fixture_sanity(bot):
     VariableFactory(bot=bot, name="OrderQty", type="number")
     assert bot.variables.count() == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"externalSessionKey": "k", "forceConfig": {"endpoint": "e", "n": NaN}}',
+        '{"externalSessionKey": "k", "forceConfig": {"endpoint": "e"}, "message": {"text": "a\\u0000b"}}',
+    ],
+)
+def test_values_that_cannot_be_stored_are_400_not_500(einstein, bot, raw):
+    response = einstein.post(f"/v5.0.0/bots/{bot.pk}/sessions", raw=raw)
+    assert response.status_code == 400
+    assert not Conversation.objects.exists()

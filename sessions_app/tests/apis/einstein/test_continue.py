@@ -320,3 +320,27 @@ def test_an_idle_session_is_ended_with_expiration_at_request_time(einstein, scri
     conversation = Conversation.objects.get(pk=session_id)
     assert conversation.end_reason == "Expiration" and conversation.ended_at is not None
     assert not scripted.turns
+
+
+def test_the_whole_transcript_is_stored_in_order(einstein, scripted, bot):
+    bot.welcome_messages = ["Welcome!"]
+    bot.save()
+    sid = einstein.begin(bot, message={"text": "first"}).json()["sessionId"]
+    einstein.send(sid, text("second", 1))
+    einstein.send(sid, text("menu", 2))
+    einstein.send(sid, {"type": "choice", "choiceIndex": 2, "sequenceId": 3})
+    einstein.end(sid)
+    stored = Message.objects.filter(conversation_id=sid).order_by("id")
+    assert [(m.type, m.text, m.sequence_id) for m in stored] == [
+        ("bot", "Welcome!", None),
+        ("user", "first", None),
+        ("bot", "echo: first", None),
+        ("user", "second", 1),
+        ("bot", "echo: second", None),
+        ("user", "menu", 2),
+        ("bot", "What is it about?", None),
+        ("user", "Billing", 3),
+        ("bot", "You chose c-billing", None),
+    ]
+    conversation = Conversation.objects.get(pk=sid)
+    assert conversation.origin == "einstein" and conversation.end_reason == "UserRequest"
