@@ -1,7 +1,6 @@
 """Shared plumbing for the /api/v1 views: JSON only, bodies that must be JSON objects, epoch milliseconds."""
 
-from django.conf import settings
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
@@ -19,20 +18,12 @@ class JsonOnlyNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class BodyTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-
-
 class JsonApiView(APIView):
     content_negotiation_class = JsonOnlyNegotiation
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        limit = settings.BOTPORTAL["MAX_BODY_BYTES"]
-        if _content_length(request) > limit:
-            # DRF reads the body as a stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
-            raise BodyTooLarge(f"The request body is larger than {limit} bytes.")
+        # Oversized bodies never get here: botportal.middleware.RequestBodyLimitMiddleware refuses them.
         if request.method == "POST" and not request.content_type and _content_length(request) > 0:
             raise exceptions.UnsupportedMediaType("")
 

@@ -1,29 +1,19 @@
-"""JSON answers for paths under the API prefixes that nothing serves, and for server errors there."""
-
-from django.http import JsonResponse
-from django.views import defaults
-
-from botportal.api.errors import error_body
-
-API_PREFIXES = ("/api/", "/v1/")
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 
-def _is_api(request) -> bool:
-    return request.path.startswith(API_PREFIXES) and not request.path.startswith(("/api/docs/", "/api/schema/"))
+class HealthView(APIView):
+    """Liveness for load balancers: answers without touching the database (see /status for readiness)."""
 
+    authentication_classes = []
+    throttle_classes = []
 
-def api_not_found(request, *args, **kwargs):
-    """The catch-all under /api/v1 and /v1: an unknown route is a JSON 404 for every method."""
-    return JsonResponse(error_body(404, f"No such route: {request.method} {request.path}"), status=404)
-
-
-def handler404(request, exception=None):
-    if _is_api(request):
-        return api_not_found(request)
-    return defaults.page_not_found(request, exception)
-
-
-def handler500(request):
-    if _is_api(request):
-        return JsonResponse(error_body(500, "Internal server error."), status=500)
-    return defaults.server_error(request)
+    @extend_schema(
+        tags=["health"],
+        summary="Liveness: the web process answers",
+        responses=inline_serializer("Health", {"status": serializers.CharField()}),
+    )
+    def get(self, request):
+        return Response({"status": "ok"})

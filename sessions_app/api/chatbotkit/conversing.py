@@ -13,6 +13,7 @@ from botportal import validation
 from botportal.api.base import JsonApiView, epoch_ms
 from botportal.api.errors import describe, error_body
 from botportal.api.pagination import paginate
+from botportal.api.throttles import SESSION_CREATE_THROTTLES
 from botportal.errors import NotAuthenticated
 from bots.selectors import bot_get_any
 from sessions_app.api.chatbotkit import serializers as s
@@ -49,6 +50,9 @@ def errors(*codes):
 
 
 class BotSessionCreateView(JsonApiView):
+    # Anyone may open sessions with a public bot: per-IP and per-bot limits besides the credential ones.
+    throttle_classes = SESSION_CREATE_THROTTLES
+
     @extend_schema(
         tags=SESSION_TAG,
         summary="Open a conversation with a bot and issue its session token",

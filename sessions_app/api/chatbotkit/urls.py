@@ -1,6 +1,5 @@
-from django.urls import path, re_path
+from django.urls import path
 
-from botportal.api.views import api_not_found
 from sessions_app.api import schema_extensions  # noqa: F401 (registers the authentication schemes)
 from sessions_app.api.chatbotkit import conversing
 from sessions_app.api.chatbotkit.owner import owner_urls
@@ -20,6 +19,4 @@ urlpatterns = [
     path(f"{CONVERSATION}/message/list", conversing.MessageListView.as_view(), name="conversation-message-list"),
 ]
 urlpatterns += owner_urls()
-
-# Anything else under the prefix is a JSON 404, in debug mode too.
-urlpatterns.append(re_path(r"^.*$", api_not_found, name="not-found"))
+# Anything else under the prefix: the JSON 404 at the end of botportal/urls.py.
