@@ -65,6 +65,7 @@ def meta_filter(queryset: QuerySet, params) -> QuerySet:
 def paginate(queryset: QuerySet, params, *, default_order: str = "desc", sequential: bool = False) -> Page:
     """One page of `queryset`, which must already be scoped to what the caller may see.
 
+    `queryset` may yield model instances or `.values()` rows that include "id".
     `sequential` models (integer keys in acceptance order) page by id alone; the others by
     (created_at, id). The cursor is looked up inside the same scoped queryset, so an id the caller
     may not see is refused like an unknown one.
@@ -79,7 +80,10 @@ def paginate(queryset: QuerySet, params, *, default_order: str = "desc", sequent
     else:
         ordering = ["created_at", "id"] if order == "asc" else ["-created_at", "-id"]
     items = list(queryset.order_by(*ordering)[:take])
-    return Page(items=items, cursor=str(items[-1].pk) if items else None)
+    if not items:
+        return Page(items=items, cursor=None)
+    last = items[-1]
+    return Page(items=items, cursor=str(last["id"] if isinstance(last, dict) else last.pk))
 
 
 def validated_page_params(params, *, default_order: str) -> tuple[int, str]:

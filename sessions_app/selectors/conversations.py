@@ -23,6 +23,14 @@ def conversation_get(*, owner, conversation_id) -> Conversation:
     return conversation
 
 
+MESSAGE_COLUMNS = ("id", "type", "text", "name", "description", "meta", "created_at", "updated_at")
+
+
 def message_list(*, conversation_id) -> QuerySet:
     """The conversation's messages; the caller has already checked that it may see the conversation."""
     return Message.objects.filter(conversation_id=conversation_id)
+
+
+def message_rows(*, conversation_id) -> QuerySet:
+    """`message_list` as plain rows of MESSAGE_COLUMNS: a transcript page without building a model per message."""
+    return message_list(conversation_id=conversation_id).values(*MESSAGE_COLUMNS)

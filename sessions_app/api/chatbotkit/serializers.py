@@ -12,6 +12,7 @@ from rest_framework import serializers
 from botportal.api.base import epoch_ms
 from bots.models import Visibility
 from sessions_app.models import MessageType
+from sessions_app.selectors.conversations import MESSAGE_COLUMNS
 
 _UNDEFINED = (None, "")
 
@@ -220,17 +221,15 @@ class MessageOutput(Output):
     updatedAt = EpochMsField(source="updated_at")  # noqa: N815
 
     def to_representation(self, message):
-        # Transcripts are listed a hundred at a time: built directly, about ten times faster than
-        # field-by-field rendering, with the same keys as the fields declared above.
-        body = {"id": str(message.pk), "type": message.type, "text": message.text}
-        if message.name:
-            body["name"] = message.name
-        if message.description:
-            body["description"] = message.description
-        if message.meta:
-            body["meta"] = message.meta
-        body["createdAt"] = epoch_ms(message.created_at)
-        body["updatedAt"] = epoch_ms(message.updated_at)
+        # Transcripts are listed a hundred at a time, as rows from `message_rows`: built directly,
+        # about ten times faster than field-by-field rendering, with the keys declared above.
+        row = message if isinstance(message, dict) else {name: getattr(message, name) for name in MESSAGE_COLUMNS}
+        body = {"id": str(row["id"]), "type": row["type"], "text": row["text"]}
+        for key in ("name", "description", "meta"):
+            if row[key]:
+                body[key] = row[key]
+        body["createdAt"] = epoch_ms(row["created_at"])
+        body["updatedAt"] = epoch_ms(row["updated_at"])
         return body
 
 
