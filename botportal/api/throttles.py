@@ -4,9 +4,11 @@ The client IP comes from DRF's `get_ident`, which trusts exactly `NUM_PROXIES` (
 BOTPORTAL_TRUSTED_PROXIES) entries of X-Forwarded-For and never the header blindly.
 """
 
+from types import SimpleNamespace
+
 from rest_framework.throttling import SimpleRateThrottle
 
-from sessions_app.models import BotSession
+from sessions_app.models import BotSession, Conversation
 
 
 class PublicSessionCreateIpThrottle(SimpleRateThrottle):
@@ -53,6 +55,17 @@ class ApiSecretThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
 
+class RuntimeSessionThrottle(SimpleRateThrottle):
+    """Turns per Einstein runtime session (a conversation), at the session token's rate."""
+
+    scope = "session_token"
+
+    def get_cache_key(self, request, view):
+        if not isinstance(request.auth, Conversation):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": f"conversation-{request.auth.pk}"}
+
+
 class FailedAuthenticationThrottle(SimpleRateThrottle):
     """Failed authentication attempts per client IP: past the rate, every attempt is refused unchecked."""
 
@@ -86,3 +99,16 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
 # Every API view of botportal carries these; each applies only where its credential is present.
 DEFAULT_THROTTLES = [ApiSecretThrottle, SessionTokenThrottle]
 SESSION_CREATE_THROTTLES = [PublicSessionCreateIpThrottle, PublicSessionCreateBotThrottle, *DEFAULT_THROTTLES]
+
+
+def throttle_wait(throttle_classes, request, *, user=None, auth=None) -> float | None:
+    """For views outside DRF: count this request against each throttle; seconds to wait if one refuses.
+
+    The throttles read only the client address (request.META), the owner (`user`) and the credential
+    (`auth`), so they get exactly those rather than a DRF request.
+    """
+    seen = SimpleNamespace(META=request.META, user=user, auth=auth)
+    refused = [throttle for throttle in (cls() for cls in throttle_classes) if not throttle.allow_request(seen, None)]
+    if not refused:
+        return None
+    return max((wait for wait in (throttle.wait() for throttle in refused) if wait is not None), default=1.0)

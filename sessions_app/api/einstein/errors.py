@@ -10,6 +10,7 @@ import uuid
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
+from rest_framework.exceptions import Throttled
 
 from botportal.errors import Conflict, DomainError
 
@@ -90,6 +91,8 @@ def describe(exc) -> tuple[int, str]:
         return 422, exc.message
     if isinstance(exc, DomainError):
         return exc.status, exc.message
+    if isinstance(exc, Throttled):
+        return 429, f"Too many requests; retry after {exc.wait} seconds."
     if isinstance(exc, Http404):
         return 404, "Resource not found."
     if isinstance(exc, PermissionDenied):
@@ -105,4 +108,7 @@ def einstein_exception_response(request, exc) -> JsonResponse:
     status, message = describe(exc)
     if status >= 500:
         logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    return einstein_error_response(request, status, message)
+    response = einstein_error_response(request, status, message)
+    if isinstance(exc, Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(exc.wait)
+    return response

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
+from botportal import validation
 from botportal.errors import InvalidInput
 
 INT64_MAX = 2**63 - 1
@@ -291,7 +292,8 @@ def continue_request_parse(body) -> ContinueRequest:
     if kind == "text":
         if "text" not in message:
             raise InvalidInput(fields={"message.text": "is required"})
-        checked["text"] = _string(message["text"], "message.text")
+        # Refused here, before the session is locked or anything is stored.
+        checked["text"] = validation.message_text(message["text"], field="message.text")
     elif kind == "choice":
         choice_id = _string(message.get("choiceId"), "message.choiceId", nullable=True)
         choice_index = _integer(message.get("choiceIndex"), "message.choiceIndex", nullable=True)

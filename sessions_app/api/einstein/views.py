@@ -10,7 +10,14 @@ from functools import wraps
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import Throttled
 
+from botportal.api.throttles import (
+    ApiSecretThrottle,
+    FailedAuthenticationThrottle,
+    RuntimeSessionThrottle,
+    throttle_wait,
+)
 from botportal.errors import InvalidInput, NotAuthenticated
 from sessions_app.services.owners import api_key_authenticate
 from sessions_app.services.runtime import (
@@ -58,14 +65,30 @@ def einstein_view(*methods):
 
 
 def _owner(request):
-    """The owner whose API secret is presented as `Authorization: Bearer <secret>`."""
+    """The owner whose API secret is presented as `Authorization: Bearer <secret>`.
+
+    The same limits as on /api/v1: failed attempts per client IP (past the limit an IP is refused
+    unchecked), then requests per API secret owner.
+    """
+    guard = FailedAuthenticationThrottle()
+    wait = guard.blocked_for(request)
+    if wait is not None:
+        raise Throttled(wait=wait)
     scheme, _, value = (request.headers.get("Authorization") or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise NotAuthenticated("Access bearer token is missing or invalid: send 'Authorization: Bearer <API secret>'.")
     owner = api_key_authenticate(secret=value.strip())
     if owner is None:
+        guard.record_failure(request)
         raise NotAuthenticated("Access bearer token is missing or invalid.")
+    _throttle([ApiSecretThrottle], request, user=owner)
     return owner
+
+
+def _throttle(throttle_classes, request, **credential) -> None:
+    wait = throttle_wait(throttle_classes, request, **credential)
+    if wait is not None:
+        raise Throttled(wait=wait)
 
 
 def _org_id(request) -> str:
@@ -135,6 +158,7 @@ def messages_view(request, session_id: str):
     started = time.monotonic()
     owner = _owner(request)
     conversation = runtime_session_get(owner=owner, org_id=_org_id(request), session_id=session_id)
+    _throttle([RuntimeSessionThrottle], request, auth=conversation)
     body = json_body(request)
     parsed = continue_request_parse(body)
     rich_content = ((conversation.meta or {}).get(META_KEY) or {}).get("richContent") or {}
