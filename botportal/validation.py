@@ -80,6 +80,28 @@ def message_text(value, *, field: str = "text", required: bool = True) -> str:
     return value
 
 
+def refuse_unstorable(value, where: str = "") -> None:
+    """NUL characters and lone surrogates (JSON allows "\\ud800") cannot be stored: PostgreSQL refuses them
+    in text and jsonb, and they have no UTF-8 form. A 400 now rather than a 500 later.
+
+    Every JSON body of both protocols goes through this, keys included.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(fields={where or "body": "must not contain NUL characters"})
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(fields={where or "body": "must be valid Unicode (no lone surrogates)"}) from None
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            refuse_unstorable(key, where or "body")
+            refuse_unstorable(inner, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            refuse_unstorable(inner, f"{where}[{index}]")
+
+
 def collect(*checks):
     """Run several field checks and raise one InvalidInput naming every invalid field.
 

@@ -4,6 +4,7 @@ from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
+from botportal import validation
 from botportal.errors import InvalidInput
 
 
@@ -35,6 +36,7 @@ class JsonApiView(APIView):
             data = data.dict()
         if not isinstance(data, dict):
             raise InvalidInput("The request body must be a JSON object.")
+        validation.refuse_unstorable(data)
         return data
 
 

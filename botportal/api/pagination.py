@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
+from botportal import validation
 from botportal.errors import InvalidInput
 
 MAX_TAKE = 100
@@ -50,6 +51,7 @@ def meta_filter(queryset: QuerySet, params) -> QuerySet:
         key = name[len("meta.") :]
         if not _META_KEY.match(key) or "__" in key:
             raise InvalidInput(fields={name: "is not a valid meta key"})
+        validation.refuse_unstorable(value, name)
         # A query string carries text; `meta.count=5` should also find the number 5 and `meta.ok=true` the boolean.
         condition = Q(**{f"meta__{key}": value})
         try:

@@ -46,6 +46,9 @@ class MetaField(serializers.DictField):
 
 
 class Output(serializers.Serializer):
+    # What the OpenAPI document marks required: every other key is left out when undefined.
+    always_present = ("id", "createdAt", "updatedAt")
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         return {key: value for key, value in data.items() if value not in _UNDEFINED and value != {}}

@@ -77,27 +77,13 @@ def json_body(request):
         body = json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
-    _refuse_nul(body)
+    validation.refuse_unstorable(body)
     return body
 
 
 def _refuse_constant(name):
     # NaN and Infinity are not JSON, and PostgreSQL's jsonb would refuse them later.
     raise ValueError(f"{name} is not a JSON value")
-
-
-def _refuse_nul(value, where: str = "") -> None:
-    """NUL characters cannot be stored (PostgreSQL refuses them in text): a 400 now rather than a 500 later."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInput(fields={where or "body": "must not contain NUL characters"})
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            _refuse_nul(key, where or "body")
-            _refuse_nul(inner, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            _refuse_nul(inner, f"{where}[{index}]")
 
 
 def _closed(value, allowed, where: str) -> None:
