@@ -13,6 +13,8 @@ class Turn:
     choice_id: str | None = None
     timezone: str = "UTC"
     history: tuple = ()  # recent (type, text) pairs, oldest first
+    choice_index: int | None = None  # 1-based position of an offered choice (Einstein's choiceIndex)
+    dataset_id: Any = None  # the dataset the conversation is bound to; None: the bot's own
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class EngineReply:
     changed_variables: set[str] = field(default_factory=set)
     state: dict = field(default_factory=dict)
     ended: bool = False
+    escalated: bool = False
 
     @property
     def text(self) -> str:
