@@ -140,7 +140,7 @@ class IntentModel:
         scores = self._scores(self._vectors([key]))[0]
         order = np.argsort(-scores)[:top]
         logit = float(self._features(scores[None, :])[0] @ self.calibrator.coef_[0] + self.calibrator.intercept_[0])
-        confidence = 1.0 / (1.0 + np.exp(-logit))
+        confidence = float(1.0 / (1.0 + np.exp(-logit)))
         best = scores[order[0]]
         if best <= 0:
             return []
