@@ -34,7 +34,7 @@ def welcome(turn: Turn) -> EngineReply:
     for item in turn.bot.welcome_messages or []:
         if isinstance(item, str):
             if item:
-                context.say({"type": "text", "text": item})
+                context.say({"type": "text", "text": substitute(item, context.variables)})
         elif isinstance(item, dict):
             context.render(item, source="welcome", position=len(context.messages))
     return context.reply()
