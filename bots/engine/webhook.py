@@ -5,6 +5,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -91,7 +92,16 @@ def call(url: str, payload: dict, *, headers: dict | None = None) -> dict:
     try:
         connection.request("POST", path, body=body, headers=request_headers)
         response = connection.getresponse()
-        data = response.read(options["max_bytes"] + 1)
+        # The socket timeout bounds each read; the deadline bounds a server that trickles bytes.
+        deadline = time.monotonic() + options["timeout"]
+        data = b""
+        while len(data) <= options["max_bytes"]:
+            chunk = response.read1(8192)
+            if not chunk:
+                break
+            data += chunk
+            if time.monotonic() > deadline:
+                raise WebhookError("the webhook took too long to answer")
     except (OSError, http.client.HTTPException) as error:
         raise WebhookError(f"the webhook call failed: {error.__class__.__name__}") from error
     finally:
