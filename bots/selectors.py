@@ -62,20 +62,58 @@ def dataset_search(*, dataset: Dataset | str, query: str, limit: int = 5) -> lis
 
 
 def _search_postgresql(dataset_id, terms, limit) -> list[SearchHit]:
-    # The OR of the query's lexemes; plainto_tsquery does the parsing and stemming, so nothing of the
-    # user's text is ever read as tsquery syntax.
-    sql = """
-        WITH q AS (
-            SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, ' & ', ' | ')::tsquery AS query
-        )
-        SELECT r.id, r.text, r.source, r.meta, ts_rank_cd(r.search_vector, q.query, 32) AS score
-        FROM bots_datasetrecord r, q
-        WHERE r.dataset_id = %s AND q.query::text <> '' AND r.search_vector @@ q.query
-        ORDER BY score DESC, r.id
-        LIMIT %s
+    """Rank with ts_rank_cd over a bounded candidate set, so a very common word cannot make a search slow.
+
+    Records matching at least two of the query's words are the candidates first; only when they are
+    too few do records matching any one word join them. The query text goes through
+    plainto_tsquery, so nothing the user typed is ever read as tsquery syntax.
     """
+    hits: dict[str, SearchHit] = {}
+    stages = ["pairs", "any"] if len(terms) > 1 else ["any"]
+    for stage in stages:
+        for hit in _pg_query(dataset_id, terms, limit, stage):
+            hits.setdefault(hit.id, hit)
+        if len(hits) >= limit:
+            break
+    return sorted(hits.values(), key=lambda h: (-h.score, h.id))[:limit]
+
+
+# Lexemes of the query, one per row; "pairs" ORs every two-lexeme AND, "any" ORs the lexemes.
+_PG_SEARCH = """
+    WITH lexemes AS (
+        SELECT DISTINCT unnest(tsvector_to_array(to_tsvector(%(config)s::regconfig, %(text)s))) AS lexeme
+    ),
+    q AS (
+        SELECT
+            (SELECT string_agg(quote_literal(lexeme), ' | ') FROM lexemes)::tsquery AS any_query,
+            (SELECT string_agg('(' || quote_literal(a.lexeme) || ' & ' || quote_literal(b.lexeme) || ')', ' | ')
+             FROM lexemes a JOIN lexemes b ON a.lexeme < b.lexeme)::tsquery AS pair_query
+    ),
+    candidates AS MATERIALIZED (
+        SELECT r.id, r.text, r.source, r.meta, r.search_vector
+        FROM bots_datasetrecord r
+        WHERE r.dataset_id = %(dataset)s AND r.search_vector @@ (SELECT {column} FROM q)
+        LIMIT %(candidates)s
+    )
+    SELECT c.id, c.text, c.source, c.meta, ts_rank_cd(c.search_vector, q.any_query, 32) AS score
+    FROM candidates c, q
+    ORDER BY score DESC, c.id
+    LIMIT %(limit)s
+"""
+CANDIDATE_LIMIT = 1000
+
+
+def _pg_query(dataset_id, terms, limit, stage) -> list[SearchHit]:
+    column = "pair_query" if stage == "pairs" else "any_query"
+    params = {
+        "config": SEARCH_CONFIG,
+        "text": " ".join(terms),
+        "dataset": dataset_id,
+        "candidates": CANDIDATE_LIMIT,
+        "limit": limit,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql, [SEARCH_CONFIG, " ".join(terms), dataset_id, limit])
+        cursor.execute(_PG_SEARCH.format(column=column), params)
         rows = cursor.fetchall()
     hits = []
     for record_id, text, source, meta, score in rows:

@@ -11,9 +11,10 @@ Models are cached per process by (bot id, version); a definition change bumps th
 next message trains a new model and the old one ages out of the cache.
 """
 
+import math
 import random
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,10 @@ class IntentModel:
         self.word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_PATTERN)
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
         self.matrix = self._fit(texts)
+        self._parts = [
+            (self.word.build_analyzer(), self.word.vocabulary_, self.word.idf_, 0),
+            (self.char.build_analyzer(), self.char.vocabulary_, self.char.idf_, len(self.word.vocabulary_)),
+        ]
         self.matrix_t = self.matrix.T.tocsr()
         sums = (
             sparse.csr_matrix(
@@ -77,6 +82,26 @@ class IntentModel:
 
     def _vectors(self, texts):
         return l2_normalize(sparse.hstack([self.word.transform(texts), self.char.transform(texts)]).tocsr())
+
+    def _vector(self, text: str):
+        """The same vector as `_vectors([text])`, without the batch machinery: this is the per-message path."""
+        indices, values = [], []
+        for analyze, vocabulary, idf, offset in self._parts:
+            part_indices, part_values = [], []
+            for term, count in Counter(analyze(text)).items():
+                j = vocabulary.get(term)
+                if j is not None:
+                    part_indices.append(j + offset)
+                    part_values.append((1.0 + math.log(count)) * idf[j])
+            norm = math.sqrt(sum(v * v for v in part_values))
+            if norm:
+                indices.extend(part_indices)
+                values.extend(v / norm for v in part_values)
+        total = math.sqrt(sum(v * v for v in values)) or 1.0
+        width = self.matrix.shape[1]
+        data = np.array(values, dtype=np.float64) / total
+        indptr = np.array([0, len(indices)])
+        return sparse.csr_matrix((data, np.array(indices, dtype=np.int32), indptr), shape=(1, width))
 
     def _scores(self, vectors) -> np.ndarray:
         """Intent scores (rows: queries, columns: intents) for L2-normalised query vectors."""
@@ -137,7 +162,7 @@ class IntentModel:
             return [Prediction(label, 1.0, "DIRECT")]
         if not self.ready:
             return []
-        scores = self._scores(self._vectors([key]))[0]
+        scores = self._scores(self._vector(key))[0]
         order = np.argsort(-scores)[:top]
         logit = float(self._features(scores[None, :])[0] @ self.calibrator.coef_[0] + self.calibrator.intercept_[0])
         confidence = float(1.0 / (1.0 + np.exp(-logit)))
