@@ -225,7 +225,11 @@ def main():
             bench_search(owner, rng, args.records, args.queries)
     finally:
         Bot.objects.filter(owner=owner).delete()
-        DatasetRecord.objects.filter(dataset__owner=owner)._raw_delete(DatasetRecord.objects.db)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM bots_datasetrecord WHERE dataset_id IN (SELECT id FROM bots_dataset WHERE owner_id = %s)",
+                [owner.pk],
+            )
         owner.delete()
 
 

@@ -25,9 +25,11 @@ from sklearn.preprocessing import normalize as l2_normalize
 
 from .text import normalize
 
-MAX_SIMILARITY_WEIGHT = 0.6
+MAX_SIMILARITY_WEIGHT = 0.4
 CALIBRATION_SAMPLE = 2000
 CACHE_SIZE = 32
+# Character n-grams found in more than this share of utterances say little and cost the most to score.
+CHAR_MAX_DF = 0.2
 WORD_PATTERN = r"(?u)\b\w+\b"  # single letters and digits count as words
 
 
@@ -59,7 +61,7 @@ class IntentModel:
         self.row_intent = np.array([index[label] for label, _ in pairs], dtype=np.int64)
         self.starts = np.searchsorted(self.row_intent, np.arange(len(self.labels)))
         self.word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_PATTERN)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, max_df=CHAR_MAX_DF)
         self.matrix = self._fit(texts)
         self._parts = [
             (self.word.build_analyzer(), self.word.vocabulary_, self.word.idf_, 0),
