@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "botportal.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -87,9 +88,14 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'botportal.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the web server and the Celery worker share one SQLite file.
+    # WAL and a busy timeout let the web server and the Celery worker share one SQLite file;
+    # IMMEDIATE transactions take the write lock up front, so concurrent turns serialise as on PostgreSQL.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
@@ -124,12 +130,27 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- REST framework and OpenAPI -------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["sessions_app.api.authentication.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "botportal.api.errors.chatbotkit_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "botportal.api.throttles.ApiSecretThrottle",
+        "botportal.api.throttles.SessionTokenThrottle",
+    ],
+    # Rates are "<count>/<second|minute|hour|day>"; see .env.example.
+    "DEFAULT_THROTTLE_RATES": {
+        "session_create_ip": env.str("BOTPORTAL_THROTTLE_SESSION_CREATE_IP", default="20/minute"),
+        "session_create_bot": env.str("BOTPORTAL_THROTTLE_SESSION_CREATE_BOT", default="600/minute"),
+        "session_token": env.str("BOTPORTAL_THROTTLE_SESSION_TOKEN", default="60/minute"),
+        "api_secret": env.str("BOTPORTAL_THROTTLE_API_SECRET", default="1200/minute"),
+        "failed_auth": env.str("BOTPORTAL_THROTTLE_FAILED_AUTH", default="30/minute"),
+    },
+    # How many proxies in front of botportal append to X-Forwarded-For; 0 trusts none of it.
+    "NUM_PROXIES": env.int("BOTPORTAL_TRUSTED_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "botportal API",
@@ -183,6 +204,8 @@ BOTPORTAL = {
     "PRUNE_BATCH_SIZE": env.int("BOTPORTAL_PRUNE_BATCH_SIZE", default=5000),
     "MAX_BODY_BYTES": env.int("BOTPORTAL_MAX_BODY_BYTES", default=256 * 1024),
     "MAX_MESSAGE_CHARS": env.int("BOTPORTAL_MAX_MESSAGE_CHARS", default=10000),
+    # Region assumed for contact phone numbers written without a country code (e.g. "US"); none: required.
+    "PHONE_DEFAULT_REGION": env.str("BOTPORTAL_PHONE_DEFAULT_REGION", default=None),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = BOTPORTAL["MAX_BODY_BYTES"]
 

@@ -69,6 +69,14 @@ def stream(turn: Turn) -> Iterator[str | EngineReply]:
     yield reply
 
 
+def detect_entities(turn: Turn) -> list[DetectedEntity]:
+    """The entities found in the turn's text, without answering it (the `send` half of send/receive)."""
+    text = (turn.text or "").strip()
+    if not text:
+        return []
+    return extract(text, entity_types=definition_for(turn.bot).entity_types, timezone=turn.timezone)
+
+
 class _Context:
     def __init__(self, turn: Turn):
         self.turn = turn

@@ -1,0 +1,67 @@
+"""`Authorization: Bearer ...`: an owner's API secret (`sk-...`) or a session token.
+
+An API secret authenticates its owner (request.user, request.auth is None). A session token
+authenticates no user (request.user is None) and sets request.auth to its live BotSession.
+"""
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from botportal.api.throttles import FailedAuthenticationThrottle
+from botportal.errors import NotAuthenticated
+from sessions_app import credentials
+from sessions_app.services.owners import api_key_authenticate
+from sessions_app.services.sessions import bot_session_authenticate
+
+
+def bearer_credential(request) -> str | None:
+    header = get_authorization_header(request).decode("latin-1").strip()
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <API secret or session token>'.")
+    return value
+
+
+def authenticate_bearer(request, value: str):
+    """(owner, None) for an API secret, (None, BotSession) for a session token.
+
+    Failed attempts are counted per client IP; past the limit an IP is refused without any check.
+    """
+    guard = FailedAuthenticationThrottle()
+    wait = guard.blocked_for(request)
+    if wait is not None:
+        raise exceptions.Throttled(wait=wait)
+    try:
+        if credentials.is_api_secret(value):
+            owner = api_key_authenticate(secret=value)
+            if owner is None:
+                raise NotAuthenticated("The API secret is not valid.")
+            return owner, None
+        return None, bot_session_authenticate(token=value)
+    except NotAuthenticated as error:
+        guard.record_failure(request)
+        raise exceptions.AuthenticationFailed(error.message) from None
+
+
+class BearerAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        value = bearer_credential(request)
+        if value is None:
+            return None
+        return authenticate_bearer(request, value)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="botportal"'
+
+
+class ApiSecretAuthentication(BearerAuthentication):
+    """Only an owner's API secret; a session token is refused."""
+
+    def authenticate(self, request):
+        value = bearer_credential(request)
+        if value is not None and not credentials.is_api_secret(value):
+            raise exceptions.AuthenticationFailed("This route needs an API secret, not a session token.")
+        return super().authenticate(request)
