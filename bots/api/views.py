@@ -1,5 +1,7 @@
-"""Thin views: bot export/import and dataset search. Authentication and the error shape come from the
-project's API plumbing (the owner is `request.user`; domain errors are rendered by its handler)."""
+"""Thin views: bot export/import and dataset search, for an owner's API secret.
+
+Errors are domain errors, rendered in the ChatBotKit shape by the project's exception handler.
+"""
 
 from django.core.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -10,6 +12,7 @@ from botportal.errors import InvalidInput, NotFound
 from bots.models import Bot, Dataset
 from bots.selectors import dataset_search
 from bots.services import bot_export, bot_import
+from sessions_app.api.authentication import ApiSecretAuthentication
 
 MAX_SEARCH_RESULTS = 20
 
@@ -21,16 +24,17 @@ def _owned(model, owner, pk):
         raise NotFound(f"{model.__name__} not found.") from None
 
 
-class BotExportView(APIView):
+class OwnerAPIView(APIView):
+    authentication_classes = [ApiSecretAuthentication]
     permission_classes = [IsAuthenticated]
 
+
+class BotExportView(OwnerAPIView):
     def post(self, request, bot_id):
         return Response(bot_export(bot=_owned(Bot, request.user, bot_id)))
 
 
-class BotImportView(APIView):
-    permission_classes = [IsAuthenticated]
-
+class BotImportView(OwnerAPIView):
     def post(self, request):
         # Either the document itself or {"document": {...}}.
         body = request.data
@@ -39,9 +43,7 @@ class BotImportView(APIView):
         return Response({"id": str(bot.id)})
 
 
-class DatasetSearchView(APIView):
-    permission_classes = [IsAuthenticated]
-
+class DatasetSearchView(OwnerAPIView):
     def post(self, request, dataset_id):
         dataset = _owned(Dataset, request.user, dataset_id)
         body = request.data if isinstance(request.data, dict) else {}

@@ -2,60 +2,58 @@ import json
 from pathlib import Path
 
 import pytest
-from rest_framework.test import APIRequestFactory, force_authenticate
 
-from botportal.errors import InvalidInput, NotFound
-from bots.api.views import BotExportView, BotImportView, DatasetSearchView
 from bots.models import Bot
 from bots.services import bot_import
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("bots.tests.apis.urls")]
 EXAMPLE = json.loads((Path(__file__).resolve().parents[3] / "examples" / "order-assistant.json").read_text())
-factory = APIRequestFactory()
 
 
-def call(view, user, body, **kwargs):
-    request = factory.post("/", body, format="json")
-    force_authenticate(request, user=user)
-    return view.as_view()(request, **kwargs)
+def post(client, path, body):
+    return client.post(path, body, format="json")
 
 
-def test_export_then_import(owner):
+def test_export_then_import(owner, owner_client):
     bot = bot_import(owner=owner, document=EXAMPLE)
-    exported = call(BotExportView, owner, {}, bot_id=str(bot.id))
-    assert exported.status_code == 200 and exported.data["bot"]["name"] == "Order assistant"
-    created = call(BotImportView, owner, exported.data)
+    exported = post(owner_client, f"/api/v1/bot/{bot.id}/export", {})
+    assert exported.status_code == 200 and exported.json()["bot"]["name"] == "Order assistant"
+    created = post(owner_client, "/api/v1/bot/import", exported.json())
     assert created.status_code == 200
-    assert Bot.objects.get(pk=created.data["id"]).owner == owner
+    new = Bot.objects.get(pk=created.json()["id"])
+    assert new.owner == owner and new.intents.count() == bot.intents.count()
 
 
-def test_export_of_another_owners_bot_is_not_found(owner, other_owner):
+def test_another_owners_bot_is_not_found(owner, other_client, owner_client):
     bot = bot_import(owner=owner, document=EXAMPLE)
-    with pytest.raises(NotFound):
-        call(BotExportView, other_owner, {}, bot_id=str(bot.id))
-    with pytest.raises(NotFound):
-        call(BotExportView, owner, {}, bot_id="not-a-uuid")
+    response = post(other_client, f"/api/v1/bot/{bot.id}/export", {})
+    assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND"
+    assert post(owner_client, "/api/v1/bot/not-a-uuid/export", {}).status_code == 404
 
 
-def test_import_rejects_a_bad_document(owner):
-    with pytest.raises(InvalidInput):
-        call(BotImportView, owner, {"format": "something else"})
+def test_import_rejects_a_bad_document_and_stores_nothing(owner_client):
+    response = post(owner_client, "/api/v1/bot/import", {"format": "something else", "bot": {"visibility": "x"}})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "BAD_REQUEST" and "format" in body["message"] and "bot.visibility" in body["message"]
     assert not Bot.objects.exists()
 
 
-def test_dataset_search(owner, other_owner):
+def test_dataset_search(owner, owner_client, other_client):
     bot = bot_import(owner=owner, document=EXAMPLE)
-    response = call(DatasetSearchView, owner, {"search": "do gift cards expire"}, dataset_id=str(bot.dataset_id))
-    assert response.status_code == 200 and response.data["id"] == str(bot.dataset_id)
-    first = response.data["records"][0]
+    path = f"/api/v1/dataset/{bot.dataset_id}/search"
+    response = post(owner_client, path, {"search": "do gift cards expire"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == str(bot.dataset_id)
+    first = body["records"][0]
     assert first["text"].startswith("Gift cards") and first["source"].endswith("gift-cards") and first["score"] > 0
-    with pytest.raises(InvalidInput):
-        call(DatasetSearchView, owner, {"search": ""}, dataset_id=str(bot.dataset_id))
-    with pytest.raises(NotFound):
-        call(DatasetSearchView, other_owner, {"search": "gift"}, dataset_id=str(bot.dataset_id))
+    assert post(owner_client, path, {"search": ""}).status_code == 400
+    assert post(owner_client, path, {"search": "gift", "take": 0}).status_code == 400
+    assert post(other_client, path, {"search": "gift"}).status_code == 404
 
 
-def test_unauthenticated_requests_are_refused(owner):
+def test_credentials_are_required(owner, anon_client):
     bot = bot_import(owner=owner, document=EXAMPLE)
-    response = BotExportView.as_view()(factory.post("/", {}, format="json"), bot_id=str(bot.id))
-    assert response.status_code in (401, 403)
+    response = post(anon_client, f"/api/v1/bot/{bot.id}/export", {})
+    assert response.status_code == 401 and response.json()["code"] == "NOT_AUTHENTICATED"
