@@ -26,8 +26,6 @@ from .models import (
 
 FORMAT = "botportal.bot"
 FORMAT_VERSION = 1
-# Bot fields whose change alters what the bot answers, so they bump its version.
-DEFINITION_FIELDS = ("welcome_messages", "fallback_message", "confidence_threshold")
 MESSAGE_TYPES = ("text", "choices", "escalate", "link", "end")
 RECORD_BATCH = 2000
 

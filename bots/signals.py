@@ -2,13 +2,15 @@
 
 Signals rather than calls in each writer, so that the admin, the API, imports and the shell all
 count: the intent model is cached per (bot id, version) and a missed bump would serve stale answers.
+The bot's own fields (welcome and fallback messages, threshold) are read from the bot on every turn,
+so saving the bot itself does not bump the version.
 """
 
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from .models import Ability, Bot, EntityType, Intent, Utterance, Variable
-from .services import DEFINITION_FIELDS, bot_definition_changed, bots_using_ability_changed
+from .models import Ability, EntityType, Intent, Utterance, Variable
+from .services import bot_definition_changed, bots_using_ability_changed
 
 
 @receiver(post_save, sender=Intent)
@@ -42,14 +44,3 @@ def _required_variables_changed(sender, instance, action, **kwargs):
 def _ability_changed(sender, instance, raw=False, **kwargs):
     if not raw:
         bots_using_ability_changed(ability=instance)
-
-
-@receiver(pre_save, sender=Bot)
-def _bot_changed(sender, instance, raw=False, **kwargs):
-    if raw or instance._state.adding:
-        return
-    previous = Bot.objects.filter(pk=instance.pk).values(*DEFINITION_FIELDS, "version").first()
-    if previous is None:
-        return
-    if any(previous[name] != getattr(instance, name) for name in DEFINITION_FIELDS):
-        instance.version = max(instance.version, previous["version"]) + 1

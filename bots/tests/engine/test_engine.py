@@ -296,7 +296,7 @@ def test_definition_change_bumps_version_and_retrains(shop):
     reply = say(shop, "ahoy matey")
     assert reply.intents[0].label == "greeting" and reply.intents[0].source == "DIRECT"
     version = shop.version
-    shop.fallback_message = "Pardon?"
-    shop.save()
+    Variable.objects.create(bot=shop, name="extra")
+    EntityType.objects.create(bot=shop, name="colour", values=[{"value": "red"}])
     shop.refresh_from_db()
-    assert shop.version == version + 1
+    assert shop.version == version + 2
