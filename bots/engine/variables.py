@@ -2,7 +2,8 @@
 
 import datetime as dt
 import json
-from decimal import Decimal, InvalidOperation
+
+from bots.variables import type_of, value_problem
 
 from .entities import extract_builtin, money_value, number_value
 
@@ -11,7 +12,27 @@ FALSE_WORDS = {"no", "n", "false", "nope", "nah", "wrong", "incorrect", "0"}
 
 
 def coerce(kind: str, value, *, timezone: str = "UTC"):
-    """The value stored for a variable of `kind`; raises ValueError when `value` cannot be one."""
+    """The value stored for a variable of `kind`; raises ValueError when `value` cannot be one.
+
+    Whatever comes out also passes `bots.variables.value_problem`, the check every protocol applies.
+    """
+    result = _coerce(kind, value, timezone)
+    problem = value_problem(kind, result)
+    if problem:
+        raise ValueError(problem)
+    return result
+
+
+def _typed(value) -> list:
+    """A JSON object as the runtime's object value: a list of {name, type, value}."""
+    items = []
+    for name, item in value.items():
+        kind = type_of(item)
+        items.append({"name": str(name), "type": kind, "value": _typed(item) if kind == "object" else item})
+    return items
+
+
+def _coerce(kind: str, value, timezone: str):
     if value is None:
         return None
     if kind == "boolean":
@@ -68,7 +89,9 @@ def coerce(kind: str, value, *, timezone: str = "UTC"):
                 value = json.loads(value)
             except ValueError:
                 raise ValueError("expected an object") from None
-        if not isinstance(value, dict | list):
+        if isinstance(value, dict):
+            return _typed(value)
+        if not isinstance(value, list):
             raise ValueError("expected an object")
         return value
     if kind == "list":
@@ -81,12 +104,3 @@ def coerce(kind: str, value, *, timezone: str = "UTC"):
             raise ValueError("expected a list")
         return value
     raise ValueError(f"unknown variable type {kind!r}")
-
-
-def is_valid_money(value: str) -> bool:
-    try:
-        code, amount = value.split(" ")
-        Decimal(amount)
-    except (ValueError, InvalidOperation):
-        return False
-    return len(code) == 3 and code.isupper()

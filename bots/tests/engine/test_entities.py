@@ -79,7 +79,12 @@ def test_custom_entity_types_match_values_and_synonyms(bot):
         ("dateTime", "2026-01-02T03:04:05", "2026-01-02T03:04:05"),
         ("text", "hello", "hello"),
         ("ref", "1M5xx000000000BCAQ", "1M5xx000000000BCAQ"),
-        ("object", '{"a": 1}', {"a": 1}),
+        ("object", '{"a": 1}', [{"name": "a", "type": "number", "value": 1}]),
+        (
+            "object",
+            {"b": {"c": "x"}},
+            [{"name": "b", "type": "object", "value": [{"name": "c", "type": "text", "value": "x"}]}],
+        ),
         ("list", "red, green", [{"type": "text", "value": "red"}, {"type": "text", "value": "green"}]),
     ],
 )
