@@ -183,6 +183,10 @@ def _run(turn: Turn):
     if not text:
         if pending:
             context.state["pending"] = pending
+        if turn.choice_id is not None or turn.choice_index is not None:
+            # A choice that was not (or is no longer) on offer: say so rather than stay silent.
+            context.state["choices"] = offered
+            context.say({"type": "text", "text": substitute(turn.bot.fallback_message or "", context.variables)})
         return context.reply()
 
     predictions = classify(turn.bot, text, top=TOP_INTENTS)
@@ -225,7 +229,7 @@ def _selected_choice(offered: list, turn: Turn, text: str) -> dict | None:
         return None
     if turn.choice_id:
         return next((c for c in offered if c.get("id") == str(turn.choice_id)), None)
-    index = getattr(turn, "choice_index", None)
+    index = turn.choice_index
     if index is not None:
         return offered[index - 1] if 1 <= index <= len(offered) else None
     key = normalize(text)

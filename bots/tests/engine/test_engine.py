@@ -300,3 +300,43 @@ def test_definition_change_bumps_version_and_retrains(shop):
     EntityType.objects.create(bot=shop, name="colour", values=[{"value": "red"}])
     shop.refresh_from_db()
     assert shop.version == version + 2
+
+
+def test_a_choice_not_on_offer_gets_the_fallback_and_keeps_the_offer(shop):
+    menu = say(shop, "show me the menu")
+    reply = say(shop, None, state=menu.state, choice_id="not-offered")
+    assert reply.messages == [{"type": "text", "text": shop.fallback_message}]
+    assert reply.state["choices"] == menu.state["choices"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(500, b'{"text": "boom"}'), (200, b"not json"), (200, b"[1, 2]")],
+)
+def test_webhook_failures_answer_the_error_message(shop, owner, local_server, settings, status, body):
+    settings.BOTPORTAL = {**settings.BOTPORTAL, "WEBHOOK_ALLOW_PRIVATE": True}
+    url, requests = local_server(lambda path, _: (status, {"Content-Type": "application/json"}, [body]))
+    skillset = Skillset.objects.create(owner=owner)
+    hook = Ability.objects.create(skillset=skillset, kind="webhook", config={"url": url, "error_message": "Try later."})
+    intent(shop, "lookup", ["look it up"], [{"type": "text", "text": "after"}], ability=hook)
+    reply = say(shop, "look it up")
+    assert reply.messages == [{"type": "text", "text": "Try later."}, {"type": "text", "text": "after"}]
+    assert len(requests) == 1
+
+
+def test_detect_entities_without_answering(shop):
+    from bots.engine import detect_entities
+
+    found = detect_entities(Turn(bot=shop, variables={}, state={}, text="mail ann@example.com about $5"))
+    assert [(e.type, e.value) for e in found] == [("EMAIL", "ann@example.com"), ("MONEY", "USD 5.00")]
+
+
+def test_conversation_dataset_overrides_the_bots(shop, owner):
+    bots_own = Dataset.objects.create(owner=owner)
+    DatasetRecord.objects.create(dataset=bots_own, text="Old answer about parking.")
+    bound = Dataset.objects.create(owner=owner)
+    DatasetRecord.objects.create(dataset=bound, text="New answer about parking.")
+    shop.dataset = bots_own
+    shop.save()
+    assert say(shop, "parking?").messages[0]["text"] == "Old answer about parking."
+    assert say(shop, "parking?", dataset_id=bound.pk).messages[0]["text"] == "New answer about parking."
