@@ -11,6 +11,7 @@ Models are cached per process by (bot id, version); a definition change bumps th
 next message trains a new model and the old one ages out of the cache.
 """
 
+import logging
 import math
 import random
 import threading
@@ -18,6 +19,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+from django.core.cache import caches
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -25,11 +27,18 @@ from sklearn.preprocessing import normalize as l2_normalize
 
 from .text import normalize
 
+logger = logging.getLogger(__name__)
+
 MAX_SIMILARITY_WEIGHT = 0.4
 CALIBRATION_SAMPLE = 2000
 CACHE_SIZE = 32
+# Models are also shared through Django's cache so that each web process need not train its own;
+# the format number changes whenever IntentModel's attributes do.
+MODEL_FORMAT = 1
+SHARED_CACHE_SECONDS = 7 * 86400
 # Character n-grams found in more than this share of utterances say little and cost the most to score.
 CHAR_MAX_DF = 0.2
+CHAR_MAX_DF_FROM = 100  # utterances
 WORD_PATTERN = r"(?u)\b\w+\b"  # single letters and digits count as words
 
 
@@ -61,12 +70,14 @@ class IntentModel:
         self.row_intent = np.array([index[label] for label, _ in pairs], dtype=np.int64)
         self.starts = np.searchsorted(self.row_intent, np.arange(len(self.labels)))
         self.word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_PATTERN)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, max_df=CHAR_MAX_DF)
+        # A small bot keeps every n-gram: it has few to spare, and scoring them is cheap.
+        max_df = CHAR_MAX_DF if len(texts) >= CHAR_MAX_DF_FROM else 1.0
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, max_df=max_df)
         self.matrix = self._fit(texts)
-        self._parts = [
-            (self.word.build_analyzer(), self.word.vocabulary_, self.word.idf_, 0),
-            (self.char.build_analyzer(), self.char.vocabulary_, self.char.idf_, len(self.word.vocabulary_)),
-        ]
+        # Terms dropped for being too common; only kept for introspection, and large.
+        for vectorizer in (self.word, self.char):
+            vectorizer.__dict__.pop("stop_words_", None)
+        self._prepare()
         self.matrix_t = self.matrix.T.tocsr()
         sums = (
             sparse.csr_matrix(
@@ -76,6 +87,22 @@ class IntentModel:
         )
         self.centroids_t = l2_normalize(sums).T.tocsr()
         self.calibrator = self._calibrate(sums)
+
+    def _prepare(self):
+        self._parts = [
+            (self.word.build_analyzer(), self.word.vocabulary_, self.word.idf_, 0),
+            (self.char.build_analyzer(), self.char.vocabulary_, self.char.idf_, len(self.word.vocabulary_)),
+        ]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_parts", None)  # closures: rebuilt after unpickling
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.ready:
+            self._prepare()
 
     def _fit(self, texts):
         words = self.word.fit_transform(texts)
@@ -201,13 +228,37 @@ def model_for(bot) -> IntentModel:
         with _cache_lock:
             model = _cache.get(key)
         if model is None:
+            model = _shared_get(key)
+        if model is None:
             model = IntentModel(_examples(bot))
+            _shared_set(key, model)
             with _cache_lock:
                 _cache[key] = model
                 while len(_cache) > CACHE_SIZE:
                     _cache.popitem(last=False)
                 _build_locks.pop(key, None)
     return model
+
+
+def _shared_key(key) -> str:
+    return f"botportal:intent-model:{key[0]}:{key[1]}:{MODEL_FORMAT}"
+
+
+def _shared_get(key) -> IntentModel | None:
+    """A model another process already trained, from the shared cache (Redis in production)."""
+    try:
+        model = caches["default"].get(_shared_key(key))
+    except Exception:  # a cache outage must not stop the bot from answering
+        logger.warning("The intent model cache is not available", exc_info=True)
+        return None
+    return model if isinstance(model, IntentModel) else None
+
+
+def _shared_set(key, model: IntentModel) -> None:
+    try:
+        caches["default"].set(_shared_key(key), model, timeout=SHARED_CACHE_SECONDS)
+    except Exception:
+        logger.warning("Could not store the intent model in the cache", exc_info=True)
 
 
 def _examples(bot) -> list[tuple[str, str]]:
