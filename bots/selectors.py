@@ -130,7 +130,8 @@ def _search_portable(dataset_id, terms, limit) -> list[SearchHit]:
         matches |= Q(text__icontains=stem)
     records = DatasetRecord.objects.filter(dataset_id=dataset_id)
     total = records.count()
-    candidates = list(records.filter(matches).values_list("id", "text", "source", "meta"))
+    # Bounded like the PostgreSQL search, so a very common word cannot make a search slow.
+    candidates = list(records.filter(matches).values_list("id", "text", "source", "meta")[:CANDIDATE_LIMIT])
     if not candidates:
         return []
     tokenised = [[_stem(w) for w in _WORD.findall(text.casefold())] for _, text, _, _ in candidates]
