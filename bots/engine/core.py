@@ -239,15 +239,13 @@ def _selected_choice(offered: list, turn: Turn, text: str) -> dict | None:
 
 
 def _fill(context: _Context, name: str, text: str, *, dry_run: bool = False) -> bool:
-    """Fill variable `name` from this turn's entities (or, for a plain text variable, the whole text)."""
+    """Fill variable `name` from this turn's entities of its entity type, or, for a variable without
+    one, from the whole text read as the variable's type."""
     spec = context.definition.variables.get(name)
     if spec is None:
         return False
-    candidates = []
     if spec.entity_type:
         candidates = [e.value for e in context.entities if e.type == spec.entity_type]
-    elif spec.type in ("text", "ref"):
-        candidates = [text] if text else []
     else:
         candidates = [text] if text else []
     for value in candidates:

@@ -340,3 +340,16 @@ def test_conversation_dataset_overrides_the_bots(shop, owner):
     shop.save()
     assert say(shop, "parking?").messages[0]["text"] == "Old answer about parking."
     assert say(shop, "parking?", dataset_id=bound.pk).messages[0]["text"] == "New answer about parking."
+
+
+def test_slots_of_other_types_are_read_from_the_whole_answer(shop):
+    gift = Variable.objects.create(bot=shop, name="gift", type="boolean", prompt="Is it a gift?")
+    when = Variable.objects.create(bot=shop, name="when", type="date", entity_type="DATE", prompt="When?")
+    wrap = intent(shop, "wrap", ["wrap my present"], [{"type": "text", "text": "Gift: {gift}, on {when}."}])
+    wrap.required_variables.add(gift, when)
+    asked = say(shop, "wrap my present")
+    assert asked.messages[0]["text"] == "Is it a gift?"
+    answered = say(shop, "yes", state=asked.state)
+    assert answered.variables["gift"] is True and answered.messages[0]["text"] == "When?"
+    done = say(shop, "on 2026-12-24 please", state=answered.state, variables=answered.variables)
+    assert done.messages == [{"type": "text", "text": "Gift: yes, on 2026-12-24."}]
