@@ -45,6 +45,15 @@ def _stem(word: str) -> str:
     return word
 
 
+def record_covers_query(text: str, query: str) -> bool:
+    """Whether a record holds every content word of a query of at least two content words: a record that
+    specific answers the question better than an intent that merely shares a word with it."""
+    wanted = {_stem(t) for t in _terms(query)}
+    if len(wanted) < 2:
+        return False
+    return wanted <= {_stem(w) for w in _WORD.findall(text.casefold())}
+
+
 def dataset_search(*, dataset: Dataset | str, query: str, limit: int = 5) -> list[SearchHit]:
     """The dataset's records best matching `query`, best first, each with a score in (0, 1).
 

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SIMILARITY_WEIGHT = 0.4
 CALIBRATION_SAMPLE = 2000
+NEAR_MISSES = 40
 CACHE_SIZE = 32
 # Models are also shared through Django's cache so that each web process need not train its own;
 # the format number changes whenever IntentModel's attributes do.
@@ -172,7 +173,7 @@ class IntentModel:
             scores = MAX_SIMILARITY_WEIGHT * best + (1 - MAX_SIMILARITY_WEIGHT) * np.nan_to_num(centroid)
             features.append(self._features(scores))
             correct.extend((scores.argmax(axis=1) == own).astype(int).tolist())
-        noise = [_gibberish(rng) for _ in range(200)]
+        noise = [_gibberish(rng) for _ in range(200)] + self._near_misses(rng, NEAR_MISSES)
         features.append(self._features(self._scores(self._vectors(noise))))
         correct.extend([0] * len(noise))
         # Anchors keep the calibrator monotone and defined even for a bot with a handful of utterances.
@@ -181,6 +182,16 @@ class IntentModel:
         calibrator = LogisticRegression(C=10.0)
         calibrator.fit(np.vstack(features), np.array(correct))
         return calibrator
+
+    def _near_misses(self, rng: random.Random, count: int) -> list[str]:
+        """Off-topic text that shares one word with some utterance, as a question about something else
+        that happens to use an intent's word does ("do gift *cards* expire" to a payments intent)."""
+        words = sorted({w for text in self.exact for w in text.split() if len(w) > 3})
+        if not words:
+            return []
+        return [
+            " ".join([rng.choice(words), *(_gibberish(rng) for _ in range(rng.randint(1, 3)))]) for _ in range(count)
+        ]
 
     def predict(self, text: str, top: int = 5) -> list[Prediction]:
         key = normalize(text)

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-from bots.selectors import dataset_search
+from bots.selectors import dataset_search, record_covers_query
 
 from . import llm, webhook
 from .classifier import classify
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 CHOICE_NAMESPACE = uuid.UUID("6f1c3b52-8d8e-4f3a-9c49-6a2f0b7d9e11")
 MAX_PROMPT_ATTEMPTS = 3
 TOP_INTENTS = 5
+# Above this confidence an intent answers even when a dataset record matches every word of the question.
+CERTAIN = 0.95
 
 
 def welcome(turn: Turn) -> EngineReply:
@@ -216,11 +218,16 @@ def _run(turn: Turn):
                 _ask(context, pending["variable"])
                 return context.reply()
 
+    records = None
+    if top is not None and top.source != "DIRECT" and top.confidence < CERTAIN:
+        records = _records(context, text)
+        if records and record_covers_query(records[0].text, text):
+            top = None  # "do gift cards expire?" is the FAQ's, not the payment intent's that knows "cards"
     if top is not None:
         _answer_intent(context, top.label)
         return context.reply()
 
-    yield from _fallback(context, text)
+    yield from _fallback(context, text, records)
     return context.reply()
 
 
@@ -336,10 +343,16 @@ def _call_webhook(context: _Context, config: dict, label: str):
             context.render(message, source=f"{label}:webhook", position=position)
 
 
-def _fallback(context: _Context, text: str):
+def _records(context: _Context, text: str) -> list:
     bot = context.bot
     dataset_id = context.turn.dataset_id if context.turn.dataset_id is not None else bot.dataset_id
-    records = dataset_search(dataset=dataset_id, query=text, limit=3) if dataset_id else []
+    return dataset_search(dataset=dataset_id, query=text, limit=3) if dataset_id else []
+
+
+def _fallback(context: _Context, text: str, records=None):
+    bot = context.bot
+    if records is None:
+        records = _records(context, text)
     provider = llm.provider_for(bot.model)
     if provider is not None:
         settings_, model_name = provider

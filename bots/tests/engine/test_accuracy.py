@@ -29,3 +29,24 @@ def test_intent_accuracy_on_the_evaluation_set(owner):
     accuracy = correct / len(rows)
     print(f"\nintent accuracy on {len(rows)} unseen utterances: {accuracy:.3f}")
     assert accuracy >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        ("do gift cards expire?", "https://shop.example.com/help/gift-cards"),
+        ("how do I reset my password", "https://shop.example.com/help/password"),
+        ("when are your stores open on sunday", "https://shop.example.com/help/stores"),
+    ],
+)
+def test_faq_questions_are_answered_from_the_dataset(owner, text, source):
+    bot = bot_import(owner=owner, document=json.loads((ROOT / "examples" / "order-assistant.json").read_text()))
+    reply = respond(Turn(bot=bot, variables={}, state={}, text=text))
+    assert reply.messages[-1] == {"type": "link", "text": reply.messages[-1]["text"], "url": source}
+
+
+def test_an_intent_still_wins_over_a_record_that_shares_a_word(owner):
+    bot = bot_import(owner=owner, document=json.loads((ROOT / "examples" / "order-assistant.json").read_text()))
+    reply = respond(Turn(bot=bot, variables={}, state={}, text="can I pay with a gift card"))
+    assert reply.intents[0].label == "payment_methods"
+    assert reply.messages[0]["text"].startswith("We accept")
