@@ -200,7 +200,7 @@ def bench_search(owner, rng, records, queries):
         else:
             query = f"how do I get a {rng.choice(english)} for my {rng.choice(vocabulary)}"  # a common word too
         started = time.perf_counter()
-        hits = dataset_search(dataset=dataset, query=query, limit=5)
+        hits = dataset_search(dataset=dataset, search=query, limit=5)
         timings.append(time.perf_counter() - started)
         found += bool(hits)
     p50, p95, mean = percentiles(timings)

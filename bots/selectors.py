@@ -1,15 +1,60 @@
-"""Reads of bot definitions: dataset search (the one ranking the engine and the API share)."""
+"""Reads of what a bot is, always scoped to one owner: another owner's object is simply not found."""
 
-import json
 import math
 import re
+import uuid
 from collections import Counter
-from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from .models import Dataset, DatasetRecord
+from botportal.errors import NotFound
+from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
+
+
+def _pk(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _get(queryset: QuerySet, pk, what: str):
+    key = _pk(pk)
+    found = queryset.filter(pk=key).first() if key is not None else None
+    if found is None:
+        raise NotFound(f"No {what} with id {pk!r}.")
+    return found
+
+
+def bot_list(*, owner) -> QuerySet:
+    return Bot.objects.filter(owner=owner)
+
+
+def bot_get(*, owner, bot_id) -> Bot:
+    return _get(bot_list(owner=owner), bot_id, "bot")
+
+
+def bot_get_any(*, bot_id) -> Bot:
+    """A bot whoever owns it, for routes where visibility rather than ownership decides (session create)."""
+    return _get(Bot.objects.select_related("owner"), bot_id, "bot")
+
+
+def dataset_list(*, owner) -> QuerySet:
+    return Dataset.objects.filter(owner=owner)
+
+
+def dataset_get(*, owner, dataset_id) -> Dataset:
+    return _get(dataset_list(owner=owner), dataset_id, "dataset")
+
+
+def dataset_record_list(*, dataset: Dataset) -> QuerySet:
+    return DatasetRecord.objects.filter(dataset=dataset)
+
+
+def dataset_record_get(*, dataset: Dataset, record_id) -> DatasetRecord:
+    return _get(dataset_record_list(dataset=dataset), record_id, "record")
+
 
 SEARCH_CONFIG = "english"
 MAX_QUERY_TERMS = 12
@@ -22,15 +67,6 @@ STOPWORDS = frozenset(
     when where which while who whom why will with would you your yours yourself yourselves""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    id: str
-    text: str
-    source: str
-    meta: dict
-    score: float
 
 
 def _terms(text: str) -> list[str]:
@@ -54,37 +90,40 @@ def record_covers_query(text: str, query: str) -> bool:
     return wanted <= {_stem(w) for w in _WORD.findall(text.casefold())}
 
 
-def dataset_search(*, dataset: Dataset | str, query: str, limit: int = 5) -> list[SearchHit]:
-    """The dataset's records best matching `query`, best first, each with a score in (0, 1).
+def dataset_search(*, dataset: Dataset, search: str, limit: int = 10) -> list[tuple[DatasetRecord, float]]:
+    """The dataset's records best matching `search`, best first, each with a score in (0, 1).
 
-    Any query word may match (OR), and records that match more of the words, more often, rank higher.
-    PostgreSQL ranks with its full-text search over a stored, GIN-indexed tsvector; other databases
-    with a BM25 ranking computed here.
+    The one search the engine and the API share. Any word of the search may match, and records that
+    match more of its words, more often, rank higher. PostgreSQL ranks with its full-text search over a
+    stored, GIN-indexed tsvector; other databases with a BM25 ranking computed here.
     """
-    dataset_id = dataset.pk if isinstance(dataset, Dataset) else dataset
-    terms = _terms(query)[:MAX_QUERY_TERMS]
+    terms = _terms(search)[:MAX_QUERY_TERMS]
     if not terms or limit <= 0:
         return []
+    dataset_id = dataset.pk if isinstance(dataset, Dataset) else dataset
     if connection.vendor == "postgresql":
-        return _search_postgresql(dataset_id, terms, limit)
-    return _search_portable(dataset_id, terms, limit)
+        ranked = _search_postgresql(dataset_id, terms, limit)
+    else:
+        ranked = _search_portable(dataset_id, terms, limit)
+    records = DatasetRecord.objects.in_bulk([record_id for record_id, _ in ranked])
+    return [(records[record_id], score) for record_id, score in ranked if record_id in records]
 
 
-def _search_postgresql(dataset_id, terms, limit) -> list[SearchHit]:
+def _search_postgresql(dataset_id, terms, limit) -> list[tuple]:
     """Rank with ts_rank_cd over a bounded candidate set, so a very common word cannot make a search slow.
 
     Records matching at least two of the query's words are the candidates first; only when they are
     too few do records matching any one word join them. The query text goes through
     plainto_tsquery, so nothing the user typed is ever read as tsquery syntax.
     """
-    hits: dict[str, SearchHit] = {}
+    hits: dict = {}
     stages = ["pairs", "any"] if len(terms) > 1 else ["any"]
     for stage in stages:
-        for hit in _pg_query(dataset_id, terms, limit, stage):
-            hits.setdefault(hit.id, hit)
+        for record_id, score in _pg_query(dataset_id, terms, limit, stage):
+            hits.setdefault(record_id, score)
         if len(hits) >= limit:
             break
-    return sorted(hits.values(), key=lambda h: (-h.score, h.id))[:limit]
+    return sorted(hits.items(), key=lambda item: (-item[1], str(item[0])))[:limit]
 
 
 # Lexemes of the query, one per row; "pairs" ORs every two-lexeme AND, "any" ORs the lexemes.
@@ -99,12 +138,12 @@ _PG_SEARCH = """
              FROM lexemes a JOIN lexemes b ON a.lexeme < b.lexeme)::tsquery AS pair_query
     ),
     candidates AS MATERIALIZED (
-        SELECT r.id, r.text, r.source, r.meta, r.search_vector
+        SELECT r.id, r.search_vector
         FROM bots_datasetrecord r
         WHERE r.dataset_id = %(dataset)s AND r.search_vector @@ (SELECT {column} FROM q)
         LIMIT %(candidates)s
     )
-    SELECT c.id, c.text, c.source, c.meta, ts_rank_cd(c.search_vector, q.any_query, 32) AS score
+    SELECT c.id, ts_rank_cd(c.search_vector, q.any_query, 32) AS score
     FROM candidates c, q
     ORDER BY score DESC, c.id
     LIMIT %(limit)s
@@ -112,7 +151,7 @@ _PG_SEARCH = """
 CANDIDATE_LIMIT = 1000
 
 
-def _pg_query(dataset_id, terms, limit, stage) -> list[SearchHit]:
+def _pg_query(dataset_id, terms, limit, stage) -> list[tuple]:
     column = "pair_query" if stage == "pairs" else "any_query"
     params = {
         "config": SEARCH_CONFIG,
@@ -123,16 +162,10 @@ def _pg_query(dataset_id, terms, limit, stage) -> list[SearchHit]:
     }
     with connection.cursor() as cursor:
         cursor.execute(_PG_SEARCH.format(column=column), params)
-        rows = cursor.fetchall()
-    hits = []
-    for record_id, text, source, meta, score in rows:
-        if isinstance(meta, str):
-            meta = json.loads(meta)
-        hits.append(SearchHit(str(record_id), text, source, meta or {}, round(float(score), 6)))
-    return hits
+        return [(record_id, round(float(score), 6)) for record_id, score in cursor.fetchall()]
 
 
-def _search_portable(dataset_id, terms, limit) -> list[SearchHit]:
+def _search_portable(dataset_id, terms, limit) -> list[tuple]:
     stems = sorted({_stem(t) for t in terms})
     matches = Q()
     for stem in stems:
@@ -140,15 +173,15 @@ def _search_portable(dataset_id, terms, limit) -> list[SearchHit]:
     records = DatasetRecord.objects.filter(dataset_id=dataset_id)
     total = records.count()
     # Bounded like the PostgreSQL search, so a very common word cannot make a search slow.
-    candidates = list(records.filter(matches).values_list("id", "text", "source", "meta")[:CANDIDATE_LIMIT])
+    candidates = list(records.filter(matches).values_list("id", "text")[:CANDIDATE_LIMIT])
     if not candidates:
         return []
-    tokenised = [[_stem(w) for w in _WORD.findall(text.casefold())] for _, text, _, _ in candidates]
+    tokenised = [[_stem(w) for w in _WORD.findall(text.casefold())] for _, text in candidates]
     average_length = sum(len(t) for t in tokenised) / len(tokenised) or 1.0
     document_frequency = Counter(stem for tokens in tokenised for stem in set(tokens) if stem in stems)
     k1, b = 1.2, 0.75
     scored = []
-    for (record_id, text, source, meta), tokens in zip(candidates, tokenised, strict=True):
+    for (record_id, _text), tokens in zip(candidates, tokenised, strict=True):
         counts = Counter(tokens)
         score = 0.0
         for stem in stems:
@@ -159,8 +192,22 @@ def _search_portable(dataset_id, terms, limit) -> list[SearchHit]:
             idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
             score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(tokens) / average_length))
         if score > 0:
-            scored.append((score / (score + 1), str(record_id), text, source, meta))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    return [
-        SearchHit(rid, text, source, meta or {}, round(score, 6)) for score, rid, text, source, meta in scored[:limit]
-    ]
+            scored.append((round(score / (score + 1), 6), record_id))
+    scored.sort(key=lambda item: (-item[0], str(item[1])))
+    return [(record_id, score) for score, record_id in scored[:limit]]
+
+
+def skillset_list(*, owner) -> QuerySet:
+    return Skillset.objects.filter(owner=owner)
+
+
+def skillset_get(*, owner, skillset_id) -> Skillset:
+    return _get(skillset_list(owner=owner), skillset_id, "skillset")
+
+
+def ability_list(*, skillset: Skillset) -> QuerySet:
+    return Ability.objects.filter(skillset=skillset)
+
+
+def ability_get(*, skillset: Skillset, ability_id) -> Ability:
+    return _get(ability_list(skillset=skillset), ability_id, "ability")

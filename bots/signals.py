@@ -10,7 +10,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from .models import Ability, EntityType, Intent, Utterance, Variable
-from .services import bot_definition_changed, bots_using_ability_changed
+from .services.bot_definitions import bot_definition_changed, bots_using_ability_changed
 
 
 @receiver(post_save, sender=Intent)

@@ -221,7 +221,7 @@ def _run(turn: Turn):
     records = None
     if top is not None and top.source != "DIRECT" and top.confidence < CERTAIN:
         records = _records(context, text)
-        if records and record_covers_query(records[0].text, text):
+        if records and record_covers_query(records[0][0].text, text):
             top = None  # "do gift cards expire?" is the FAQ's, not the payment intent's that knows "cards"
     if top is not None:
         _answer_intent(context, top.label)
@@ -346,7 +346,7 @@ def _call_webhook(context: _Context, config: dict, label: str):
 def _records(context: _Context, text: str) -> list:
     bot = context.bot
     dataset_id = context.turn.dataset_id if context.turn.dataset_id is not None else bot.dataset_id
-    return dataset_search(dataset=dataset_id, query=text, limit=3) if dataset_id else []
+    return dataset_search(dataset=dataset_id, search=text, limit=3) if dataset_id else []
 
 
 def _fallback(context: _Context, text: str, records=None):
@@ -356,7 +356,9 @@ def _fallback(context: _Context, text: str, records=None):
     provider = llm.provider_for(bot.model)
     if provider is not None:
         settings_, model_name = provider
-        messages = llm.build_messages(backstory=bot.backstory, records=records, history=context.turn.history, text=text)
+        messages = llm.build_messages(
+            backstory=bot.backstory, records=[record for record, _ in records], history=context.turn.history, text=text
+        )
         pieces = []
         try:
             for token in llm.stream_chat(settings_, model_name, messages):
@@ -368,7 +370,7 @@ def _fallback(context: _Context, text: str, records=None):
             context.say({"type": "text", "text": "".join(pieces)})
             return
     if records:
-        best = records[0]
+        best = records[0][0]
         context.say({"type": "text", "text": best.text})
         if best.source:
             title = best.meta.get("title") if isinstance(best.meta, dict) else None

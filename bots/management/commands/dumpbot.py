@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from bots.models import Bot
-from bots.services import bot_export
+from bots.services.bot_definitions import bot_export
 
 
 class Command(BaseCommand):

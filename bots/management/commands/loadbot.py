@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from botportal.errors import InvalidInput
-from bots.services import bot_import
+from bots.services.bot_definitions import bot_import
 
 
 class Command(BaseCommand):

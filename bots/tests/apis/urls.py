@@ -1,5 +1,7 @@
-"""The bots routes mounted as the project mounts them, until the ChatBotKit urls include them."""
+"""The project's urls plus the bots routes, mounted as the project will mount them."""
 
 from django.urls import include, path
 
-urlpatterns = [path("api/v1/", include("bots.api.urls"))]
+from botportal.urls import urlpatterns as project_urlpatterns
+
+urlpatterns = [path("api/v1/", include("bots.api.urls")), *project_urlpatterns]

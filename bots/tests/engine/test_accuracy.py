@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from bots.engine import Turn, respond
-from bots.services import bot_import
+from bots.services.bot_definitions import bot_import
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.django_db

@@ -20,24 +20,26 @@ def faq(owner):
 
 
 def test_best_record_first_with_scores(faq):
-    hits = dataset_search(dataset=faq, query="can I return it within 30 days?", limit=5)
-    assert hits[0].text.startswith("Returns are free")
-    assert all(0 < h.score < 1 for h in hits)
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert hits[0].source == "https://example.com/returns" and hits[0].meta == {"k": 1}
+    hits = dataset_search(dataset=faq, search="can I return it within 30 days?", limit=5)
+    assert hits[0][0].text.startswith("Returns are free")
+    assert all(0 < score < 1 for _, score in hits)
+    assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+    assert hits[0][0].source == "https://example.com/returns" and hits[0][0].meta == {"k": 1}
 
 
 def test_more_matching_words_rank_higher(faq):
-    hits = dataset_search(dataset=faq, query="gift card expire", limit=2)
-    assert hits[0].text.startswith("Gift cards never expire")
+    hits = dataset_search(dataset=faq, search="gift card expire", limit=2)
+    assert hits[0][0].text.startswith("Gift cards never expire")
 
 
 def test_no_match_and_other_datasets(faq, owner):
-    assert dataset_search(dataset=faq, query="the of and", limit=5) == []
-    assert dataset_search(dataset=faq, query="submarine", limit=5) == []
+    assert dataset_search(dataset=faq, search="the of and", limit=5) == []
+    assert dataset_search(dataset=faq, search="submarine", limit=5) == []
     other = Dataset.objects.create(owner=owner)
-    assert dataset_search(dataset=other, query="gift", limit=5) == []
+    assert dataset_search(dataset=other, search="gift", limit=5) == []
 
 
 def test_query_text_is_never_search_syntax(faq):
-    assert dataset_search(dataset=faq, query="gift & | ! ( ' :* <->", limit=5)[0].text.startswith(("Gift", "Returning"))
+    assert dataset_search(dataset=faq, search="gift & | ! ( ' :* <->", limit=5)[0][0].text.startswith(
+        ("Gift", "Returning")
+    )

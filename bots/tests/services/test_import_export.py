@@ -6,7 +6,7 @@ from django.core.management import call_command
 
 from botportal.errors import InvalidInput
 from bots.models import Bot, Intent
-from bots.services import bot_export, bot_import
+from bots.services.bot_definitions import bot_export, bot_import
 
 pytestmark = pytest.mark.django_db
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "order-assistant.json"

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from bots.models import Bot, Visibility
-from bots.services import bot_import
+from bots.services.bot_definitions import bot_import
 from sessions_app.services.owners import api_key_create, bot_owner_create
 
 DEMO_USERNAME = "demo"

@@ -7,10 +7,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from botportal.errors import InvalidInput
-
-from .engine.entities import BUILTIN_TYPES
-from .engine.variables import coerce
-from .models import (
+from bots.engine.entities import BUILTIN_TYPES
+from bots.engine.variables import coerce
+from bots.models import (
     Ability,
     Bot,
     Dataset,
