@@ -6,7 +6,7 @@ import pytest
 from bots.models import Bot
 from bots.services.bot_definitions import bot_import
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("bots.tests.apis.urls")]
+pytestmark = pytest.mark.django_db
 EXAMPLE = json.loads((Path(__file__).resolve().parents[3] / "examples" / "order-assistant.json").read_text())
 
 
