@@ -46,4 +46,12 @@ class EngineReply:
     @property
     def text(self) -> str:
         """The reply as one plain text, for protocols that carry a single text."""
-        return "\n\n".join(m["text"] for m in self.messages if m.get("text"))
+        return "\n\n".join(part for part in (message_text(m) for m in self.messages) if part)
+
+
+def message_text(message: dict) -> str:
+    """One bot message as plain text: a link shows its address too."""
+    text = message.get("text") or ""
+    if message.get("type") == "link" and message.get("url") and message["url"] not in text:
+        return f"{text}: {message['url']}" if text else message["url"]
+    return text

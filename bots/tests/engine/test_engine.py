@@ -353,3 +353,10 @@ def test_slots_of_other_types_are_read_from_the_whole_answer(shop):
     assert answered.variables["gift"] is True and answered.messages[0]["text"] == "When?"
     done = say(shop, "on 2026-12-24 please", state=answered.state, variables=answered.variables)
     assert done.messages == [{"type": "text", "text": "Gift: yes, on 2026-12-24."}]
+
+
+def test_reply_text_for_single_text_protocols(shop):
+    menu = say(shop, "show me the menu")
+    assert menu.text == "Pick one"
+    assert say(shop, "2", state=menu.state).intents[0].label == "agent"
+    assert say(shop, "documentation link").text == "Docs: https://example.com/friend"
