@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
+from bots.services.bot_definitions import bot_export
 from bots.tests.factories import AbilityFactory, BotFactory, DatasetFactory, DatasetRecordFactory, SkillsetFactory
 from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message
 from sessions_app.services.owners import api_key_create, api_key_revoke, owner_profile_ensure
@@ -71,6 +72,8 @@ CHATBOTKIT_ROUTES = {
     "conversation-fetch": ("get", "conversation/<str:item_id>/fetch"),
     "conversation-update": ("post", "conversation/<str:item_id>/update"),
     "conversation-delete": ("post", "conversation/<str:item_id>/delete"),
+    "bot-import": ("post", "bot/import"),
+    "bot-export": ("post", "bot/<str:bot_id>/export"),
 }
 
 # What a session token may do, in its own conversation only.
@@ -104,6 +107,8 @@ BODIES = {
     "contact-update": {"name": "Taken over"},
     "conversation-create": {"name": "New conversation"},
     "conversation-update": {"name": "Taken over"},
+    # A definition exported from a third owner's bot: importing it touches neither owner's objects.
+    "bot-import": lambda: bot_export(bot=BotFactory(name="Imported")),
 }
 
 # name: route of every Einstein runtime route; the unnamed catch-all is listed by its pattern.
@@ -128,28 +133,48 @@ KIND_OF_SEGMENT = {
 }
 
 
-def _namespace_patterns(namespace: str) -> list:
-    for entry in get_resolver().url_patterns:
-        if isinstance(entry, URLResolver) and entry.namespace == namespace:
-            return entry.url_patterns
-    raise AssertionError(f"no URL namespace {namespace!r}")
+def _all_routes() -> list[tuple[str, object, str | None]]:
+    """(full route, URL pattern, namespace) of every route botportal serves."""
+    found = []
+
+    def walk(patterns, base: str, namespace: str | None):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, base + str(entry.pattern), entry.namespace or namespace)
+            else:
+                found.append((base + str(entry.pattern), entry, namespace))
+
+    walk(get_resolver().url_patterns, "", None)
+    return found
+
+
+def _routes_under(prefix: str) -> dict:
+    """route (without the prefix) -> (name, methods) of every view under an API prefix, whichever app mounts it."""
+    return {
+        route[len(prefix) :]: (entry.name, sorted(m for m in ("get", "post") if hasattr(entry.callback.view_class, m)))
+        for route, entry, _ in _all_routes()
+        if route.startswith(prefix) and hasattr(entry.callback, "view_class")
+    }
 
 
 def test_every_chatbotkit_route_is_in_the_matrix():
-    found = {entry.name: str(entry.pattern) for entry in _namespace_patterns("chatbotkit")}
-    assert found == {name: route for name, (_, route) in CHATBOTKIT_ROUTES.items()}
-    short = {entry.name: str(entry.pattern) for entry in _namespace_patterns("chatbotkit-short")}
-    assert short == found
-    methods = {
-        entry.name: sorted(m for m in ("get", "post") if hasattr(entry.callback.view_class, m))
-        for entry in _namespace_patterns("chatbotkit")
-    }
-    assert methods == {name: [method] for name, (method, _) in CHATBOTKIT_ROUTES.items()}
+    expected = {route: (name, [method]) for name, (method, route) in CHATBOTKIT_ROUTES.items()}
+    assert _routes_under("api/v1/") == expected
+    assert _routes_under("v1/") == expected
+    # Whatever else answers under the prefixes is the JSON 404 catch-all.
+    others = [route for route, entry, _ in _all_routes() if route.startswith("^(api|v1)")]
+    assert others == ["^(api|v1)/"]
 
 
 def test_every_einstein_route_is_in_the_matrix():
-    found = {entry.name: str(entry.pattern) for entry in _namespace_patterns("einstein")}
-    assert found == EINSTEIN_ROUTES
+    einstein = {entry.name: str(entry.pattern) for _, entry, namespace in _all_routes() if namespace == "einstein"}
+    assert einstein == EINSTEIN_ROUTES
+    elsewhere = [
+        route
+        for route, _, namespace in _all_routes()
+        if namespace != "einstein" and re.match(r"^\^?\(?(\?:)?(v5|status|versions)", route)
+    ]
+    assert elsewhere == []
 
 
 @dataclass
@@ -234,7 +259,8 @@ def call(client, name: str, ids: dict, prefix: str = "/api/v1"):
     path = f"{prefix}/{fill(route, ids)}"
     if method == "get":
         return client.get(path)
-    return client.post(path, BODIES.get(name, {}), format="json")
+    body = BODIES.get(name, {})
+    return client.post(path, body() if callable(body) else body, format="json")
 
 
 def bearer(value: str) -> APIClient:
