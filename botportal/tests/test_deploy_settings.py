@@ -1,0 +1,58 @@
+"""Production settings as the README's deployment section sets them: the deploy check passes, limits come from env."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args: list[str], extra_env: dict, tmp_path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}}
+    env.update({"BOTPORTAL_VAR_DIR": str(tmp_path), "STATIC_ROOT": str(tmp_path / "static")}, **extra_env)
+    command = [sys.executable, *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "botportal.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://botportal.example.com",
+}
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    env = {**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50)}
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_limits_and_proxies_come_from_the_environment(tmp_path):
+    env = {
+        **PRODUCTION,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "BOTPORTAL_TRUSTED_PROXIES": "2",
+        "BOTPORTAL_THROTTLE_SESSION_CREATE_IP": "7/minute",
+        "BOTPORTAL_THROTTLE_FAILED_AUTH": "3/hour",
+        "BOTPORTAL_MAX_BODY_BYTES": "1000",
+        "BOTPORTAL_MAX_MESSAGE_CHARS": "50",
+    }
+    script = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'proxies': s.REST_FRAMEWORK['NUM_PROXIES'],"
+        " 'rates': s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'],"
+        " 'body': s.BOTPORTAL['MAX_BODY_BYTES'], 'upload': s.DATA_UPLOAD_MAX_MEMORY_SIZE,"
+        " 'chars': s.BOTPORTAL['MAX_MESSAGE_CHARS'], 'ssl': list(s.SECURE_PROXY_SSL_HEADER)}))"
+    )
+    result = _run(["-c", script], {**env, "DJANGO_SETTINGS_MODULE": "botportal.settings"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["proxies"] == 2
+    assert seen["rates"]["session_create_ip"] == "7/minute"
+    assert seen["rates"]["failed_auth"] == "3/hour"
+    assert seen["body"] == seen["upload"] == 1000
+    assert seen["chars"] == 50
+    assert seen["ssl"] == ["HTTP_X_FORWARDED_PROTO", "https"]
