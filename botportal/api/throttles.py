@@ -4,6 +4,7 @@ The client IP comes from DRF's `get_ident`, which trusts exactly `NUM_PROXIES` (
 BOTPORTAL_TRUSTED_PROXIES) entries of X-Forwarded-For and never the header blindly.
 """
 
+import uuid
 from types import SimpleNamespace
 
 from rest_framework.throttling import SimpleRateThrottle
@@ -30,7 +31,13 @@ class PublicSessionCreateBotThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         if request.user is not None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": view.kwargs.get("bot_id", "")}
+        # The id comes from the URL: only a well-formed one names a bucket, so that junk ids cannot fill
+        # the cache with keys of any length (they are a 404, and the per-IP limit still counts them).
+        try:
+            bot_id = uuid.UUID(str(view.kwargs.get("bot_id", "")))
+        except ValueError:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": bot_id}
 
 
 class SessionTokenThrottle(SimpleRateThrottle):

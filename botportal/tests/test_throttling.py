@@ -94,6 +94,24 @@ def test_public_session_create_is_limited_per_bot(rates, owner, public_bot):
     assert create_session(client_from("203.0.113.3"), other_bot).status_code == 200
 
 
+def test_the_per_bot_count_is_kept_under_the_canonical_bot_id(rates, public_bot):
+    rates(session_create_bot="1/minute")
+    assert create_session(client_from("203.0.113.1"), public_bot).status_code == 200
+    upper = post(client_from("203.0.113.2"), f"/api/v1/bot/{str(public_bot.pk).upper()}/session/create")
+    assert_chatbotkit_429(upper)
+
+
+def test_malformed_bot_ids_make_no_per_bot_cache_keys(rates, db):
+    from django.core.cache import cache
+
+    rates(session_create_bot="1/minute")
+    for junk in ("not-a-bot", "1234", "x" * 200):
+        assert_error(post(client_from("203.0.113.1"), f"/api/v1/bot/{junk}/session/create"), 404, "NOT_FOUND")
+        assert cache.get(f"throttle_session_create_bot_{junk}") is None
+    # Each one was refused as unknown rather than by a per-bot count.
+    assert_error(post(client_from("203.0.113.1"), "/api/v1/bot/not-a-bot/session/create"), 404, "NOT_FOUND")
+
+
 def test_owner_session_create_is_not_counted_per_ip(rates, api_secret, bot):
     # An owner's back end opens sessions for many users from one address: its API secret's rate applies.
     rates(session_create_ip="1/minute", session_create_bot="1/minute")
