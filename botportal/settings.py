@@ -163,6 +163,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "botportal.api.schema_hooks.document_limits",
+    ],
 }
 
 # --- CORS: per-bot origins are decided in code; nothing is allowed globally ---------------------
