@@ -139,31 +139,39 @@ def _in_batches(
     queryset: QuerySet,
     batch_size: int,
     apply: Callable[[list], dict[str, int]],
+    order: str = "pk",
 ) -> None:
     """Apply `apply` to the primary keys of `queryset`, a batch at a time, each batch in its own transaction.
 
-    Keys are walked in order (keyset pagination), so each fetch uses the primary-key index and never
-    revisits rows the previous batches already handled.
+    Rows are walked by keyset pagination on (`order`, pk), so each fetch is one index range scan that never
+    revisits rows earlier batches handled. Ordering by the column the condition is on (rather than a random
+    UUID key) also visits the table roughly in the order it was written, which keeps each batch's pages few.
+    The batch's rows are locked (FOR UPDATE) when fetched, so a row that changes meanwhile (a conversation
+    that gets a message) is handled by what the condition says once the change has committed.
     """
     last = None
     while True:
-        page = queryset.order_by("pk")
+        page = queryset.order_by(order, "pk") if order != "pk" else queryset.order_by("pk")
         if last is not None:
-            page = page.filter(pk__gt=last)
+            if order == "pk":
+                page = page.filter(pk__gt=last[0])
+            else:
+                # Written as a lower bound (>=) so the database scans the index range from there.
+                page = page.filter(Q(**{f"{order}__gte": last[0]}) & ~Q(**{order: last[0], "pk__lte": last[1]}))
         started = time.monotonic()
         with transaction.atomic():
-            ids = list(page.values_list("pk", flat=True)[:batch_size])
-            if not ids:
+            rows = list(page.values_list(order, "pk")[:batch_size])
+            if not rows:
                 return
-            counts = apply(ids)
+            counts = apply([pk for _, pk in rows])
         elapsed = time.monotonic() - started
         run.batches += 1
         run.longest_batch_seconds = max(run.longest_batch_seconds, elapsed)
         for name, value in counts.items():
             run.counts[name] = run.counts.get(name, 0) + value
-        if len(ids) < batch_size:
+        if len(rows) < batch_size:
             return
-        last = ids[-1]
+        last = rows[-1]
 
 
 def _chunks(ids: list) -> Iterator[list]:
@@ -249,15 +257,13 @@ def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False
             return
 
         def apply(ids):
-            # Lock the batch and check again, so a conversation that got a message meanwhile stays open.
-            ids = list(idle.filter(pk__in=ids).select_for_update().values_list("pk", flat=True))
             ended = Conversation.objects.filter(pk__in=ids).update(
                 ended_at=now, end_reason=EndReason.EXPIRATION, updated_at=now
             )
             revoked = BotSession.objects.filter(conversation_id__in=ids, revoked_at__isnull=True).update(revoked_at=now)
             return {"conversations_ended": ended, "sessions_revoked": revoked}
 
-        _in_batches(run, queryset=idle, batch_size=size, apply=apply)
+        _in_batches(run, queryset=idle, batch_size=size, apply=apply, order="last_activity_at")
 
     return _run(END_IDLE_CONVERSATIONS, counts=["conversations_ended", "sessions_revoked"], dry_run=dry_run, body=body)
 
@@ -289,23 +295,22 @@ def conversations_prunable(*, now: datetime | None = None) -> list[QuerySet]:
     now = now or timezone.now()
     querysets = []
     global_retention = _settings_value("CONVERSATION_RETENTION")
+    # Bot ids are compared through a subquery rather than a join: a join's OR on the nullable side makes
+    # PostgreSQL misjudge the row count and sort the whole table for every batch.
+    overriding = Bot.objects.filter(conversation_retention_days__isnull=False)
     if global_retention is not None:
         querysets.append(
             Conversation.objects.filter(
-                Q(bot__isnull=True) | Q(bot__conversation_retention_days__isnull=True),
+                ~Q(bot__in=overriding.values("pk")),
                 last_activity_at__lt=now - timedelta(seconds=global_retention),
             )
         )
-    days_values = (
-        Bot.objects.filter(conversation_retention_days__isnull=False)
-        .order_by()
-        .values_list("conversation_retention_days", flat=True)
-        .distinct()
-    )
+    days_values = overriding.order_by().values_list("conversation_retention_days", flat=True).distinct()
     for days in sorted(days_values):
         querysets.append(
             Conversation.objects.filter(
-                bot__conversation_retention_days=days, last_activity_at__lt=now - timedelta(days=days)
+                bot__in=Bot.objects.filter(conversation_retention_days=days).values("pk"),
+                last_activity_at__lt=now - timedelta(days=days),
             )
         )
     return querysets
@@ -354,6 +359,6 @@ def conversations_prune(*, now: datetime | None = None, dry_run: bool = False, b
                 for name, value in counts.items():
                     run.counts[name] = run.counts.get(name, 0) + value
                 continue
-            _in_batches(run, queryset=queryset, batch_size=size, apply=_conversations_delete)
+            _in_batches(run, queryset=queryset, batch_size=size, apply=_conversations_delete, order="last_activity_at")
 
     return _run(PRUNE_CONVERSATIONS, counts=_CONVERSATION_COUNTS, dry_run=dry_run, body=body)
