@@ -133,28 +133,45 @@ def _batch_size(batch_size: int | None) -> int:
     return size
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The primary keys of one batch, and the range of the column the batch was walked along.
+
+    Statements on the batch give the database both: the keys say exactly which rows, the range lets it
+    find them with one index range scan. With only `id = ANY(...)` of thousands of random UUIDs,
+    PostgreSQL prefers to scan the whole table for every batch.
+    """
+
+    ids: list
+    order: str
+    first: object
+    last: object
+
+    def of(self, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(pk__in=self.ids, **{f"{self.order}__gte": self.first, f"{self.order}__lte": self.last})
+
+
 def _in_batches(
     run: LifecycleRun,
     *,
     queryset: QuerySet,
     batch_size: int,
-    apply: Callable[[list], dict[str, int]],
+    apply: Callable[[Batch], dict[str, int]],
     order: str = "pk",
 ) -> None:
-    """Apply `apply` to the primary keys of `queryset`, a batch at a time, each batch in its own transaction.
+    """Apply `apply` to the rows of `queryset`, a batch at a time, each batch in its own transaction.
 
     Rows are walked by keyset pagination on (`order`, pk), so each fetch is one index range scan that never
-    revisits rows earlier batches handled. Ordering by the column the condition is on (rather than a random
-    UUID key) also visits the table roughly in the order it was written, which keeps each batch's pages few.
-    The batch's rows are locked (FOR UPDATE) when fetched, so a row that changes meanwhile (a conversation
-    that gets a message) is handled by what the condition says once the change has committed.
+    revisits rows earlier batches handled. Walking along the column the condition is on (rather than a
+    random UUID key) also visits the table roughly in the order it was written, which keeps each batch's
+    pages few.
     """
     last = None
     while True:
         page = queryset.order_by(order, "pk") if order != "pk" else queryset.order_by("pk")
         if last is not None:
             if order == "pk":
-                page = page.filter(pk__gt=last[0])
+                page = page.filter(pk__gt=last[1])
             else:
                 # Written as a lower bound (>=) so the database scans the index range from there.
                 page = page.filter(Q(**{f"{order}__gte": last[0]}) & ~Q(**{order: last[0], "pk__lte": last[1]}))
@@ -163,7 +180,7 @@ def _in_batches(
             rows = list(page.values_list(order, "pk")[:batch_size])
             if not rows:
                 return
-            counts = apply([pk for _, pk in rows])
+            counts = apply(Batch(ids=[pk for _, pk in rows], order=order, first=rows[0][0], last=rows[-1][0]))
         elapsed = time.monotonic() - started
         run.batches += 1
         run.longest_batch_seconds = max(run.longest_batch_seconds, elapsed)
@@ -182,21 +199,30 @@ def _chunks(ids: list) -> Iterator[list]:
         yield ids
 
 
-def _delete_ids(model, ids: list, *, column: str = "id", key_model=None) -> int:
+def _delete_ids(model, ids: list, *, column: str = "id", key_model=None, batch: Batch | None = None) -> int:
     """DELETE the rows whose `column` is in `ids` (keys of `key_model`, by default `model`), in SQL:
-    no Python-side collection of rows, no signals."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(column)
+    no Python-side collection of rows, no signals. With `batch`, also within the batch's range."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
     key_field = (key_model or model)._meta.pk
+    where, params = "", []
+    if batch is not None:
+        order_field = model._meta.pk if batch.order == "pk" else model._meta.get_field(batch.order)
+        where = f" AND {quote(order_field.column)} >= %s AND {quote(order_field.column)} <= %s"
+        params = [
+            order_field.get_db_prep_value(batch.first, connection),
+            order_field.get_db_prep_value(batch.last, connection),
+        ]
     deleted = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(ids):
             chunk = [key_field.get_db_prep_value(value, connection) for value in chunk]
             if connection.vendor == "postgresql":
-                cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [chunk])  # noqa: S608
+                cursor.execute(f"DELETE FROM {table} WHERE {quote(column)} = ANY(%s){where}", [chunk, *params])  # noqa: S608
             else:
                 placeholders = ", ".join(["%s"] * len(chunk))
-                cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({placeholders})", chunk)  # noqa: S608
+                sql = f"DELETE FROM {table} WHERE {quote(column)} IN ({placeholders}){where}"  # noqa: S608
+                cursor.execute(sql, [*chunk, *params])
             deleted += cursor.rowcount
     return deleted
 
@@ -233,8 +259,8 @@ def bot_sessions_expire(*, now: datetime | None = None, dry_run: bool = False, b
             run.counts["sessions_expired"] = due.count()
             return
 
-        def apply(ids):
-            return {"sessions_expired": due.filter(pk__in=ids).update(expired_at=F("expires_at"))}
+        def apply(batch):
+            return {"sessions_expired": batch.of(due).update(expired_at=F("expires_at"))}
 
         _in_batches(run, queryset=due, batch_size=size, apply=apply)
 
@@ -256,7 +282,9 @@ def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False
             ).count()
             return
 
-        def apply(ids):
+        def apply(batch):
+            # Lock the batch and check again: a conversation that got a message meanwhile stays open.
+            ids = list(batch.of(idle).select_for_update().values_list("pk", flat=True))
             ended = Conversation.objects.filter(pk__in=ids).update(
                 ended_at=now, end_reason=EndReason.EXPIRATION, updated_at=now
             )
@@ -280,63 +308,70 @@ def bot_sessions_prune(*, now: datetime | None = None, dry_run: bool = False, ba
             run.counts["sessions_deleted"] = old.count()
             return
         _in_batches(
-            run, queryset=old, batch_size=size, apply=lambda ids: {"sessions_deleted": _delete_ids(BotSession, ids)}
+            run,
+            queryset=old,
+            batch_size=size,
+            apply=lambda batch: {"sessions_deleted": _delete_ids(BotSession, batch.ids, batch=batch)},
         )
 
     return _run(PRUNE_SESSIONS, counts=["sessions_deleted"], dry_run=dry_run, body=body)
 
 
 def conversations_prunable(*, now: datetime | None = None) -> list[QuerySet]:
-    """Conversations past their retention, as one queryset per retention rule.
+    """Conversations past their retention, one queryset per retention rule.
 
     A bot's `conversation_retention_days` overrides the global CONVERSATION_RETENTION (seconds; None keeps
     conversations forever). Contacts are not touched: they belong to the owner.
     """
     now = now or timezone.now()
-    querysets = []
+    rules = []
     global_retention = _settings_value("CONVERSATION_RETENTION")
     # Bot ids are compared through a subquery rather than a join: a join's OR on the nullable side makes
     # PostgreSQL misjudge the row count and sort the whole table for every batch.
     overriding = Bot.objects.filter(conversation_retention_days__isnull=False)
     if global_retention is not None:
-        querysets.append(
-            Conversation.objects.filter(
-                ~Q(bot__in=overriding.values("pk")),
-                last_activity_at__lt=now - timedelta(seconds=global_retention),
-            )
-        )
+        cutoff = now - timedelta(seconds=global_retention)
+        rules.append(Conversation.objects.filter(~Q(bot__in=overriding.values("pk")), last_activity_at__lt=cutoff))
     days_values = overriding.order_by().values_list("conversation_retention_days", flat=True).distinct()
     for days in sorted(days_values):
-        querysets.append(
-            Conversation.objects.filter(
-                bot__in=Bot.objects.filter(conversation_retention_days=days).values("pk"),
-                last_activity_at__lt=now - timedelta(days=days),
-            )
-        )
-    return querysets
+        cutoff = now - timedelta(days=days)
+        bots = Bot.objects.filter(conversation_retention_days=days).values("pk")
+        rules.append(Conversation.objects.filter(bot__in=bots, last_activity_at__lt=cutoff))
+    return rules
 
 
 _CONVERSATION_COUNTS = ["conversations_deleted", "messages_deleted", "sessions_deleted"]
 
 
-def _conversations_delete(ids: list) -> dict[str, int]:
+# Rows this transaction has deleted from each table so far, cascades included: how the children that
+# PostgreSQL removes itself get counted without looking them up a second time.
+_DELETED_IN_TRANSACTION = (
+    "SELECT pg_stat_get_xact_tuples_deleted('sessions_app_message'::regclass),"
+    " pg_stat_get_xact_tuples_deleted('sessions_app_botsession'::regclass)"
+)
+
+
+def _conversations_delete(batch: Batch) -> dict[str, int]:
     """Delete a batch of conversations with their messages and sessions.
 
-    On PostgreSQL the foreign keys cascade in the database (migration 0003), which is several times
-    faster than deleting the children first; the children are counted before they go. SQLite has no
-    such constraint from Django, so the children are deleted explicitly first.
+    The batch's range of `last_activity_at` is part of the condition, so a conversation that got a message
+    after the batch was fetched (its last activity is now newer) stays. On PostgreSQL the foreign keys
+    cascade in the database (migration 0003), several times faster than deleting the children first.
+    SQLite has no such constraint from Django, so there the children are deleted explicitly first.
     """
     if connection.vendor == "postgresql":
-        values = [Conversation._meta.pk.get_db_prep_value(value, connection) for value in ids]
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT (SELECT count(*) FROM sessions_app_message WHERE conversation_id = ANY(%s)),"
-                " (SELECT count(*) FROM sessions_app_botsession WHERE conversation_id = ANY(%s))",
-                [values, values],
-            )
-            messages, sessions = cursor.fetchone()
-        conversations = _delete_ids(Conversation, ids)
-        return {"conversations_deleted": conversations, "messages_deleted": messages, "sessions_deleted": sessions}
+            cursor.execute(_DELETED_IN_TRANSACTION)
+            messages_before, sessions_before = cursor.fetchone()
+            conversations = _delete_ids(Conversation, batch.ids, batch=batch)
+            cursor.execute(_DELETED_IN_TRANSACTION)
+            messages_after, sessions_after = cursor.fetchone()
+        return {
+            "conversations_deleted": conversations,
+            "messages_deleted": messages_after - messages_before,
+            "sessions_deleted": sessions_after - sessions_before,
+        }
+    ids = list(batch.of(Conversation.objects).values_list("pk", flat=True))
     messages = _delete_ids(Message, ids, column="conversation_id", key_model=Conversation)
     sessions = _delete_ids(BotSession, ids, column="conversation_id", key_model=Conversation)
     conversations = _delete_ids(Conversation, ids)
@@ -359,6 +394,12 @@ def conversations_prune(*, now: datetime | None = None, dry_run: bool = False, b
                 for name, value in counts.items():
                     run.counts[name] = run.counts.get(name, 0) + value
                 continue
-            _in_batches(run, queryset=queryset, batch_size=size, apply=_conversations_delete, order="last_activity_at")
+            _in_batches(
+                run,
+                queryset=queryset,
+                batch_size=size,
+                apply=_conversations_delete,
+                order="last_activity_at",
+            )
 
     return _run(PRUNE_CONVERSATIONS, counts=_CONVERSATION_COUNTS, dry_run=dry_run, body=body)
