@@ -151,6 +151,20 @@ class Batch:
         return queryset.filter(pk__in=self.ids, **{f"{self.order}__gte": self.first, f"{self.order}__lte": self.last})
 
 
+def _batch_bounds(queryset: QuerySet, ids: list, order: str):
+    """(order value, pk) of the batch's first and last rows, or None if none of them is due any more."""
+    if order == "pk":
+        return (ids[0], ids[0]), (ids[-1], ids[-1])
+    # Only the two ends are needed: loading every row's timestamp into Python would cost more than the
+    # database's whole work on the batch.
+    ends = dict(queryset.filter(pk__in={ids[0], ids[-1]}).values_list("pk", order))
+    if ids[0] in ends and ids[-1] in ends:
+        return (ends[ids[0]], ids[0]), (ends[ids[-1]], ids[-1])
+    # An end changed meanwhile (rare): take the range of the rows still due.
+    rows = list(queryset.filter(pk__in=ids).order_by(order, "pk").values_list(order, "pk"))
+    return (rows[0], rows[-1]) if rows else None
+
+
 def _in_batches(
     run: LifecycleRun,
     *,
@@ -166,7 +180,7 @@ def _in_batches(
     random UUID key) also visits the table roughly in the order it was written, which keeps each batch's
     pages few.
     """
-    last = None
+    last = None  # (order value, pk) of the previous batch's last row
     while True:
         page = queryset.order_by(order, "pk") if order != "pk" else queryset.order_by("pk")
         if last is not None:
@@ -177,18 +191,21 @@ def _in_batches(
                 page = page.filter(Q(**{f"{order}__gte": last[0]}) & ~Q(**{order: last[0], "pk__lte": last[1]}))
         started = time.monotonic()
         with transaction.atomic():
-            rows = list(page.values_list(order, "pk")[:batch_size])
-            if not rows:
+            ids = list(page.values_list("pk", flat=True)[:batch_size])
+            if not ids:
                 return
-            counts = apply(Batch(ids=[pk for _, pk in rows], order=order, first=rows[0][0], last=rows[-1][0]))
+            bounds = _batch_bounds(queryset, ids, order)
+            if bounds is None:  # every row of the batch changed since it was fetched: none is due any more
+                continue
+            first, last = bounds
+            counts = apply(Batch(ids=ids, order=order, first=first[0], last=last[0]))
         elapsed = time.monotonic() - started
         run.batches += 1
         run.longest_batch_seconds = max(run.longest_batch_seconds, elapsed)
         for name, value in counts.items():
             run.counts[name] = run.counts.get(name, 0) + value
-        if len(rows) < batch_size:
+        if len(ids) < batch_size:
             return
-        last = rows[-1]
 
 
 def _chunks(ids: list) -> Iterator[list]:
@@ -216,7 +233,8 @@ def _delete_ids(model, ids: list, *, column: str = "id", key_model=None, batch: 
     deleted = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(ids):
-            chunk = [key_field.get_db_prep_value(value, connection) for value in chunk]
+            if connection.vendor != "postgresql":  # psycopg sends UUIDs and integers as they are
+                chunk = [key_field.get_db_prep_value(value, connection) for value in chunk]
             if connection.vendor == "postgresql":
                 cursor.execute(f"DELETE FROM {table} WHERE {quote(column)} = ANY(%s){where}", [chunk, *params])  # noqa: S608
             else:
