@@ -233,11 +233,10 @@ def _delete_ids(model, ids: list, *, column: str = "id", key_model=None, batch: 
     deleted = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(ids):
-            if connection.vendor != "postgresql":  # psycopg sends UUIDs and integers as they are
-                chunk = [key_field.get_db_prep_value(value, connection) for value in chunk]
-            if connection.vendor == "postgresql":
+            if connection.vendor == "postgresql":  # psycopg sends UUIDs and integers as they are
                 cursor.execute(f"DELETE FROM {table} WHERE {quote(column)} = ANY(%s){where}", [chunk, *params])  # noqa: S608
             else:
+                chunk = [key_field.get_db_prep_value(value, connection) for value in chunk]
                 placeholders = ", ".join(["%s"] * len(chunk))
                 sql = f"DELETE FROM {table} WHERE {quote(column)} IN ({placeholders}){where}"  # noqa: S608
                 cursor.execute(sql, [*chunk, *params])
@@ -361,8 +360,9 @@ def conversations_prunable(*, now: datetime | None = None) -> list[QuerySet]:
 _CONVERSATION_COUNTS = ["conversations_deleted", "messages_deleted", "sessions_deleted"]
 
 
-# Rows this transaction has deleted from each table so far, cascades included: how the children that
-# PostgreSQL removes itself get counted without looking them up a second time.
+# Rows this transaction has deleted from each table so far, cascades included (PostgreSQL's statistics
+# counters, on by default as autovacuum needs them): how the children the database removes itself get
+# counted without looking them up a second time.
 _DELETED_IN_TRANSACTION = (
     "SELECT pg_stat_get_xact_tuples_deleted('sessions_app_message'::regclass),"
     " pg_stat_get_xact_tuples_deleted('sessions_app_botsession'::regclass)"

@@ -45,3 +45,21 @@ def test_deleting_a_conversation_in_sql_cascades_to_messages_and_sessions():
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT count(*) FROM sessions_app_botsession WHERE id = %s", [session.pk])
         assert cursor.fetchone()[0] == 0
+
+
+def test_every_relation_to_conversation_is_one_the_prune_removes():
+    # The prune deletes conversations in SQL and removes exactly these children (by the database's cascade
+    # on PostgreSQL, explicitly on SQLite). A new model pointing at Conversation must be added to both.
+    from django.db import models
+
+    from sessions_app.models import Conversation
+
+    relations = {
+        (rel.related_model._meta.label, rel.field.column, rel.on_delete)
+        for rel in Conversation._meta.related_objects
+        if not rel.many_to_many
+    }
+    assert relations == {
+        ("sessions_app.Message", "conversation_id", models.CASCADE),
+        ("sessions_app.BotSession", "conversation_id", models.CASCADE),
+    }
