@@ -34,7 +34,7 @@ PRUNE_SESSIONS = "prune_sessions"
 PRUNE_CONVERSATIONS = "prune_conversations"
 
 # A run that dies without releasing its lock (killed worker, lost cache connection) blocks the next
-# runs at most this long. Longer than any healthy run: a prune of a million conversations takes about a minute.
+# runs at most this long. Far longer than a healthy run: pruning a million conversations takes about 20 s.
 LOCK_TIMEOUT = 30 * 60
 
 # SQLite refuses statements with too many parameters; PostgreSQL gets each batch as one array.
