@@ -1,60 +1,215 @@
+from django import forms
 from django.contrib import admin
+from django.db.models import F
+
+from sessions_app.admin_scoping import OwnerScopedAdminMixin, OwnerScopedModelAdmin, OwnerScopedRelatedFilter
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
 
 
-class UtteranceInline(admin.TabularInline):
+class ScopedTabularInline(OwnerScopedAdminMixin, admin.TabularInline):
+    pass
+
+
+class ScopedStackedInline(OwnerScopedAdminMixin, admin.StackedInline):
+    pass
+
+
+class UtteranceInline(ScopedTabularInline):
     model = Utterance
     extra = 1
 
 
+class IntentInlineForm(forms.ModelForm):
+    """An intent with its training utterances edited as lines of one text box.
+
+    Django inlines don't nest, so the bot page edits an intent's utterances here; the intent's own
+    page has them as rows.
+    """
+
+    utterances_text = forms.CharField(
+        label="Utterances",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        help_text="One example phrase per line.",
+    )
+
+    class Meta:
+        model = Intent
+        fields = ("label", "utterances_text", "responses", "required_variables", "ability")
+        widgets = {"responses": forms.Textarea(attrs={"rows": 4, "cols": 50})}
+        help_texts = {"responses": 'A JSON list, e.g. [{"type": "text", "text": "Our opening hours are 9 to 5."}]'}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["utterances_text"].initial = "\n".join(
+                u.text for u in sorted(self.instance.utterances.all(), key=lambda u: u.pk)
+            )
+
+    def clean_utterances_text(self):
+        lines = [line.strip() for line in self.cleaned_data["utterances_text"].splitlines()]
+        lines = [line for line in lines if line]
+        too_long = [line for line in lines if len(line) > Utterance._meta.get_field("text").max_length]
+        if too_long:
+            raise forms.ValidationError("An utterance is at most 1000 characters long.")
+        return list(dict.fromkeys(lines))
+
+    def clean_responses(self):
+        responses = self.cleaned_data.get("responses")
+        if responses in (None, ""):
+            return []
+        if not isinstance(responses, list) or not all(isinstance(r, dict) and r.get("type") for r in responses):
+            raise forms.ValidationError('Enter a list of messages, each an object with a "type".')
+        return responses
+
+    def save_utterances(self):
+        if "utterances_text" not in self.changed_data or self.instance.pk is None:
+            return
+        self.instance.utterances.all().delete()
+        texts = self.cleaned_data["utterances_text"]
+        Utterance.objects.bulk_create(Utterance(intent=self.instance, text=text) for text in texts)
+
+
+class IntentInline(ScopedStackedInline):
+    model = Intent
+    form = IntentInlineForm
+    extra = 0
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("utterances", "required_variables")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        bot = getattr(request, "_botportal_admin_bot", None)
+        if db_field.name == "required_variables" and field is not None:
+            # Only this bot's variables make sense as slots to fill.
+            field.queryset = field.queryset.filter(bot=bot) if bot is not None else field.queryset.none()
+        return field
+
+
+class VariableInline(ScopedTabularInline):
+    model = Variable
+    extra = 0
+    fields = ("name", "type", "default", "entity_type", "prompt")
+
+
+class EntityTypeInline(ScopedTabularInline):
+    model = EntityType
+    extra = 0
+    fields = ("name", "values")
+
+
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "visibility", "version", "created_at")
+class BotAdmin(OwnerScopedModelAdmin):
+    owns_directly = True
+    list_display = ("name", "owner", "visibility", "dataset", "skillset", "version", "created_at")
     list_filter = ("visibility",)
     search_fields = ("name", "description")
-    list_select_related = ("owner",)
+    ordering = ("name",)
+    list_select_related = ("owner", "dataset", "skillset")
     readonly_fields = ("version",)
+    autocomplete_fields = ("dataset", "skillset")
+    inlines = [VariableInline, IntentInline, EntityTypeInline]
+    fieldsets = (
+        (None, {"fields": ("owner", "name", "description", "visibility", "version")}),
+        ("Answers", {"fields": ("welcome_messages", "fallback_message", "confidence_threshold", "backstory", "model")}),
+        ("Knowledge and skills", {"fields": ("dataset", "skillset")}),
+        (
+            "Privacy and access",
+            {"fields": ("privacy", "moderation", "allowed_origins", "conversation_retention_days", "meta")},
+        ),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        hidden = set(self.get_exclude(request, obj) or ())
+        if not hidden:
+            return fieldsets
+        return [(name, {**opts, "fields": [f for f in opts["fields"] if f not in hidden]}) for name, opts in fieldsets]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The intent inline offers this bot's variables only; it needs to know the bot.
+        request._botportal_admin_bot = obj
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        changed = form.has_changed() and change
+        for formset in formsets:
+            for inline_form in formset.forms:
+                if isinstance(inline_form, IntentInlineForm):
+                    inline_form.save_utterances()
+            changed = changed or formset.has_changed()
+        if changed:
+            # Running sessions keep the version they began with; new ones get the new definition.
+            Bot.objects.filter(pk=form.instance.pk).update(version=F("version") + 1)
 
 
 @admin.register(Intent)
-class IntentAdmin(admin.ModelAdmin):
+class IntentAdmin(OwnerScopedModelAdmin):
     list_display = ("label", "bot")
+    list_filter = (("bot", OwnerScopedRelatedFilter),)
+    ordering = ("bot__name", "label")
+    search_fields = ("label",)
     list_select_related = ("bot",)
+    autocomplete_fields = ("bot",)
     inlines = [UtteranceInline]
 
 
 @admin.register(Variable)
-class VariableAdmin(admin.ModelAdmin):
+class VariableAdmin(OwnerScopedModelAdmin):
     list_display = ("name", "type", "bot")
+    list_filter = (("bot", OwnerScopedRelatedFilter), "type")
     list_select_related = ("bot",)
 
 
 @admin.register(EntityType)
-class EntityTypeAdmin(admin.ModelAdmin):
+class EntityTypeAdmin(OwnerScopedModelAdmin):
     list_display = ("name", "bot")
+    list_filter = (("bot", OwnerScopedRelatedFilter),)
     list_select_related = ("bot",)
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(OwnerScopedModelAdmin):
+    owns_directly = True
     list_display = ("name", "owner", "created_at")
     list_select_related = ("owner",)
+    ordering = ("name",)
+    search_fields = ("name",)
 
 
 @admin.register(DatasetRecord)
-class DatasetRecordAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "dataset", "source")
+class DatasetRecordAdmin(OwnerScopedModelAdmin):
+    list_display = ("__str__", "dataset", "source", "created_at")
+    list_filter = (("dataset", OwnerScopedRelatedFilter),)
     list_select_related = ("dataset",)
+    autocomplete_fields = ("dataset",)
+    search_fields = ("source",)
+
+
+class AbilityInline(ScopedStackedInline):
+    model = Ability
+    extra = 0
+    fields = ("name", "kind", "description", "instruction", "config")
 
 
 @admin.register(Skillset)
-class SkillsetAdmin(admin.ModelAdmin):
+class SkillsetAdmin(OwnerScopedModelAdmin):
+    owns_directly = True
     list_display = ("name", "owner", "created_at")
     list_select_related = ("owner",)
+    ordering = ("name",)
+    search_fields = ("name",)
+    inlines = [AbilityInline]
 
 
 @admin.register(Ability)
-class AbilityAdmin(admin.ModelAdmin):
+class AbilityAdmin(OwnerScopedModelAdmin):
     list_display = ("name", "kind", "skillset")
+    list_filter = (("skillset", OwnerScopedRelatedFilter), "kind")
     list_select_related = ("skillset",)
+    autocomplete_fields = ("skillset",)
+    search_fields = ("name",)
