@@ -87,9 +87,14 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'botportal.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the web server and the Celery worker share one SQLite file.
+    # WAL and a busy timeout let the web server and the Celery worker share one SQLite file;
+    # IMMEDIATE transactions take the write lock up front, so concurrent turns serialise as on PostgreSQL.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
@@ -124,12 +129,13 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- REST framework and OpenAPI -------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["sessions_app.api.authentication.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "botportal.api.errors.chatbotkit_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "botportal API",
@@ -183,6 +189,8 @@ BOTPORTAL = {
     "PRUNE_BATCH_SIZE": env.int("BOTPORTAL_PRUNE_BATCH_SIZE", default=5000),
     "MAX_BODY_BYTES": env.int("BOTPORTAL_MAX_BODY_BYTES", default=256 * 1024),
     "MAX_MESSAGE_CHARS": env.int("BOTPORTAL_MAX_MESSAGE_CHARS", default=10000),
+    # Region assumed for contact phone numbers written without a country code (e.g. "US"); none: required.
+    "PHONE_DEFAULT_REGION": env.str("BOTPORTAL_PHONE_DEFAULT_REGION", default=None),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = BOTPORTAL["MAX_BODY_BYTES"]
 

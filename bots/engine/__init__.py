@@ -11,7 +11,7 @@ and rendered by either protocol:
     {"type": "end", "text": "..."}
 """
 
-from .core import respond, stream, welcome
+from .core import detect_entities, respond, stream, welcome
 from .types import DetectedEntity, DetectedIntent, EngineReply, Turn
 
-__all__ = ["DetectedEntity", "DetectedIntent", "EngineReply", "Turn", "respond", "stream", "welcome"]
+__all__ = ["DetectedEntity", "DetectedIntent", "EngineReply", "Turn", "detect_entities", "respond", "stream", "welcome"]

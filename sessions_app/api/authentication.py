@@ -1,0 +1,53 @@
+"""`Authorization: Bearer ...`: an owner's API secret (`sk-...`) or a session token.
+
+An API secret authenticates its owner (request.user, request.auth is None). A session token
+authenticates no user (request.user is None) and sets request.auth to its live BotSession.
+"""
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from botportal.errors import NotAuthenticated
+from sessions_app import credentials
+from sessions_app.services.owners import api_key_authenticate
+from sessions_app.services.sessions import bot_session_authenticate
+
+
+def bearer_credential(request) -> str | None:
+    header = get_authorization_header(request).decode("latin-1").strip()
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <API secret or session token>'.")
+    return value
+
+
+class BearerAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        value = bearer_credential(request)
+        if value is None:
+            return None
+        if credentials.is_api_secret(value):
+            owner = api_key_authenticate(secret=value)
+            if owner is None:
+                raise exceptions.AuthenticationFailed("The API secret is not valid.")
+            return owner, None
+        try:
+            return None, bot_session_authenticate(token=value)
+        except NotAuthenticated as error:
+            raise exceptions.AuthenticationFailed(error.message) from None
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="botportal"'
+
+
+class ApiSecretAuthentication(BearerAuthentication):
+    """Only an owner's API secret; a session token is refused."""
+
+    def authenticate(self, request):
+        value = bearer_credential(request)
+        if value is not None and not credentials.is_api_secret(value):
+            raise exceptions.AuthenticationFailed("This route needs an API secret, not a session token.")
+        return super().authenticate(request)

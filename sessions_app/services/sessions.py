@@ -1,0 +1,222 @@
+"""Bot sessions: time-limited tokens that may converse in exactly one conversation."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from botportal import validation
+from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
+from bots.models import Bot, Visibility
+from sessions_app import credentials
+from sessions_app.models import BotSession, Conversation, MessageType, Origin
+from sessions_app.services.contacts import contact_for_person
+from sessions_app.services.conversations import conversation_messages_add, conversation_open, conversation_welcome
+
+# Recording every use would turn each read into a write; once a minute is enough for "last used".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass
+class IssuedSession:
+    bot_session: BotSession
+    token: str  # the plain token: returned to the client once, never stored
+
+
+@dataclass
+class OpenedSession:
+    conversation: Conversation
+    issued: IssuedSession
+    messages: list  # the messages stored as the session began, in order
+
+
+def bot_session_access_check(*, bot: Bot, actor) -> None:
+    """Who may open a session with a bot: anyone for a public bot, otherwise only its owner."""
+    if bot.visibility == Visibility.PUBLIC:
+        return
+    if actor is None:
+        raise NotAuthenticated("This bot is not public: authenticate with its owner's API secret.")
+    if actor.pk != bot.owner_id:
+        raise NotAuthorized("Only the bot's owner may open sessions with this bot.")
+
+
+def bot_session_create(
+    *,
+    bot: Bot,
+    actor,
+    duration_seconds=None,
+    contact: dict | None = None,
+    messages: list | None = None,
+    meta: dict | None = None,
+    origin: str = Origin.CHATBOTKIT,
+) -> OpenedSession:
+    """Open a conversation with the bot and issue its session token, all in one transaction.
+
+    `contact` ({name?, email?, phone?}) ties the conversation to the owner's contact for that person;
+    `messages` pre-fill the conversation and may only be user messages.
+    """
+    bot_session_access_check(bot=bot, actor=actor)
+    duration, person, initial, checked_meta = validation.collect(
+        lambda: validation.session_duration(duration_seconds),
+        lambda: _person(contact),
+        lambda: _initial_messages(messages),
+        lambda: validation.meta(meta),
+    )
+    with transaction.atomic():
+        contact_row = contact_for_person(owner=bot.owner, **person) if person else None
+        conversation = conversation_open(
+            owner=bot.owner, bot=bot, origin=origin, contact=contact_row, meta=checked_meta
+        )
+        welcome = conversation_welcome(conversation=conversation)
+        stored = [welcome.bot_message] if welcome.bot_message else []
+        stored += conversation_messages_add(conversation=conversation, messages=initial)
+        issued = _session_issue(conversation=conversation, duration_seconds=duration, actor=actor)
+    return OpenedSession(conversation=conversation, issued=issued, messages=stored)
+
+
+def conversation_session_create(*, conversation: Conversation, actor, duration_seconds=None) -> IssuedSession:
+    """A new token for an existing conversation (the caller has checked that `actor` owns it)."""
+    duration = validation.session_duration(duration_seconds)
+    if conversation.ended_at is not None:
+        raise Conflict("The conversation has ended; open a new session instead.")
+    return _session_issue(conversation=conversation, duration_seconds=duration, actor=actor)
+
+
+def bot_session_authenticate(*, token: str) -> BotSession:
+    """The live session a token belongs to: one indexed lookup, every check made now.
+
+    Unknown, expired (the instant expires_at passes), revoked, or belonging to an ended or idle
+    conversation: NotAuthenticated. Nothing here depends on a periodic task having run.
+    """
+    if not token or credentials.is_api_secret(token):
+        raise NotAuthenticated("A valid session token is required.")
+    bot_session = (
+        BotSession.objects.select_related("conversation", "conversation__bot")
+        .filter(token_digest=credentials.digest(token))
+        .first()
+    )
+    if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
+        raise NotAuthenticated("The session token is not valid.")
+    now = timezone.now()
+    conversation = bot_session.conversation
+    if bot_session.revoked_at is not None:
+        raise NotAuthenticated("The session token has been revoked.")
+    if bot_session.expires_at <= now:
+        raise NotAuthenticated("The session token has expired.")
+    if conversation.ended_at is not None:
+        raise NotAuthenticated("The session's conversation has ended.")
+    if conversation_is_idle(conversation, at=now):
+        raise NotAuthenticated("The session's conversation has been idle for too long.")
+    if bot_session.last_used_at is None or now - bot_session.last_used_at > LAST_USED_RESOLUTION:
+        BotSession.objects.filter(pk=bot_session.pk).update(last_used_at=now)
+        bot_session.last_used_at = now
+    return bot_session
+
+
+def conversation_is_idle(conversation: Conversation, *, at=None) -> bool:
+    """Idle past the idle timeout: such a conversation is over, whether or not a task has ended it yet."""
+    at = at or timezone.now()
+    return conversation.last_activity_at <= at - timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"])
+
+
+def bot_session_refresh(*, bot_session: BotSession) -> IssuedSession:
+    """Trade a live token for a new one with a fresh expiry of the same duration; the old one is revoked.
+
+    A line of refreshes never lives beyond SESSION_MAX_LIFETIME from when its first token was issued.
+    """
+    now = timezone.now()
+    lifetime_end = bot_session.issued_first_at + timedelta(seconds=settings.BOTPORTAL["SESSION_MAX_LIFETIME"])
+    if lifetime_end <= now:
+        raise NotAuthorized("This session has reached its maximum lifetime; create a new session.")
+    with transaction.atomic():
+        revoked = BotSession.objects.filter(pk=bot_session.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if not revoked:
+            raise NotAuthenticated("The session token has been revoked.")
+        return _session_issue(
+            conversation=bot_session.conversation,
+            duration_seconds=bot_session.duration_seconds,
+            actor=bot_session.created_by,
+            issued_first_at=bot_session.issued_first_at,
+            not_after=lifetime_end,
+        )
+
+
+def bot_session_revoke(*, bot_session: BotSession) -> None:
+    BotSession.objects.filter(pk=bot_session.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def conversation_sessions_revoke(*, conversation: Conversation) -> int:
+    """Revoke every live token of the conversation; returns how many."""
+    return BotSession.objects.filter(conversation=conversation, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def _session_issue(
+    *, conversation: Conversation, duration_seconds: int, actor, issued_first_at=None, not_after=None
+) -> IssuedSession:
+    token = credentials.new_session_token()
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=duration_seconds)
+    if not_after is not None:
+        expires_at = min(expires_at, not_after)
+    bot_session = BotSession.objects.create(
+        conversation=conversation,
+        token_digest=credentials.digest(token),
+        duration_seconds=duration_seconds,
+        created_at=now,
+        issued_first_at=issued_first_at or now,
+        expires_at=expires_at,
+        created_by=actor,
+    )
+    return IssuedSession(bot_session=bot_session, token=token)
+
+
+def _person(contact) -> dict | None:
+    if contact is None:
+        return None
+    if not isinstance(contact, dict):
+        raise InvalidInput(fields={"contact": "must be an object with name, email and/or phone"})
+    unknown = sorted(set(contact) - {"name", "email", "phone"})
+    name = contact.get("name") or ""
+    problems = {f"contact.{key}": "is not a known field" for key in unknown}
+    if not isinstance(name, str):
+        problems["contact.name"] = "must be a string"
+    person = {"name": name if isinstance(name, str) else ""}
+    for key, check in (("email", validation.email), ("phone", validation.phone)):
+        try:
+            person[key] = check(contact.get(key), field=f"contact.{key}")
+        except InvalidInput as error:
+            problems.update(error.fields)
+    if problems:
+        raise InvalidInput(fields=problems)
+    return person
+
+
+def _initial_messages(messages) -> list[dict]:
+    if messages is None:
+        return []
+    if not isinstance(messages, list):
+        raise InvalidInput(fields={"messages": "must be a list of {type: 'user', text} objects"})
+    problems, initial = {}, []
+    for index, item in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(item, dict):
+            problems[where] = "must be an object {type: 'user', text}"
+            continue
+        if item.get("type") != MessageType.USER:
+            problems[f"{where}.type"] = (
+                f"only 'user' messages may start a session, not {item.get('type')!r}"
+            )
+            continue
+        try:
+            text = validation.message_text(item.get("text"), field=f"{where}.text")
+        except InvalidInput as error:
+            problems.update(error.fields)
+            continue
+        initial.append({"type": MessageType.USER, "text": text})
+    if problems:
+        raise InvalidInput(fields=problems)
+    return initial

@@ -1,0 +1,162 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
+from bots.tests.factories import BotFactory
+from sessions_app.models import BotSession, Contact, Conversation, Message
+from sessions_app.services.conversations import conversation_end, conversation_exchange, conversation_exchange_stream
+from sessions_app.services.sessions import (
+    bot_session_authenticate,
+    bot_session_create,
+    bot_session_refresh,
+    conversation_session_create,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_public_bot_opens_for_anyone_and_stores_initial_messages_in_order(public_bot):
+    opened = bot_session_create(
+        bot=public_bot,
+        actor=None,
+        messages=[{"type": "user", "text": "first"}, {"type": "user", "text": "second"}],
+        meta={"page": "/pricing"},
+    )
+    conversation = opened.conversation
+    assert conversation.bot == public_bot and conversation.owner == public_bot.owner
+    assert [m.text for m in Message.objects.filter(conversation=conversation).order_by("id")] == ["first", "second"]
+    assert conversation.meta == {"page": "/pricing"}
+    assert bot_session_authenticate(token=opened.issued.token).conversation_id == conversation.id
+    assert opened.issued.bot_session.duration_seconds == 3600
+
+
+def test_private_bot_needs_its_owner(bot, other_owner):
+    with pytest.raises(NotAuthenticated):
+        bot_session_create(bot=bot, actor=None)
+    with pytest.raises(NotAuthorized):
+        bot_session_create(bot=bot, actor=other_owner)
+    assert bot_session_create(bot=bot, actor=bot.owner).issued.token
+
+
+@pytest.mark.parametrize("duration", [1799, 86401, -5, "3600", 1800.5, True, [3600]])
+def test_duration_out_of_bounds_names_the_range(public_bot, duration):
+    with pytest.raises(InvalidInput, match="1800 to 86400"):
+        bot_session_create(bot=public_bot, actor=None, duration_seconds=duration)
+    assert not Conversation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"), [(None, 3600), (0, 3600), (1800, 1800), (86400, 86400), (7200.0, 7200)]
+)
+def test_duration_defaults_and_bounds(public_bot, duration, expected):
+    issued = bot_session_create(bot=public_bot, actor=None, duration_seconds=duration).issued.bot_session
+    assert issued.duration_seconds == expected
+    assert abs((issued.expires_at - issued.created_at).total_seconds() - expected) < 1
+
+
+def test_non_user_initial_message_is_refused_and_nothing_is_created(public_bot):
+    with pytest.raises(InvalidInput, match=r"messages\[1\]\.type"):
+        bot_session_create(
+            bot=public_bot,
+            actor=None,
+            contact={"email": "ann@example.com"},
+            messages=[{"type": "user", "text": "hi"}, {"type": "bot", "text": "sneaky"}],
+        )
+    assert not Conversation.objects.exists()
+    assert not Contact.objects.exists()
+    assert not BotSession.objects.exists()
+
+
+def test_the_same_person_returning_reuses_the_contact(public_bot):
+    first = bot_session_create(bot=public_bot, actor=None, contact={"name": "Ann", "email": "Ann@Example.com"})
+    second = bot_session_create(bot=public_bot, actor=None, contact={"name": "Ann B", "email": "ann@example.COM"})
+    assert first.conversation.contact_id == second.conversation.contact_id
+    contact = Contact.objects.get()
+    assert (contact.email, contact.name) == ("ann@example.com", "Ann B")
+    by_phone = bot_session_create(bot=public_bot, actor=None, contact={"phone": "+1 (415) 555-2671"})
+    again = bot_session_create(bot=public_bot, actor=None, contact={"phone": "+14155552671"})
+    assert by_phone.conversation.contact.phone == "+14155552671"
+    assert by_phone.conversation.contact_id == again.conversation.contact_id
+
+
+@pytest.mark.parametrize("contact", [{"email": "not-an-email"}, {"phone": "12"}, {"phone": 5}, {"age": 4}])
+def test_invalid_contact_is_refused(public_bot, contact):
+    with pytest.raises(InvalidInput, match="contact"):
+        bot_session_create(bot=public_bot, actor=None, contact=contact)
+    assert not Conversation.objects.exists()
+
+
+def test_meta_keys_may_not_start_with_underscore(public_bot):
+    with pytest.raises(InvalidInput, match="_secret"):
+        bot_session_create(bot=public_bot, actor=None, meta={"_secret": 1})
+
+
+def test_token_is_refused_the_instant_it_expires_revoked_or_ended(public_bot):
+    opened = bot_session_create(bot=public_bot, actor=None)
+    token = opened.issued.token
+    BotSession.objects.update(expires_at=timezone.now() - timedelta(microseconds=1))
+    with pytest.raises(NotAuthenticated, match="expired"):
+        bot_session_authenticate(token=token)
+    refreshed = bot_session_create(bot=public_bot, actor=None)
+    conversation_end(conversation=refreshed.conversation)
+    with pytest.raises(NotAuthenticated):
+        bot_session_authenticate(token=refreshed.issued.token)
+    with pytest.raises(NotAuthenticated):
+        bot_session_authenticate(token="made-up")
+
+
+def test_idle_conversation_refuses_its_token(public_bot, settings):
+    opened = bot_session_create(bot=public_bot, actor=None)
+    Conversation.objects.update(
+        last_activity_at=timezone.now() - timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"] + 1)
+    )
+    with pytest.raises(NotAuthenticated, match="idle"):
+        bot_session_authenticate(token=opened.issued.token)
+
+
+def test_refresh_revokes_the_old_token_and_keeps_the_lifetime_limit(public_bot, settings):
+    opened = bot_session_create(bot=public_bot, actor=None, duration_seconds=86400)
+    session = bot_session_authenticate(token=opened.issued.token)
+    fresh = bot_session_refresh(bot_session=session)
+    with pytest.raises(NotAuthenticated, match="revoked"):
+        bot_session_authenticate(token=opened.issued.token)
+    assert bot_session_authenticate(token=fresh.token).conversation_id == opened.conversation.id
+    BotSession.objects.update(issued_first_at=timezone.now() - timedelta(days=6, hours=23))
+    nearly_old = bot_session_authenticate(token=fresh.token)
+    last = bot_session_refresh(bot_session=nearly_old).bot_session
+    assert last.expires_at <= last.issued_first_at + timedelta(seconds=settings.BOTPORTAL["SESSION_MAX_LIFETIME"])
+    BotSession.objects.update(issued_first_at=timezone.now() - timedelta(days=8))
+    with pytest.raises(NotAuthorized, match="maximum lifetime"):
+        bot_session_refresh(bot_session=BotSession.objects.get(pk=last.pk))
+
+
+def test_exchange_stores_the_user_message_and_the_reply(public_bot):
+    conversation = bot_session_create(bot=public_bot, actor=None).conversation
+    result = conversation_exchange(conversation=conversation, text="hello?")
+    assert result.user_message.text == "hello?"
+    assert result.bot_message.text == public_bot.fallback_message
+    assert list(Message.objects.filter(conversation=conversation).values_list("type", flat=True)) == ["user", "bot"]
+
+
+def test_abandoned_stream_stores_nothing(public_bot):
+    conversation = bot_session_create(bot=public_bot, actor=None).conversation
+    stream = conversation_exchange_stream(conversation=conversation, text="hello?")
+    assert isinstance(next(stream), str)
+    stream.close()
+    assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_welcome_messages_open_the_conversation():
+    bot = BotFactory(visibility="public", welcome_messages=["Hello!", "Ask me anything."])
+    opened = bot_session_create(bot=bot, actor=None, messages=[{"type": "user", "text": "hi"}])
+    assert [(m.type, m.text) for m in opened.messages] == [("bot", "Hello!\n\nAsk me anything."), ("user", "hi")]
+
+
+def test_conversation_session_for_an_ended_conversation_is_refused(public_bot):
+    opened = bot_session_create(bot=public_bot, actor=None)
+    assert conversation_session_create(conversation=opened.conversation, actor=public_bot.owner).token
+    conversation_end(conversation=opened.conversation)
+    with pytest.raises(Conflict, match="ended"):
+        conversation_session_create(conversation=opened.conversation, actor=public_bot.owner)
