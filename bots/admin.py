@@ -1,8 +1,16 @@
 from django import forms
 from django.contrib import admin
 from django.db.models import F
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from sessions_app.admin_scoping import OwnerScopedAdminMixin, OwnerScopedModelAdmin, OwnerScopedRelatedFilter
+from sessions_app import admin_views
+from sessions_app.admin_scoping import (
+    OwnerScopedAdminMixin,
+    OwnerScopedModelAdmin,
+    OwnerScopedRelatedFilter,
+    may_write,
+)
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
 
@@ -104,7 +112,7 @@ class EntityTypeInline(ScopedTabularInline):
 @admin.register(Bot)
 class BotAdmin(OwnerScopedModelAdmin):
     owns_directly = True
-    list_display = ("name", "owner", "visibility", "dataset", "skillset", "version", "created_at")
+    list_display = ("name", "owner", "visibility", "dataset", "skillset", "version", "created_at", "try_link")
     list_filter = ("visibility",)
     search_fields = ("name", "description")
     ordering = ("name",)
@@ -112,6 +120,7 @@ class BotAdmin(OwnerScopedModelAdmin):
     readonly_fields = ("version",)
     autocomplete_fields = ("dataset", "skillset")
     inlines = [VariableInline, IntentInline, EntityTypeInline]
+    actions = ["create_session"]
     fieldsets = (
         (None, {"fields": ("owner", "name", "description", "visibility", "version")}),
         ("Answers", {"fields": ("welcome_messages", "fallback_message", "confidence_threshold", "backstory", "model")}),
@@ -121,6 +130,38 @@ class BotAdmin(OwnerScopedModelAdmin):
             {"fields": ("privacy", "moderation", "allowed_origins", "conversation_retention_days", "meta")},
         ),
     )
+
+    @admin.display(description="Try it")
+    def try_link(self, obj):
+        return format_html('<a href="{}">Try it</a>', reverse("admin:bots_bot_try", args=[obj.pk]))
+
+    def get_list_display(self, request):
+        fields = super().get_list_display(request)
+        return fields if may_write(request.user) else [f for f in fields if f != "try_link"]
+
+    def get_urls(self):
+        def view(function):
+            def wrapper(request, object_id):
+                return function(self, request, object_id)
+
+            return self.admin_site.admin_view(wrapper)
+
+        return [
+            path("<path:object_id>/try/", view(admin_views.bot_try_view), name="bots_bot_try"),
+            path("<path:object_id>/try/start/", view(admin_views.bot_try_start_view), name="bots_bot_try_start"),
+            path("<path:object_id>/try/send/", view(admin_views.bot_try_send_view), name="bots_bot_try_send"),
+        ] + super().get_urls()
+
+    @admin.action(description="Create a session (its token is shown once)", permissions=["change"])
+    def create_session(self, request, queryset):
+        return admin_views.bot_session_create_action(self, request, queryset)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_try": False}
+        bot = self.get_object(request, object_id)
+        if bot is not None and may_write(request.user, bot):
+            extra_context["can_try"] = True
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

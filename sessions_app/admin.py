@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from sessions_app.admin_scoping import OwnerScopedModelAdmin, OwnerScopedRelatedFilter, may_write
 from sessions_app.selectors.admin import conversation_sessions, transcript_messages_for_export, transcript_page
 from sessions_app.services.owners import api_key_create, api_key_revoke
+from sessions_app.services.sessions import bot_session_revoke
 
 from .models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
 
@@ -175,6 +176,18 @@ def _message_entities(message):
     return (message.meta or {}).get("entities") or []
 
 
+def _choices(message) -> list[str]:
+    """The labels of the choices a bot message offered."""
+    parts = (message.meta or {}).get("messages") or []
+    return [
+        choice.get("label", "")
+        for part in parts
+        if isinstance(part, dict) and part.get("type") == "choices"
+        for choice in part.get("choices", [])
+        if isinstance(choice, dict)
+    ]
+
+
 def _describe(item) -> str:
     """One detected intent or entity as a short label, whatever shape the engine stored."""
     if not isinstance(item, dict):
@@ -271,7 +284,7 @@ class ConversationAdmin(OwnerScopedModelAdmin):
                 "side": "user" if message.type == "user" else ("bot" if message.type == "bot" else "other"),
                 "intents": [_describe(i) for i in _message_intents(message)],
                 "entities": [_describe(e) for e in _message_entities(message)],
-                "choices": [c.get("label", "") for c in (message.meta or {}).get("choices", []) if isinstance(c, dict)],
+                "choices": _choices(message),
             }
             for message in page.object_list
         ]
@@ -414,6 +427,7 @@ class BotSessionAdmin(OwnerScopedModelAdmin):
     list_filter = (SessionStatusFilter, ("created_at", DateFieldListFilter))
     list_select_related = ("conversation", "conversation__bot")
     ordering = ("-created_at",)
+    actions = ["revoke_selected"]
     exclude = ("token_digest",)
     readonly_fields = (
         "conversation",
@@ -448,9 +462,14 @@ class BotSessionAdmin(OwnerScopedModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        # Revoking is a change of state owners may make on their own sessions.
-        if not may_write(request.user):
-            actions.pop("revoke_selected", None)
-        return actions
+    @admin.action(description="Revoke selected sessions", permissions=["revoke"])
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for bot_session in queryset.filter(revoked_at__isnull=True):
+            bot_session_revoke(bot_session=bot_session)
+            count += 1
+        self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
+
+    def has_revoke_permission(self, request):
+        # Nothing on a session is edited by hand, but its owner may revoke it.
+        return may_write(request.user) and request.user.has_perm("sessions_app.change_botsession")
