@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import F
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -75,8 +74,9 @@ class IntentInlineForm(forms.ModelForm):
         if "utterances_text" not in self.changed_data or self.instance.pk is None:
             return
         self.instance.utterances.all().delete()
-        texts = self.cleaned_data["utterances_text"]
-        Utterance.objects.bulk_create(Utterance(intent=self.instance, text=text) for text in texts)
+        # One by one, not bulk_create: each save is a definition change the bot's version must count.
+        for text in self.cleaned_data["utterances_text"]:
+            Utterance.objects.create(intent=self.instance, text=text)
 
 
 class IntentInline(ScopedStackedInline):
@@ -177,15 +177,10 @@ class BotAdmin(OwnerScopedModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        changed = form.has_changed() and change
         for formset in formsets:
             for inline_form in formset.forms:
                 if isinstance(inline_form, IntentInlineForm):
                     inline_form.save_utterances()
-            changed = changed or formset.has_changed()
-        if changed:
-            # Running sessions keep the version they began with; new ones get the new definition.
-            Bot.objects.filter(pk=form.instance.pk).update(version=F("version") + 1)
 
 
 @admin.register(Intent)
