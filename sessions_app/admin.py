@@ -18,6 +18,10 @@ from sessions_app.services.sessions import bot_session_revoke
 
 from .models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
 
+admin.site.site_header = "botportal console"
+admin.site.site_title = "botportal"
+admin.site.index_title = "Dashboard"
+
 
 @admin.register(OwnerProfile)
 class OwnerProfileAdmin(OwnerScopedModelAdmin):
