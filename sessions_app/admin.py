@@ -11,7 +11,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from sessions_app.admin_scoping import OwnerScopedModelAdmin, OwnerScopedRelatedFilter, may_write
+from sessions_app.admin_scoping import (
+    CappedCountPaginator,
+    OwnerScopedModelAdmin,
+    OwnerScopedRelatedFilter,
+    may_write,
+)
 from sessions_app.selectors.admin import conversation_sessions, transcript_messages_for_export, transcript_page
 from sessions_app.services.owners import api_key_create, api_key_revoke
 from sessions_app.services.sessions import bot_session_revoke
@@ -208,6 +213,7 @@ def _describe(item) -> str:
 @admin.register(Conversation)
 class ConversationAdmin(OwnerScopedModelAdmin):
     owns_directly = True
+    paginator = CappedCountPaginator
     list_display = ("transcript_link", "bot", "contact", "origin", "created_at", "ended_at", "end_reason")
     list_display_links = None
     list_filter = (
@@ -386,6 +392,7 @@ class ConversationAdmin(OwnerScopedModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(OwnerScopedModelAdmin):
+    paginator = CappedCountPaginator
     list_display = ("type", "excerpt", "conversation", "created_at")
     list_filter = ("type",)
     list_select_related = ("conversation",)
@@ -427,6 +434,7 @@ class SessionStatusFilter(admin.SimpleListFilter):
 
 @admin.register(BotSession)
 class BotSessionAdmin(OwnerScopedModelAdmin):
+    paginator = CappedCountPaginator
     list_display = ("pk", "conversation_link", "bot", "status", "created_at", "expires_at", "last_used_at")
     list_filter = (SessionStatusFilter, ("created_at", DateFieldListFilter))
     list_select_related = ("conversation", "conversation__bot")

@@ -6,7 +6,9 @@
 """
 
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.http import Http404
+from django.utils.functional import cached_property
 
 from bots.models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
 from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
@@ -190,3 +192,16 @@ class OwnerScopedRelatedFilter(admin.RelatedFieldListFilter):
         ordering = self.field_admin_ordering(field, request, model_admin) or ()
         queryset = scope(related._default_manager.all(), request.user).order_by(*ordering)
         return [(obj.pk, str(obj)) for obj in queryset]
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most `cap` + 1 rows, so a list over millions of rows never runs a full COUNT(*).
+
+    Past the cap the list offers its first pages; filters and search narrow it down.
+    """
+
+    cap = 10_000
+
+    @cached_property
+    def count(self):
+        return self.object_list[: self.cap + 1].count()

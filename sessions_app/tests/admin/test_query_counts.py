@@ -71,3 +71,18 @@ def test_dashboard_makes_a_fixed_number_of_queries(owner, many_rows, login_clien
     client.get(reverse("admin:index"))
     with django_assert_max_num_queries(10):
         client.get(reverse("admin:index"))
+
+
+def test_big_lists_count_at_most_a_capped_number_of_rows(owner, bot, login_client, monkeypatch):
+    from sessions_app.admin import MessageAdmin
+    from sessions_app.admin_scoping import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 5)
+    monkeypatch.setattr(MessageAdmin, "list_per_page", 3)
+    conversation = ConversationFactory(bot=bot)
+    for _ in range(12):
+        MessageFactory(conversation=conversation)
+    response = login_client(owner).get(reverse("admin:sessions_app_message_changelist"))
+    changelist = response.context["cl"]
+    assert changelist.result_count == 6 and changelist.paginator.num_pages == 2
+    assert len(changelist.result_list) == 3
