@@ -1,8 +1,10 @@
+import contextlib
 import csv
 import json
 
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, StreamingHttpResponse
@@ -16,6 +18,7 @@ from sessions_app.admin_scoping import (
     OwnerScopedModelAdmin,
     OwnerScopedRelatedFilter,
     may_write,
+    scope,
 )
 from sessions_app.selectors.admin import conversation_sessions, transcript_messages_for_export, transcript_page
 from sessions_app.services.owners import api_key_create, api_key_revoke
@@ -152,7 +155,13 @@ class RecentContactFilter(OwnerScopedRelatedFilter):
     limit = 100
 
     def field_choices(self, field, request, model_admin):
-        return super().field_choices(field, request, model_admin)[: self.limit]
+        contacts = scope(Contact.objects.all(), request.user)
+        recent = list(contacts.order_by("-created_at")[: self.limit])
+        selected = [value for value in (self.lookup_val or []) if value]
+        if selected and not any(str(c.pk) in selected for c in recent):
+            with contextlib.suppress(ValueError, ValidationError):
+                recent += list(contacts.filter(pk__in=selected))
+        return [(contact.pk, str(contact)) for contact in recent]
 
 
 EXPORT_FIELDS = (

@@ -169,3 +169,27 @@ def test_nobody_rewrites_a_message(world, role, request, login_client):
 def test_conversations_can_not_be_added_by_hand(owner, login_client):
     assert login_client(owner).get(reverse("admin:sessions_app_conversation_add")).status_code == 403
     assert Conversation.objects.count() == 0
+
+
+def test_contact_filter_lists_recent_contacts_and_the_selected_one(owner, bot, login_client, monkeypatch):
+    from sessions_app.admin import RecentContactFilter
+    from sessions_app.models import Contact
+
+    monkeypatch.setattr(RecentContactFilter, "limit", 2)
+    now = timezone.now()
+    contacts = {}
+    for age, name in enumerate(("Newest", "Middle", "Oldest")):
+        contacts[name] = ContactFactory(owner=owner, name=name)
+        Contact.objects.filter(pk=contacts[name].pk).update(created_at=now - timedelta(days=age))
+    ContactFactory(owner=ContactFactory().owner, name="Stranger")
+    ConversationFactory(bot=bot, contact=contacts["Oldest"])
+    client = login_client(owner)
+
+    def choices(response):
+        spec = next(f for f in response.context["cl"].filter_specs if isinstance(f, RecentContactFilter))
+        return [label for _, label in spec.lookup_choices]
+
+    assert choices(client.get(reverse(CHANGELIST))) == ["Newest", "Middle"]
+    response = client.get(reverse(CHANGELIST), {"contact__id__exact": contacts["Oldest"].pk})
+    assert choices(response) == ["Newest", "Middle", "Oldest"]
+    assert len(listed(response)) == 1
