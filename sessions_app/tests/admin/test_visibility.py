@@ -233,3 +233,25 @@ def bot_form_data(**overrides):
         )
     data.update(overrides)
     return data
+
+
+def test_owner_adds_contacts_and_datasets_as_its_own(world, owner, other_owner, login_client):
+    client = login_client(owner)
+    response = client.post(
+        url(Contact, "add"), {"fingerprint": "web-1", "name": "Grace", "email": "grace@example.com", "meta": "{}"}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Contact.objects.get(fingerprint="web-1").owner == owner
+    dataset = {"name": "FAQ", "description": "", "meta": "{}", "owner": other_owner.pk}
+    response = client.post(url(Dataset, "add"), dataset)
+    assert response.status_code == 302
+    assert Dataset.objects.get(name="FAQ").owner == owner
+
+
+def test_owner_can_not_add_an_intent_to_another_owners_bot(world, owner, login_client):
+    data = {"bot": world.theirs.bot.pk, "label": "sneaky", "responses": "[]"}
+    data.update({"utterances-TOTAL_FORMS": "0", "utterances-INITIAL_FORMS": "0"})
+    response = login_client(owner).post(url(Intent, "add"), data)
+    assert response.status_code == 200
+    assert "bot" in response.context["adminform"].form.errors
+    assert not Intent.objects.filter(label="sneaky").exists()
