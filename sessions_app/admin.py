@@ -235,7 +235,7 @@ class ConversationAdmin(OwnerScopedModelAdmin):
     )
     list_select_related = ("bot", "contact")
     search_fields = ("contact__email", "messages__text")
-    search_help_text = "Message text, or a contact's email address."
+    search_help_text = "Words in the messages, or a contact's email (a term with @ searches emails only)."
     ordering = ("-created_at",)
     exclude = ("engine_state", "last_request_digest", "last_response")
     readonly_fields = (
@@ -275,11 +275,12 @@ class ConversationAdmin(OwnerScopedModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
+        email_match = Q(contact__email__icontains=term)
+        if "@" in term:
+            # An email address: the contacts, without scanning every message's text as well.
+            return queryset.filter(email_match), False
         message_match = Message.objects.filter(conversation=OuterRef("pk"), text__icontains=term)
-        condition = Q(Exists(message_match))
-        if "@" in term or " " not in term:
-            condition |= Q(contact__email__icontains=term)
-        return queryset.filter(condition), False
+        return queryset.filter(Q(Exists(message_match)) | email_match), False
 
     def get_urls(self):
         urls = super().get_urls()
