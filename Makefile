@@ -26,10 +26,15 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setupdemo
 	@echo "botportal on http://$(HOST):$(PORT)/ (admin: /admin/, API docs: /api/docs/). Ctrl-C stops it."
-	@bash -c 'trap "trap - INT TERM EXIT; kill 0" INT TERM EXIT; \
-		$(VENV)/bin/celery -A botportal worker --beat --loglevel=INFO --concurrency=2 & \
-		$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
-		wait'
+	@bash -c 'pids=(); \
+		stop() { trap - INT TERM EXIT; kill -TERM "$${pids[@]}" 2>/dev/null; \
+			for _ in $$(seq 20); do pgrep -P $$$$ >/dev/null || exit 0; sleep 0.5; done; \
+			kill -KILL "$${pids[@]}" 2>/dev/null; exit 0; }; \
+		trap stop INT TERM EXIT; \
+		$(VENV)/bin/celery -A botportal worker --loglevel=INFO --concurrency=2 & pids+=($$!); \
+		$(VENV)/bin/celery -A botportal beat --loglevel=INFO & pids+=($$!); \
+		$(PY) manage.py runserver $(HOST):$(PORT) --noreload & pids+=($$!); \
+		wait -n; stop'
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -40,3 +45,8 @@ lint: install-dev
 # Refresh docs/screenshots/ (the admin dashboard and a transcript) with Debian's chromium.
 screenshots: install-dev
 	BOTPORTAL_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_screenshots.py -q
+
+# Load benchmark on PostgreSQL (127.0.0.1:5432) under gunicorn, measured with wrk; not part of `make test`.
+bench: install-dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/load.py $(BENCH_ARGS)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "botportal.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,6 +118,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -136,6 +138,20 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "botportal.api.errors.chatbotkit_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "botportal.api.throttles.ApiSecretThrottle",
+        "botportal.api.throttles.SessionTokenThrottle",
+    ],
+    # Rates are "<count>/<second|minute|hour|day>"; see .env.example.
+    "DEFAULT_THROTTLE_RATES": {
+        "session_create_ip": env.str("BOTPORTAL_THROTTLE_SESSION_CREATE_IP", default="20/minute"),
+        "session_create_bot": env.str("BOTPORTAL_THROTTLE_SESSION_CREATE_BOT", default="600/minute"),
+        "session_token": env.str("BOTPORTAL_THROTTLE_SESSION_TOKEN", default="60/minute"),
+        "api_secret": env.str("BOTPORTAL_THROTTLE_API_SECRET", default="1200/minute"),
+        "failed_auth": env.str("BOTPORTAL_THROTTLE_FAILED_AUTH", default="30/minute"),
+    },
+    # How many proxies in front of botportal append to X-Forwarded-For; 0 trusts none of it.
+    "NUM_PROXIES": env.int("BOTPORTAL_TRUSTED_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "botportal API",

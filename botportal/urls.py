@@ -1,12 +1,21 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from botportal.api.protocols import api_not_found
+from botportal.api.views import HealthView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/health", HealthView.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("sessions_app.api.chatbotkit.urls")),
     path("v1/", include(("sessions_app.api.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
     path("", include("sessions_app.api.einstein.urls")),
+    # Last: anything else under the API prefixes is a JSON 404, in DEBUG too.
+    re_path(r"^(api|v1)/", api_not_found),
 ]
+
+handler404 = "botportal.api.protocols.handler404"
+handler500 = "botportal.api.protocols.handler500"

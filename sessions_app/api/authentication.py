@@ -7,6 +7,7 @@ authenticates no user (request.user is None) and sets request.auth to its live B
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from botportal.api.throttles import FailedAuthenticationThrottle
 from botportal.errors import NotAuthenticated
 from sessions_app import credentials
 from sessions_app.services.owners import api_key_authenticate
@@ -24,20 +25,33 @@ def bearer_credential(request) -> str | None:
     return value
 
 
+def authenticate_bearer(request, value: str):
+    """(owner, None) for an API secret, (None, BotSession) for a session token.
+
+    Failed attempts are counted per client IP; past the limit an IP is refused without any check.
+    """
+    guard = FailedAuthenticationThrottle()
+    wait = guard.blocked_for(request)
+    if wait is not None:
+        raise exceptions.Throttled(wait=wait)
+    try:
+        if credentials.is_api_secret(value):
+            owner = api_key_authenticate(secret=value)
+            if owner is None:
+                raise NotAuthenticated("The API secret is not valid.")
+            return owner, None
+        return None, bot_session_authenticate(token=value)
+    except NotAuthenticated as error:
+        guard.record_failure(request)
+        raise exceptions.AuthenticationFailed(error.message) from None
+
+
 class BearerAuthentication(BaseAuthentication):
     def authenticate(self, request):
         value = bearer_credential(request)
         if value is None:
             return None
-        if credentials.is_api_secret(value):
-            owner = api_key_authenticate(secret=value)
-            if owner is None:
-                raise exceptions.AuthenticationFailed("The API secret is not valid.")
-            return owner, None
-        try:
-            return None, bot_session_authenticate(token=value)
-        except NotAuthenticated as error:
-            raise exceptions.AuthenticationFailed(error.message) from None
+        return authenticate_bearer(request, value)
 
     def authenticate_header(self, request):
         return 'Bearer realm="botportal"'

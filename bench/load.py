@@ -1,0 +1,281 @@
+"""HTTP load benchmark: botportal under gunicorn on PostgreSQL, measured with wrk, in one run.
+
+    make bench                       # or: .venv/bin/python bench/load.py --duration 10 --rounds 3
+
+Routes, each measured in interleaved rounds (the host's speed drifts, so compare ratios in one run):
+  ceiling   GET  /api/health                                a bare DRF view returning constant JSON
+  session   POST /api/v1/bot/{id}/session/create            public bot, no credentials
+  complete  POST /api/v1/conversation/{id}/complete         session token, rotating over many conversations
+  list      GET  /api/v1/conversation/{id}/message/list     session token, 50 messages
+  einstein  POST /v5.0.0/sessions/{id}/messages             API secret, increasing sequenceId per session
+
+Prints requests/s, p50 and p99 latency, errors, and each route's ratio to the ceiling (median of rounds).
+"""
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+TARGETS = {"session": 0.18, "complete": 0.12, "list": 0.25}
+
+
+def bench_env(database_url: str, port: int) -> dict:
+    unlimited = "100000000/second"
+    return {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "BOTPORTAL_THROTTLE_SESSION_CREATE_IP": unlimited,
+        "BOTPORTAL_THROTTLE_SESSION_CREATE_BOT": unlimited,
+        "BOTPORTAL_THROTTLE_SESSION_TOKEN": unlimited,
+        "BOTPORTAL_THROTTLE_API_SECRET": unlimited,
+        "BOTPORTAL_THROTTLE_FAILED_AUTH": unlimited,
+        "BOTPORTAL_VAR_DIR": tempfile.mkdtemp(prefix="botportal-bench-"),
+    }
+
+
+def recreate_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"CREATE DATABASE {name}")
+
+
+def http(method: str, url: str, body=None, headers=None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback only)
+        return json.loads(response.read() or b"{}")
+
+
+def prepare(env: dict, base: str, sessions: int) -> dict:
+    """Owner, public bot, conversations and tokens, made through the API itself."""
+    out = subprocess.run(
+        [PY, "manage.py", "createapikey", f"bench{secrets.token_hex(4)}", "--create-user"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    secret = out.stdout.strip().splitlines()[-1]
+    owner = {"Authorization": f"Bearer {secret}"}
+    bot_id = http("POST", f"{base}/api/v1/bot/create", {"name": "Bench bot", "visibility": "public"}, owner)["id"]
+    org_id = http("GET", f"{base}/api/v1/bot/{bot_id}/fetch", headers=owner).get("orgId", "")
+
+    complete = [http("POST", f"{base}/api/v1/bot/{bot_id}/session/create", {}) for _ in range(sessions)]
+    listed = http("POST", f"{base}/api/v1/bot/{bot_id}/session/create", {})
+    bearer = {"Authorization": f"Bearer {listed['token']}"}
+    for index in range(25):  # 25 turns: 50 messages
+        http("POST", f"{base}/api/v1/conversation/{listed['conversationId']}/complete", {"text": f"q{index}"}, bearer)
+
+    einstein = []
+    headers = {**owner, "X-Org-Id": org_id}
+    for index in range(sessions):
+        begun = http(
+            "POST",
+            f"{base}/v5.0.0/bots/{bot_id}/sessions",
+            {"forceConfig": {"endpoint": base}, "externalSessionKey": f"bench-{index}"},
+            headers,
+        )
+        einstein.append(begun["sessionId"])
+    return {
+        "bot_id": bot_id,
+        "secret": secret,
+        "org_id": org_id,
+        "complete": [(item["conversationId"], item["token"]) for item in complete],
+        "list": (listed["conversationId"], listed["token"]),
+        "einstein": einstein,
+    }
+
+
+def lua_rotating(requests: list[tuple[str, str, dict, str]], per_thread: bool = False) -> str:
+    """A wrk script cycling through (method, path, headers, body) requests; with `per_thread`, each
+    of the two threads gets its own half, and `SEQ` in a body becomes an increasing number."""
+
+    def lua_item(method, path, headers, body):
+        lua_headers = ", ".join(f"[{json.dumps(k)}]={json.dumps(v)}" for k, v in headers.items())
+        return f"{{{json.dumps(method)}, {json.dumps(path)}, {{{lua_headers}}}, {json.dumps(body)}}}"
+
+    items = ",\n".join(lua_item(*request) for request in requests)
+    return f"""
+local items = {{ {items} }}
+local counter = 0
+local threads = 0
+function setup(thread) thread:set("index", threads); threads = threads + 1 end
+function init(args) counter = 0 end
+request = function()
+  counter = counter + 1
+  local n = #items
+  local offset = 0
+  if {str(per_thread).lower()} then n = math.floor(#items / 2); offset = index * n end
+  local item = items[offset + (counter % n) + 1]
+  local body = string.gsub(item[4], "SEQ", tostring(counter))
+  return wrk.format(item[1], item[2], item[3], body)
+end
+"""
+
+
+def run_wrk(base: str, script: str, duration: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name, base],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    os.unlink(handle.name)
+    text = result.stdout
+
+    def latency(label):
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", text, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = 0
+    match = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors += int(match.group(1)) if match else 0
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors += sum(int(g) for g in match.groups()) if match else 0
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+        "p50": latency(50),
+        "p99": latency(99),
+        "errors": errors,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/botportal_bench")
+    parser.add_argument("--port", type=int, default=8077)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per route per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--sessions", type=int, default=128, help="conversations the token routes rotate over")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk")
+
+    env = bench_env(args.database_url, args.port)
+    base = f"http://127.0.0.1:{args.port}"
+    if args.database_url.endswith("/botportal_bench"):
+        recreate_database("botportal_bench")
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    server = subprocess.Popen(
+        [
+            str(Path(PY).parent / "gunicorn"),
+            "botportal.wsgi",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "--worker-class",
+            "sync",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(60):
+            try:
+                http("GET", f"{base}/api/health")
+                break
+            except OSError:
+                time.sleep(0.5)
+        data = prepare(env, base, args.sessions)
+        json_headers = {"Content-Type": "application/json"}
+        bot_id = data["bot_id"]
+        list_cid, list_token = data["list"]
+        scripts = {
+            "ceiling": lua_rotating([("GET", "/api/health", {}, "")]),
+            "session": lua_rotating([("POST", f"/api/v1/bot/{bot_id}/session/create", json_headers, "{}")]),
+            "complete": lua_rotating(
+                [
+                    (
+                        "POST",
+                        f"/api/v1/conversation/{cid}/complete",
+                        {**json_headers, "Authorization": f"Bearer {tok}"},
+                        json.dumps({"text": "Where is my order?"}),
+                    )
+                    for cid, tok in data["complete"]
+                ]
+            ),
+            "list": lua_rotating(
+                [
+                    (
+                        "GET",
+                        f"/api/v1/conversation/{list_cid}/message/list?take=50",
+                        {"Authorization": f"Bearer {list_token}"},
+                        "",
+                    )
+                ]
+            ),
+            "einstein": lua_rotating(
+                [
+                    (
+                        "POST",
+                        f"/v5.0.0/sessions/{sid}/messages",
+                        {**json_headers, "Authorization": f"Bearer {data['secret']}", "X-Org-Id": data["org_id"]},
+                        '{"message": {"type": "text", "sequenceId": SEQ, "text": "Where is my order?"}}',
+                    )
+                    for sid in data["einstein"]
+                ],
+                per_thread=True,
+            ),
+        }
+        results = {name: [] for name in scripts}
+        for round_number in range(args.rounds):
+            for name, script in scripts.items():
+                results[name].append(run_wrk(base, script, args.duration, args.connections))
+            print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    ceiling = statistics.median(r["rps"] for r in results["ceiling"])
+    print(
+        f"\nbotportal load benchmark: gunicorn sync x{args.workers}, wrk -t2 -c{args.connections} "
+        f"-d{args.duration}s, {args.rounds} interleaved rounds, medians"
+    )
+    print(f"{'route':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'target':>7}")
+    for name, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        ratio = rps / ceiling
+        target = TARGETS.get(name)
+        verdict = "" if target is None else (f">={target:.2f} " + ("ok" if ratio >= target else "MISSED"))
+        print(
+            f"{name:<10} {rps:>9.0f} {statistics.median(r['p50'] for r in runs):>8.1f} "
+            f"{statistics.median(r['p99'] for r in runs):>8.1f} {sum(r['errors'] for r in runs):>7} "
+            f"{ratio:>6.2f} {verdict:>7}"
+        )
+
+
+if __name__ == "__main__":
+    main()
