@@ -8,8 +8,3 @@ from sessions_app.tests.admin.world import owned_objects
 @pytest.fixture
 def world(owner, other_owner):
     return SimpleNamespace(mine=owned_objects(owner, "Alpha"), theirs=owned_objects(other_owner, "Beta"))
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
