@@ -67,6 +67,20 @@ def cors_allow_bot_origin(sender, request, **kwargs) -> bool:
     return origin_allowed(allowed_origins=allowed, origin=request.headers.get("Origin"))
 
 
+def widget_parent_origin(*, bot, request) -> str | None:
+    """The page the launcher says it runs on, if that page may frame the widget at all.
+
+    The chat frame exchanges its session with that origin only; the browser delivers a postMessage
+    to a named origin only if the parent really is on it, so a false claim gets nothing.
+    """
+    host = origin_normalize(request.GET.get("host"))
+    if host is None:
+        return None
+    if host in bot_origins(bot.allowed_origins) or host == origin_normalize(f"{request.scheme}://{request.get_host()}"):
+        return host
+    return None
+
+
 def widget_frame_ancestors(*, bot) -> str:
     return " ".join(["'self'", *bot_origins(bot.allowed_origins)])
 
@@ -110,12 +124,14 @@ def widget_page(request, bot_id):
     bot = widget_bot_get(bot_id=bot_id)
     if bot is None:
         raise Http404("No such public bot.")
+    embedded = request.GET.get("embed") == "1"
     config = {
         "botId": str(bot.pk),
         "name": bot.name or "Assistant",
         "apiBase": "/api/v1",
         "prechat": widget_prechat_fields(bot=bot),
-        "embedded": request.GET.get("embed") == "1",
+        "embedded": embedded,
+        "parentOrigin": widget_parent_origin(bot=bot, request=request) if embedded else None,
     }
     response = render(request, "widget/chat.html", {"bot": bot, "config": config})
     response["Content-Security-Policy"] = (

@@ -26,21 +26,68 @@
   var busy = false;
 
   // --- storage -----------------------------------------------------------------------------
-  function loadSession() {
+  // Standalone, the page keeps the session in its own sessionStorage. Embedded in another site, its
+  // storage is third-party and browsers block or partition it, so the launcher keeps the session in
+  // the host page's sessionStorage instead and hands it over on request (postMessage, to the host
+  // origin the server checked against the bot's allowed origins, and from it only).
+  var parentOrigin = config.embedded && window.parent !== window ? config.parentOrigin : null;
+  var memory = null;
+
+  function ownStorage() {
     try {
-      var raw = window.sessionStorage.getItem(storageKey);
-      return raw ? JSON.parse(raw) : null;
+      return window.sessionStorage;
     } catch (e) {
-      return null; // storage disabled: every visit is a new conversation
+      return null; // storage disabled: the conversation lasts as long as the page
+    }
+  }
+
+  function loadStored() {
+    if (parentOrigin) {
+      return new Promise(function (resolve) {
+        var settled = false;
+        function finish(state) {
+          if (settled) return;
+          settled = true;
+          window.removeEventListener("message", onMessage);
+          resolve(state);
+        }
+        function onMessage(event) {
+          if (event.source !== window.parent || event.origin !== parentOrigin) return;
+          if (event.data && event.data.type === "botportal:state" && event.data.botId === config.botId) {
+            finish(event.data.state || null);
+          }
+        }
+        window.addEventListener("message", onMessage);
+        window.parent.postMessage({ type: "botportal:hello", botId: config.botId }, parentOrigin);
+        // Framed by a page without the launcher: nobody answers, so start afresh.
+        window.setTimeout(function () {
+          parentOrigin = null;
+          finish(null);
+        }, 1500);
+      });
+    }
+    var storage = ownStorage();
+    try {
+      var raw = storage ? storage.getItem(storageKey) : null;
+      return Promise.resolve(raw ? JSON.parse(raw) : memory);
+    } catch (e) {
+      return Promise.resolve(memory);
     }
   }
 
   function saveSession() {
+    memory = session;
+    if (parentOrigin) {
+      window.parent.postMessage({ type: "botportal:store", botId: config.botId, state: session }, parentOrigin);
+      return;
+    }
+    var storage = ownStorage();
     try {
-      if (session) window.sessionStorage.setItem(storageKey, JSON.stringify(session));
-      else window.sessionStorage.removeItem(storageKey);
+      if (!storage) return;
+      if (session) storage.setItem(storageKey, JSON.stringify(session));
+      else storage.removeItem(storageKey);
     } catch (e) {
-      /* storage disabled or full: the conversation still works until the page is left */
+      /* storage full or disabled: the conversation still works until the page is left */
     }
   }
 
@@ -329,7 +376,10 @@
   }
 
   function begin() {
-    var stored = loadSession();
+    return loadStored().then(resume);
+  }
+
+  function resume(stored) {
     if (stored && stored.token && !stored.ended) {
       session = stored;
       if (stored.expiresAt && stored.expiresAt <= Date.now()) {

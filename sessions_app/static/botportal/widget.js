@@ -1,8 +1,11 @@
 /* botportal embed: <script src="https://botportal.example/static/botportal/widget.js" data-bot="BOT_ID" async></script>
  *
- * Adds a launcher button to the page; the chat itself runs in an iframe served by botportal, so the
- * host page never sees the session token. Optional attributes: data-label (the button's text),
- * data-position ("left" or "right", default right). No dependencies, no build step.
+ * Adds a launcher button to the page; the chat itself runs in an iframe served by botportal. Browsers
+ * block or partition storage inside third-party frames, so this script keeps the chat's session (a
+ * token good for this one conversation only) in the page's own sessionStorage and hands it to the
+ * frame when it asks: a visitor who reloads continues the same conversation in the same tab.
+ * Optional attributes: data-label (the button's text), data-position ("left" or "right", default
+ * right). No dependencies, no build step.
  */
 (function () {
   "use strict";
@@ -23,6 +26,7 @@
   var label = script.getAttribute("data-label") || "Chat with us";
   var side = script.getAttribute("data-position") === "left" ? "left" : "right";
   var openKey = "botportal:widget:open:" + botId;
+  var sessionKey = "botportal:widget:" + botId;
   var id = "botportal-widget-" + botId.replace(/[^A-Za-z0-9_-]/g, "");
   if (document.getElementById(id)) return; // the snippet was pasted twice
 
@@ -63,6 +67,24 @@
     }
   }
 
+  function storedSession() {
+    try {
+      var raw = window.sessionStorage.getItem(sessionKey);
+      return raw ? JSON.parse(raw) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function storeSession(state) {
+    try {
+      if (state) window.sessionStorage.setItem(sessionKey, JSON.stringify(state));
+      else window.sessionStorage.removeItem(sessionKey);
+    } catch (e) {
+      /* storage disabled: the conversation lasts as long as the page */
+    }
+  }
+
   function ensureFrame() {
     if (frame) return frame;
     frame = document.createElement("iframe");
@@ -71,7 +93,8 @@
     frame.title = "Chat";
     frame.hidden = true;
     frame.setAttribute("allow", "clipboard-write");
-    frame.src = origin + "/widget/" + encodeURIComponent(botId) + "/?embed=1";
+    frame.src =
+      origin + "/widget/" + encodeURIComponent(botId) + "/?embed=1&host=" + encodeURIComponent(window.location.origin);
     root.appendChild(frame);
     return frame;
   }
@@ -105,7 +128,13 @@
 
   window.addEventListener("message", function (event) {
     if (!frame || event.origin !== origin || event.source !== frame.contentWindow) return;
-    if (event.data && event.data.type === "botportal:close") close();
+    var data = event.data || {};
+    if (data.type === "botportal:close") close();
+    else if (data.type === "botportal:hello" && data.botId === botId) {
+      frame.contentWindow.postMessage({ type: "botportal:state", botId: botId, state: storedSession() }, origin);
+    } else if (data.type === "botportal:store" && data.botId === botId) {
+      storeSession(data.state || null);
+    }
   });
 
   function mount() {

@@ -32,6 +32,7 @@ def test_public_bot_page_carries_its_configuration(client, public_bot):
         "apiBase": "/api/v1",
         "prechat": [],
         "embedded": False,
+        "parentOrigin": None,
     }
     html = response.content.decode()
     assert 'role="log"' in html
@@ -44,6 +45,34 @@ def test_embedded_flag_adds_a_close_button(client, public_bot):
 
     assert page_config(response)["embedded"] is True
     assert 'id="bp-close"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("https://shop.example", "https://shop.example"),
+        ("HTTPS://SHOP.EXAMPLE:443", "https://shop.example"),
+        ("http://testserver", "http://testserver"),  # botportal's own pages
+        ("https://evil.example", None),
+        ("https://shop.example.evil.example", None),
+        ("not an origin", None),
+        ("", None),
+    ],
+)
+def test_the_session_is_exchanged_only_with_an_allowed_host_page(client, owner, host, expected):
+    bot = BotFactory(owner=owner, visibility="public", allowed_origins=["https://shop.example"])
+
+    response = client.get(widget_url(bot.pk), {"embed": "1", "host": host})
+
+    assert page_config(response)["parentOrigin"] == expected
+
+
+def test_a_standalone_page_has_no_parent(client, owner):
+    bot = BotFactory(owner=owner, visibility="public", allowed_origins=["https://shop.example"])
+
+    response = client.get(widget_url(bot.pk), {"host": "https://shop.example"})
+
+    assert page_config(response)["parentOrigin"] is None
 
 
 @pytest.mark.parametrize("visibility", ["private", "protected"])
