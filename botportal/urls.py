@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from botportal.api.protocols import api_not_found
 from botportal.api.views import HealthView
 
 urlpatterns = [
@@ -13,4 +14,9 @@ urlpatterns = [
     path("v1/", include(("sessions_app.api.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
     path("widget/", include("sessions_app.urls_widget")),
     path("", include("sessions_app.api.einstein.urls")),
+    # Last: anything else under the API prefixes is a JSON 404, in DEBUG too.
+    re_path(r"^(api|v1)/", api_not_found),
 ]
+
+handler404 = "botportal.api.protocols.handler404"
+handler500 = "botportal.api.protocols.handler500"

@@ -1,0 +1,315 @@
+"""Request bodies of the Einstein Bots runtime, checked against the spec's schemas.
+
+The spec closes most objects (`additionalProperties: false`): unknown fields are refused by name, so
+that a client's typo is reported instead of silently ignored. Each check raises InvalidInput.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+
+from botportal.errors import InvalidInput
+
+INT64_MAX = 2**63 - 1
+
+REFERRER_TYPES = ("Salesforce:Core:Bot:Id", "Salesforce:BotRuntime:Session:Id")
+FORMAT_TYPES = ("Attachments", "Text")
+MESSAGE_TYPES = ("StaticContentMessage",)
+TRANSFER_FAILED_REASONS = ("NoAgentAvailable", "Error")
+
+
+@dataclass
+class ResponseOptions:
+    variables: bool = False
+    variables_filter: list[str] | None = None
+    only_changed: bool = False
+    metrics: bool = False
+    intents: bool = False
+    entities: bool = False
+
+
+@dataclass
+class BeginRequest:
+    external_session_key: str
+    force_config: dict
+    text: str | None
+    tz: str | None
+    variables: list | None
+    referrers: list
+    options: ResponseOptions
+    rich_content: dict = field(default_factory=dict)  # {"StaticContentMessage": ["Attachments", ...]}
+
+
+@dataclass
+class ContinueRequest:
+    message: dict
+    sequence_id: int
+    options: ResponseOptions
+
+
+def json_body(request):
+    """The request's JSON body: application/json, within the size limit, well-formed."""
+    content_type = (request.content_type or "").lower()
+    if content_type != "application/json" and not (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    ):
+        raise InvalidInput(
+            f"Unsupported content type {request.content_type or '(none)'!r}: send JSON with "
+            "Content-Type: application/json."
+        )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if limit is not None and length > limit:
+        raise InvalidInput(f"The request body is {length} bytes; the limit is {limit} bytes.")
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise InvalidInput(f"The request body is larger than the limit of {limit} bytes.") from None
+    if not raw.strip():
+        raise InvalidInput("The request body is empty: a JSON object is required.")
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
+    _refuse_nul(body)
+    return body
+
+
+def _refuse_constant(name):
+    # NaN and Infinity are not JSON, and PostgreSQL's jsonb would refuse them later.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _refuse_nul(value, where: str = "") -> None:
+    """NUL characters cannot be stored (PostgreSQL refuses them in text): a 400 now rather than a 500 later."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(fields={where or "body": "must not contain NUL characters"})
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _refuse_nul(key, where or "body")
+            _refuse_nul(inner, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _refuse_nul(inner, f"{where}[{index}]")
+
+
+def _closed(value, allowed, where: str) -> None:
+    unknown = [f"{where}.{name}" if where else name for name in sorted(set(value) - set(allowed))]
+    if unknown:
+        place = f" in {where}" if where else ""
+        raise InvalidInput(
+            f"Unknown field(s): {', '.join(unknown)} (allowed{place}: {', '.join(allowed)}).",
+            fields=dict.fromkeys(unknown, "is not a known field"),
+        )
+
+
+def _object(value, where: str, *, nullable: bool = False) -> dict | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(fields={where: "must be an object"})
+    return value
+
+
+def _string(value, where: str, *, nullable: bool = False, required: bool = True) -> str | None:
+    if value is None and (nullable or not required):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(fields={where: "must be a string"})
+    return value
+
+
+def _boolean(value, where: str, *, default=False) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidInput(fields={where: "must be true or false"})
+    return value
+
+
+def _integer(value, where: str, *, nullable: bool = False) -> int | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not -INT64_MAX <= value <= INT64_MAX:
+        raise InvalidInput(fields={where: "must be a whole number"})
+    return value
+
+
+def response_options_parse(value, where: str = "responseOptions") -> ResponseOptions:
+    options = ResponseOptions()
+    if value is None:
+        return options
+    _object(value, where)
+    _closed(value, ("variables", "metrics", "intents", "entities"), where)
+    options.metrics = _boolean(value.get("metrics"), f"{where}.metrics")
+    options.intents = _boolean(value.get("intents"), f"{where}.intents")
+    options.entities = _boolean(value.get("entities"), f"{where}.entities")
+    variables = value.get("variables")
+    if variables is not None:
+        vwhere = f"{where}.variables"
+        _object(variables, vwhere)
+        _closed(variables, ("include", "filter", "onlyChanged"), vwhere)
+        for name in ("include", "onlyChanged"):
+            if name not in variables:
+                raise InvalidInput(fields={f"{vwhere}.{name}": "is required"})
+        options.variables = _boolean(variables["include"], f"{vwhere}.include")
+        options.only_changed = _boolean(variables["onlyChanged"], f"{vwhere}.onlyChanged")
+        names = variables.get("filter")
+        if names is not None:
+            if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+                raise InvalidInput(fields={f"{vwhere}.filter": "must be a list of variable names"})
+            options.variables_filter = names or None
+    return options
+
+
+def _rich_content_parse(value) -> dict:
+    where = "richContentCapabilities"
+    if value is None:
+        return {}
+    _object(value, where)
+    if "messageTypes" not in value:
+        raise InvalidInput(fields={f"{where}.messageTypes": "is required"})
+    types = value["messageTypes"]
+    if not isinstance(types, list):
+        raise InvalidInput(fields={f"{where}.messageTypes": "must be a list"})
+    capabilities: dict[str, list[str]] = {}
+    for index, item in enumerate(types):
+        iwhere = f"{where}.messageTypes[{index}]"
+        _object(item, iwhere)
+        if item.get("messageType") not in MESSAGE_TYPES:
+            raise InvalidInput(fields={f"{iwhere}.messageType": f"must be one of {', '.join(MESSAGE_TYPES)}"})
+        formats = item.get("formatTypes")
+        if not isinstance(formats, list):
+            raise InvalidInput(fields={f"{iwhere}.formatTypes": "is required and must be a list"})
+        for findex, fmt in enumerate(formats):
+            fwhere = f"{iwhere}.formatTypes[{findex}]"
+            _object(fmt, fwhere)
+            if fmt.get("formatType") not in FORMAT_TYPES:
+                raise InvalidInput(fields={f"{fwhere}.formatType": f"must be one of {', '.join(FORMAT_TYPES)}"})
+            capabilities.setdefault(item["messageType"], [])
+            if fmt["formatType"] not in capabilities[item["messageType"]]:
+                capabilities[item["messageType"]].append(fmt["formatType"])
+    return capabilities
+
+
+def _referrers_parse(value) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(fields={"referrers": "must be a list of {type, value} objects"})
+    for index, item in enumerate(value):
+        where = f"referrers[{index}]"
+        _object(item, where)
+        if item.get("type") not in REFERRER_TYPES:
+            raise InvalidInput(fields={f"{where}.type": f"must be one of {', '.join(REFERRER_TYPES)}"})
+        _string(item.get("value"), f"{where}.value")
+    return value
+
+
+def begin_request_parse(body) -> BeginRequest:
+    """An InitMessageEnvelope."""
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object (InitMessageEnvelope).")
+    allowed = (
+        "externalSessionKey",
+        "message",
+        "forceConfig",
+        "responseOptions",
+        "tz",
+        "variables",
+        "referrers",
+        "richContentCapabilities",
+    )
+    _closed(body, allowed, "")
+    missing = [name for name in ("forceConfig", "externalSessionKey") if name not in body]
+    if missing:
+        raise InvalidInput(
+            f"Missing required field(s): {', '.join(missing)}.", fields=dict.fromkeys(missing, "is required")
+        )
+    key = _string(body["externalSessionKey"], "externalSessionKey")
+    if not key.strip() or len(key) > 256:
+        raise InvalidInput(fields={"externalSessionKey": "must be a non-empty string of at most 256 characters"})
+    force_config = _object(body["forceConfig"], "forceConfig")
+    if not isinstance(force_config.get("endpoint"), str) or not force_config["endpoint"]:
+        raise InvalidInput(fields={"forceConfig.endpoint": "is required and must be a string"})
+    text = None
+    message = _object(body.get("message"), "message", nullable=True)
+    if message is not None:
+        _closed(message, ("text",), "message")
+        text = _string(message.get("text"), "message.text", required=False)
+    tz = body.get("tz")
+    if tz is not None and not isinstance(tz, str):
+        raise InvalidInput(fields={"tz": "must be an IANA time zone name"})
+    return BeginRequest(
+        external_session_key=key,
+        force_config=force_config,
+        text=text,
+        tz=tz,
+        variables=body.get("variables"),
+        referrers=_referrers_parse(body.get("referrers")),
+        options=response_options_parse(body.get("responseOptions")),
+        rich_content=_rich_content_parse(body.get("richContentCapabilities")),
+    )
+
+
+MESSAGE_FIELDS = {
+    "text": ("type", "sequenceId", "inReplyToMessageId", "text"),
+    "choice": ("type", "sequenceId", "inReplyToMessageId", "choiceIndex", "choiceId"),
+    "transferSucceeded": ("type", "sequenceId", "inReplyToMessageId"),
+    "transferFailed": ("type", "sequenceId", "inReplyToMessageId", "reason", "description"),
+    "redirect": ("type", "sequenceId", "dialogId"),
+}
+
+
+def continue_request_parse(body) -> ContinueRequest:
+    """A ChatMessageEnvelope."""
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object (ChatMessageEnvelope).")
+    _closed(body, ("message", "responseOptions"), "")
+    if "message" not in body:
+        raise InvalidInput("Missing required field: message.", fields={"message": "is required"})
+    message = _object(body["message"], "message")
+    kind = message.get("type")
+    if kind not in MESSAGE_FIELDS:
+        raise InvalidInput(fields={"message.type": f"must be one of {', '.join(MESSAGE_FIELDS)}, not {kind!r}"})
+    _closed(message, MESSAGE_FIELDS[kind], "message")
+    if "sequenceId" not in message:
+        raise InvalidInput("Missing required field: message.sequenceId.", fields={"message.sequenceId": "is required"})
+    sequence_id = _integer(message["sequenceId"], "message.sequenceId")
+    _string(message.get("inReplyToMessageId"), "message.inReplyToMessageId", required=False)
+    checked = {"type": kind, "sequenceId": sequence_id}
+    if message.get("inReplyToMessageId"):
+        checked["inReplyToMessageId"] = message["inReplyToMessageId"]
+    if kind == "text":
+        if "text" not in message:
+            raise InvalidInput(fields={"message.text": "is required"})
+        checked["text"] = _string(message["text"], "message.text")
+    elif kind == "choice":
+        choice_id = _string(message.get("choiceId"), "message.choiceId", nullable=True)
+        choice_index = _integer(message.get("choiceIndex"), "message.choiceIndex", nullable=True)
+        if choice_id is None and choice_index is None:
+            raise InvalidInput(
+                "A choice message needs choiceId or choiceIndex.",
+                fields={"message.choiceId": "or choiceIndex is required"},
+            )
+        checked.update(choiceId=choice_id, choiceIndex=choice_index)
+    elif kind == "transferFailed":
+        if message.get("reason") not in TRANSFER_FAILED_REASONS:
+            raise InvalidInput(fields={"message.reason": f"must be one of {', '.join(TRANSFER_FAILED_REASONS)}"})
+        checked["reason"] = message["reason"]
+        checked["description"] = _string(message.get("description"), "message.description", nullable=True)
+    elif kind == "redirect":
+        if "dialogId" not in message:
+            raise InvalidInput(fields={"message.dialogId": "is required"})
+        checked["dialogId"] = _string(message["dialogId"], "message.dialogId")
+    return ContinueRequest(
+        message=checked, sequence_id=sequence_id, options=response_options_parse(body.get("responseOptions"))
+    )

@@ -1,0 +1,186 @@
+"""Einstein Bots Runtime API v5.0.0: thin views that parse, call the runtime services and render.
+
+These are plain Django views (not DRF) so that every answer, errors included, is exactly the spec's
+shape: the `einstein_view` wrapper is their exception handler.
+"""
+
+import time
+from functools import wraps
+
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from botportal.errors import InvalidInput, NotAuthenticated
+from sessions_app.services.owners import api_key_authenticate
+from sessions_app.services.runtime import (
+    META_KEY,
+    TurnOutcome,
+    request_digest,
+    runtime_bot_get,
+    runtime_session_begin,
+    runtime_session_continue,
+    runtime_session_end,
+    runtime_session_get,
+)
+
+from . import renderers
+from .errors import REQUEST_ID_HEADER, einstein_error_response, einstein_exception_response, request_id
+from .serializers import begin_request_parse, continue_request_parse, json_body
+
+END_REASON_HEADER = "X-Session-End-Reason"
+
+
+def einstein_view(*methods):
+    """CSRF-exempt (callers authenticate with a bearer secret), only `methods`, every error in the spec's shape."""
+
+    def decorate(func):
+        @csrf_exempt
+        @wraps(func)
+        def wrapper(request, *args, **kwargs):
+            request_id(request)
+            if request.method not in methods:
+                response = einstein_error_response(
+                    request, 405, f"Method {request.method} is not allowed here; use {', '.join(methods)}."
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                response = func(request, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 (every failure must answer in the protocol's shape)
+                return einstein_exception_response(request, exc)
+            response[REQUEST_ID_HEADER] = request_id(request)
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _owner(request):
+    """The owner whose API secret is presented as `Authorization: Bearer <secret>`."""
+    scheme, _, value = (request.headers.get("Authorization") or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise NotAuthenticated("Access bearer token is missing or invalid: send 'Authorization: Bearer <API secret>'.")
+    owner = api_key_authenticate(secret=value.strip())
+    if owner is None:
+        raise NotAuthenticated("Access bearer token is missing or invalid.")
+    return owner
+
+
+def _org_id(request) -> str:
+    value = (request.headers.get("X-Org-Id") or "").strip()
+    if not value:
+        raise InvalidInput("The X-Org-Id header is required: the 18-character org id of the bot's owner.")
+    return value
+
+
+def _json(body: dict, *, bot, begin: bool = False) -> JsonResponse:
+    response = JsonResponse(body)
+    response["X-Runtime-CRC"] = renderers.runtime_crc(bot)
+    if begin:
+        response["X-Bot-Mode"] = renderers.BOT_MODE
+    return response
+
+
+@einstein_view("GET")
+def status_view(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return einstein_error_response(request, 503, "DOWN: the database does not answer.")
+    return JsonResponse({"status": "UP"})
+
+
+@einstein_view("GET")
+def versions_view(request):
+    return JsonResponse({"versions": [{"versionNumber": renderers.API_VERSION, "status": "ACTIVE"}]})
+
+
+@einstein_view("POST")
+def begin_view(request, bot_id: str):
+    started = time.monotonic()
+    owner = _owner(request)
+    bot = runtime_bot_get(owner=owner, org_id=_org_id(request), bot_id=bot_id)
+    parsed = begin_request_parse(json_body(request))
+    outcome = runtime_session_begin(
+        bot=bot,
+        external_session_key=parsed.external_session_key,
+        text=parsed.text,
+        tz=parsed.tz,
+        variables=parsed.variables,
+        protocol_meta={
+            "forceConfig": parsed.force_config,
+            "referrers": parsed.referrers,
+            "richContent": parsed.rich_content,
+        },
+    )
+    messages = renderers.bot_messages(outcome.conversation, outcome.bot_messages, rich_content=parsed.rich_content)
+    body = renderers.envelope(
+        request,
+        outcome,
+        options=parsed.options,
+        processed=[0],
+        messages=messages,
+        started=started,
+        include_session_id=True,
+    )
+    return _json(body, bot=bot, begin=True)
+
+
+@einstein_view("POST")
+def messages_view(request, session_id: str):
+    started = time.monotonic()
+    owner = _owner(request)
+    conversation = runtime_session_get(owner=owner, org_id=_org_id(request), session_id=session_id)
+    body = json_body(request)
+    parsed = continue_request_parse(body)
+    rich_content = ((conversation.meta or {}).get(META_KEY) or {}).get("richContent") or {}
+
+    def render(outcome: TurnOutcome) -> dict:
+        messages = renderers.bot_messages(outcome.conversation, outcome.bot_messages, rich_content=rich_content)
+        return renderers.envelope(
+            request,
+            outcome,
+            options=parsed.options,
+            processed=[parsed.sequence_id],
+            messages=messages,
+            started=started,
+            include_session_id=False,
+        )
+
+    result = runtime_session_continue(
+        conversation=conversation,
+        sequence_id=parsed.sequence_id,
+        digest=request_digest(body),
+        message=parsed.message,
+        render=render,
+    )
+    return _json(result.response, bot=conversation.bot)
+
+
+@einstein_view("DELETE")
+def session_view(request, session_id: str):
+    owner = _owner(request)
+    org_id = _org_id(request)
+    reason = (request.headers.get(END_REASON_HEADER) or "").strip()
+    if not reason:
+        raise InvalidInput(
+            f"The {END_REASON_HEADER} header is required (UserRequest, Transfer, Expiration, Error or Other)."
+        )
+    conversation = runtime_session_get(owner=owner, org_id=org_id, session_id=session_id)
+    ended = runtime_session_end(conversation=conversation, reason=reason)
+    body = {
+        "botVersion": str(ended.bot_version) if ended.bot_version is not None else None,
+        "processedSequenceIds": [],
+        "messages": [renderers.session_ended_message(ended)],
+        "_links": renderers.links(request, ended),
+    }
+    return _json(body, bot=conversation.bot)
+
+
+@einstein_view("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+def not_found_view(request, rest: str = ""):
+    return einstein_error_response(request, 404, f"No resource at {request.path}.")

@@ -1,0 +1,347 @@
+"""Runtime sessions as the Einstein Bots protocol drives them: begin, numbered turns, end.
+
+The protocol adapter parses and renders; the rules live here: who may reach a bot (owner and org id),
+the session's time zone and variables, the sequenceId order with idempotent retries, one turn per
+session at a time, and sessions that are over (ended, or idle past the idle timeout).
+"""
+
+import hashlib
+import json
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
+
+from botportal import validation
+from botportal.errors import Busy, InvalidInput, NotFound
+from bots.engine import EngineReply
+from bots.models import Bot, Intent
+from bots.variables import variables_validate
+from sessions_app.models import Conversation, EndReason, Message, MessageType, Origin
+from sessions_app.services.conversations import (
+    conversation_end,
+    conversation_exchange,
+    conversation_messages_add,
+    conversation_open,
+    conversation_welcome,
+)
+from sessions_app.services.owners import owner_profile_ensure
+from sessions_app.services.sessions import conversation_is_idle
+
+# Where protocol details of a runtime session are kept in Conversation.meta (keys starting with "_"
+# are botportal's own; clients cannot set them).
+META_KEY = "_runtime"
+# A turn lock that is never released (a crashed worker) frees itself after this many seconds.
+TURN_LOCK_SECONDS = 120
+
+TRANSFER_FAILED_TEXT = "Sorry, the transfer did not succeed. Is there anything else I can help with?"
+
+
+@dataclass
+class TurnOutcome:
+    """What a turn produced: the bot messages stored for it (in order) and the engine's reply."""
+
+    conversation: Conversation
+    bot_messages: list[Message] = field(default_factory=list)
+    reply: EngineReply | None = None
+    variables_sent: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ContinueResult:
+    response: dict
+    replayed: bool
+
+
+# --- access ---------------------------------------------------------------------------------------
+
+
+def runtime_org_id_matches(*, owner, org_id: str) -> bool:
+    """An org id names the owner: all 18 characters, or the 15-character form (its first 15)."""
+    own = owner_profile_ensure(owner=owner).org_id
+    return org_id == own or (len(org_id) == 15 and own[:15] == org_id)
+
+
+def runtime_bot_get(*, owner, org_id: str, bot_id: str) -> Bot:
+    """The owner's bot; anything else (another owner's, unknown, wrong org id) is simply not found."""
+    bot = Bot.objects.filter(pk=_uuid(bot_id), owner=owner).first() if _uuid(bot_id) else None
+    if bot is None or not runtime_org_id_matches(owner=owner, org_id=org_id):
+        raise NotFound(f"Bot '{bot_id}' not found.")
+    return bot
+
+
+def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
+    """The owner's live session. An ended session, or one idle past the idle timeout (which is ended
+    now, with reason Expiration), is not found and the message says that it ended."""
+    pk = _uuid(session_id)
+    conversation = (
+        Conversation.objects.select_related("bot").filter(pk=pk, owner=owner, bot__isnull=False).first()
+        if pk
+        else None
+    )
+    if conversation is None or not runtime_org_id_matches(owner=owner, org_id=org_id):
+        raise NotFound(f"Session '{session_id}' not found.")
+    if conversation.ended_at is None and conversation_is_idle(conversation):
+        conversation_end(conversation=conversation, reason=EndReason.EXPIRATION)
+    if conversation.ended_at is not None:
+        raise NotFound(f"Session '{session_id}' has ended ({conversation.end_reason or EndReason.OTHER}).")
+    return conversation
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+# --- begin ----------------------------------------------------------------------------------------
+
+
+def time_zone_check(value, *, field: str = "tz") -> str:
+    """An IANA time zone name (null or missing: UTC)."""
+    if value is None:
+        return "UTC"
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(fields={field: "must be an IANA time zone name, e.g. 'America/Los_Angeles'"})
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(fields={field: f"{value!r} is not a known IANA time zone"}) from None
+    return value
+
+
+def runtime_session_begin(
+    *,
+    bot: Bot,
+    external_session_key: str,
+    text: str | None = None,
+    tz=None,
+    variables=None,
+    protocol_meta: dict | None = None,
+) -> TurnOutcome:
+    """Open a session: its variables and time zone, the bot's welcome, and the answer to `text` if given.
+    One transaction: a begin that fails leaves nothing behind."""
+    tz_name, typed, text = validation.collect(
+        lambda: time_zone_check(tz),
+        lambda: variables_validate(bot=bot, variables=variables),
+        lambda: validation.message_text(text, field="message.text", required=False) if text else "",
+    )
+    variable_types = {item.name: item.type for item in typed}
+    meta = {META_KEY: {**(protocol_meta or {}), "variableTypes": variable_types}}
+    with transaction.atomic():
+        conversation = conversation_open(
+            owner=bot.owner,
+            bot=bot,
+            origin=Origin.EINSTEIN,
+            meta=meta,
+            variables={item.name: item.value for item in typed},
+            tz=tz_name,
+            external_session_key=external_session_key,
+        )
+        welcome = conversation_welcome(conversation=conversation)
+        outcome = TurnOutcome(conversation=conversation, reply=welcome.reply, variables_sent=set(variable_types))
+        if welcome.bot_message is not None:
+            outcome.bot_messages.append(welcome.bot_message)
+        if text:
+            result = conversation_exchange(conversation=conversation, text=text)
+            outcome.reply = _merge(welcome.reply, result.reply)
+            if result.bot_message is not None:
+                outcome.bot_messages.append(result.bot_message)
+        conversation.refresh_from_db()
+    return outcome
+
+
+def _merge(first: EngineReply, second: EngineReply) -> EngineReply:
+    return EngineReply(
+        messages=first.messages + second.messages,
+        intents=second.intents,
+        entities=second.entities,
+        variables=second.variables,
+        changed_variables=set(first.changed_variables) | set(second.changed_variables),
+        state=second.state,
+        ended=first.ended or second.ended,
+    )
+
+
+# --- continue -------------------------------------------------------------------------------------
+
+
+def request_digest(body) -> str:
+    """A fingerprint of a request body, to recognise a retry of the same request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def runtime_session_continue(
+    *,
+    conversation: Conversation,
+    sequence_id: int,
+    digest: str,
+    message: dict,
+    render: Callable[[TurnOutcome], dict],
+) -> ContinueResult:
+    """One numbered turn. `message` is the validated client message (type text, choice, transferSucceeded,
+    transferFailed or redirect); `render` turns the outcome into the response, which is stored with the
+    turn so that a retry of the same request is answered again without being processed twice.
+
+    sequenceIds must increase; a second request while one is processed is refused with Busy.
+    """
+    lock_key = f"botportal:runtime-turn:{conversation.pk}"
+    if not cache.add(lock_key, 1, timeout=TURN_LOCK_SECONDS):
+        raise Busy("Another request for this session is being processed; retry shortly.")
+    try:
+        with transaction.atomic():
+            locked = _lock_or_busy(conversation)
+            if locked.ended_at is not None:
+                raise NotFound(f"Session '{conversation.pk}' has ended ({locked.end_reason or EndReason.OTHER}).")
+            last = locked.last_sequence_id
+            if last is not None and sequence_id <= last:
+                if sequence_id == last and digest == locked.last_request_digest and locked.last_response:
+                    return ContinueResult(response=locked.last_response, replayed=True)
+                raise InvalidInput(
+                    f"sequenceId {sequence_id} was not greater than the last processed sequenceId {last}.",
+                    fields={"message.sequenceId": f"must be greater than the last processed sequenceId {last}"},
+                )
+            outcome = _turn(locked, sequence_id=sequence_id, message=message)
+            # The exchange saved the conversation through its own instance: read what it stored.
+            locked.refresh_from_db()
+            outcome.conversation = locked
+            response = render(outcome)
+            locked.last_sequence_id = sequence_id
+            locked.last_request_digest = digest
+            locked.last_response = response
+            locked.save(update_fields=["last_sequence_id", "last_request_digest", "last_response", "updated_at"])
+        return ContinueResult(response=response, replayed=False)
+    finally:
+        cache.delete(lock_key)
+
+
+def _lock_or_busy(conversation: Conversation) -> Conversation:
+    queryset = Conversation.objects.select_related("bot")
+    if connection.features.has_select_for_update_nowait:
+        queryset = queryset.select_for_update(nowait=True, of=("self",))
+    try:
+        return queryset.get(pk=conversation.pk)
+    except DatabaseError:
+        raise Busy("Another request for this session is being processed; retry shortly.") from None
+
+
+def _turn(conversation: Conversation, *, sequence_id: int, message: dict) -> TurnOutcome:
+    kind = message["type"]
+    user_meta = {"protocol": "einstein", "type": kind}
+    if message.get("inReplyToMessageId"):
+        user_meta["inReplyToMessageId"] = message["inReplyToMessageId"]
+    if kind == "text":
+        text = validation.message_text(message["text"], field="message.text")
+        result = conversation_exchange(
+            conversation=conversation, text=text, sequence_id=sequence_id, user_meta=user_meta
+        )
+        return _outcome(conversation, result)
+    if kind == "choice":
+        choice = choice_resolve(
+            conversation=conversation, choice_id=message.get("choiceId"), choice_index=message.get("choiceIndex")
+        )
+        result = conversation_exchange(
+            conversation=conversation,
+            text=choice["label"],
+            choice_id=choice["id"],
+            sequence_id=sequence_id,
+            user_meta={**user_meta, "choiceId": choice["id"]},
+        )
+        return _outcome(conversation, result)
+    if kind == "redirect":
+        intent = _dialog_intent(conversation, message["dialogId"])
+        utterance = intent.utterances.order_by("id").values_list("text", flat=True).first() or intent.label
+        result = conversation_exchange(
+            conversation=conversation,
+            text=utterance,
+            sequence_id=sequence_id,
+            user_meta={**user_meta, "dialogId": message["dialogId"]},
+        )
+        return _outcome(conversation, result)
+    if kind == "transferSucceeded":
+        _activity(conversation, "Transfer succeeded.", sequence_id, user_meta)
+        return TurnOutcome(conversation=conversation, reply=_quiet_reply(conversation))
+    if kind == "transferFailed":
+        reason = message["reason"]
+        text = f"Transfer failed: {reason}" + (f" ({message['description']})" if message.get("description") else "")
+        _activity(conversation, text, sequence_id, {**user_meta, "reason": reason})
+        stored = conversation_messages_add(
+            conversation=conversation,
+            messages=[
+                {
+                    "type": MessageType.BOT,
+                    "text": TRANSFER_FAILED_TEXT,
+                    "meta": {"messages": [{"type": "text", "text": TRANSFER_FAILED_TEXT}]},
+                }
+            ],
+        )
+        return TurnOutcome(conversation=conversation, bot_messages=stored, reply=_quiet_reply(conversation))
+    raise InvalidInput(fields={"message.type": f"unknown message type {kind!r}"})
+
+
+def _outcome(conversation, result) -> TurnOutcome:
+    bot_messages = [result.bot_message] if result.bot_message is not None else []
+    return TurnOutcome(conversation=conversation, bot_messages=bot_messages, reply=result.reply)
+
+
+def _quiet_reply(conversation: Conversation) -> EngineReply:
+    return EngineReply(messages=[], variables=dict(conversation.variables), state=dict(conversation.engine_state))
+
+
+def _activity(conversation: Conversation, text: str, sequence_id: int, meta: dict) -> None:
+    Message.objects.create(
+        conversation=conversation, type=MessageType.ACTIVITY, text=text, meta=meta, sequence_id=sequence_id
+    )
+
+
+def _dialog_intent(conversation: Conversation, dialog_id: str) -> Intent:
+    """A redirect names a dialog: one of the bot's intents, by label (or by its numeric id)."""
+    intents = Intent.objects.filter(bot=conversation.bot)
+    intent = intents.filter(label=dialog_id).first()
+    if intent is None and str(dialog_id).isdigit():
+        intent = intents.filter(pk=int(dialog_id)).first()
+    if intent is None:
+        raise InvalidInput(fields={"message.dialogId": f"{dialog_id!r} is not a dialog (intent) of this bot"})
+    return intent
+
+
+def offered_choices(conversation: Conversation) -> list[dict]:
+    """The choices of the bot's most recent message that offered any, in order."""
+    last_bot = Message.objects.filter(conversation=conversation, type=MessageType.BOT).order_by("-id").first()
+    if last_bot is None:
+        return []
+    choices = []
+    for item in (last_bot.meta or {}).get("messages", []):
+        if item.get("type") == "choices":
+            choices.extend(choice for choice in item.get("choices", []) if choice.get("id"))
+    return choices
+
+
+def choice_resolve(*, conversation: Conversation, choice_id=None, choice_index=None) -> dict:
+    """The offered choice a client picked, by id or by its 1-based index."""
+    choices = offered_choices(conversation)
+    if choice_id is not None:
+        for choice in choices:
+            if str(choice["id"]) == str(choice_id):
+                return choice
+        raise InvalidInput(fields={"message.choiceId": f"{choice_id!r} is not one of the choices offered last"})
+    if not choices:
+        raise InvalidInput(fields={"message.choiceIndex": "no choices are on offer"})
+    if not 1 <= choice_index <= len(choices):
+        raise InvalidInput(fields={"message.choiceIndex": f"must be from 1 to {len(choices)}"})
+    return choices[choice_index - 1]
+
+
+# --- end ------------------------------------------------------------------------------------------
+
+
+def runtime_session_end(*, conversation: Conversation, reason: str) -> Conversation:
+    if reason not in EndReason.values:
+        raise InvalidInput(
+            fields={"X-Session-End-Reason": f"must be one of {', '.join(EndReason.values)}, not {reason!r}"}
+        )
+    return conversation_end(conversation=conversation, reason=reason)
