@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
+from playwright import sync_api as playwright_sync
 
 from bots.models import Bot, Intent, Utterance
 from sessions_app.models import BotSession, Conversation
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
