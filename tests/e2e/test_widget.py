@@ -375,6 +375,7 @@ def test_errors_are_shown_as_messages(browser_context, botportal_server, hosts, 
     bot.delete()
     frame.get_by_role("textbox", name="Your message").press("Enter")
     expect(frame.locator(".bp-notice-error").last).to_contain_text("This assistant is no longer available.")
+    expect(frame.locator(".bp-notice-info")).to_have_count(0)
 
 
 def test_prechat_form_passes_the_contact(browser_context, botportal_server, hosts, owner):

@@ -299,7 +299,8 @@
   }
 
   // --- sessions ------------------------------------------------------------------------------
-  function startSession(contact) {
+  // `intro`: a notice shown once the new session exists, before its first messages.
+  function startSession(contact, intro) {
     setBusy(true, "Connecting…");
     var body = {};
     if (contact) body.contact = contact;
@@ -316,6 +317,7 @@
           ended: false,
         };
         saveSession();
+        if (intro) notice("info", intro);
         (created.messages || []).forEach(function (item, index, all) {
           if (item.type === "bot") renderBotItem(item, index === all.length - 1);
           else if (item.type === "user") bubble("user", item.text);
@@ -337,13 +339,13 @@
     });
   }
 
-  // A new conversation after the old token stopped working, said out loud.
+  // A new conversation after the old token stopped working, said out loud (if one could be opened:
+  // a bot that is gone gets its own message instead).
   function replaceExpired() {
     var contact = session ? session.contact : null;
     session = null;
     saveSession();
-    notice("info", "Your previous session expired, so a new conversation has started.");
-    return startSession(contact);
+    return startSession(contact, "Your previous session expired, so a new conversation has started.");
   }
 
   function loadHistory() {
