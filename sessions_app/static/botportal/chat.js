@@ -492,6 +492,7 @@
   function complete(text) {
     var streaming = null;
     var result = null;
+    var stored = null; // the `message` event: the bot message as stored, with its meta
     var streamError = null;
     return request(
       "POST",
@@ -509,6 +510,8 @@
             }
             streaming.querySelector(".bp-text").textContent += event.data.token;
             scrollToEnd();
+          } else if (event.type === "message" && event.data && event.data.type === "bot") {
+            stored = event.data;
           } else if (event.type === "result") {
             result = event.data;
           } else if (event.type === "error") {
@@ -519,7 +522,9 @@
       .then(function () {
         if (streaming) streaming.remove();
         if (streamError) throw streamError;
-        if (result) renderBotItem(result, true);
+        if (!result) return;
+        var rich = !Array.isArray(result.messages) && stored && stored.meta ? stored : result;
+        renderBotItem(rich, true);
       });
   }
 
