@@ -92,7 +92,6 @@
     frame.className = "bpw-frame";
     frame.title = "Chat";
     frame.hidden = true;
-    frame.setAttribute("allow", "clipboard-write");
     frame.src =
       origin + "/widget/" + encodeURIComponent(botId) + "/?embed=1&host=" + encodeURIComponent(window.location.origin);
     root.appendChild(frame);
