@@ -57,3 +57,18 @@ def public_bot(owner):
 @pytest.fixture
 def user_factory(db):
     return UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Owners are created with passwords in most tests; the production hasher's deliberate slowness
+    # would dominate the suite's run time without testing anything of ours.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    # Throttle counters live in the cache; each test starts from zero rather than from its predecessors' traffic.
+    from django.core.cache import cache
+
+    cache.clear()

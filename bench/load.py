@@ -124,14 +124,15 @@ local items = {{ {items} }}
 local counter = 0
 local threads = 0
 function setup(thread) thread:set("index", threads); threads = threads + 1 end
-function init(args) counter = 0 end
+-- Each round starts above the last one's numbers, so a sequenceId keeps increasing across rounds.
+function init(args) counter = (os.time() % 100000) * 10000 end
 request = function()
   counter = counter + 1
   local n = #items
   local offset = 0
   if {str(per_thread).lower()} then n = math.floor(#items / 2); offset = index * n end
   local item = items[offset + (counter % n) + 1]
-  local body = string.gsub(item[4], "SEQ", tostring(counter))
+  local body = string.gsub(item[4], "SEQ", string.format("%d", counter))
   return wrk.format(item[1], item[2], item[3], body)
 end
 """

@@ -1,3 +1,5 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -8,5 +10,10 @@ class HealthView(APIView):
     authentication_classes = []
     throttle_classes = []
 
+    @extend_schema(
+        tags=["health"],
+        summary="Liveness: the web process answers",
+        responses=inline_serializer("Health", {"status": serializers.CharField()}),
+    )
     def get(self, request):
         return Response({"status": "ok"})

@@ -4,6 +4,7 @@ A turn locks its conversation row, so turns in one conversation are processed on
 every user message is followed by its bot reply: concurrent requests never interleave.
 """
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -59,8 +60,22 @@ def conversation_open(
     )
 
 
+# A bot's variable defaults by (bot id, version): the version changes whenever the definition does.
+_VARIABLE_DEFAULTS: dict[tuple, dict] = {}
+_VARIABLE_DEFAULTS_MAX = 1024
+
+
 def _variable_defaults(bot) -> dict:
-    return {name: default for name, default in bot.variables.values_list("name", "default") if default is not None}
+    key = (bot.pk, bot.version)
+    defaults = _VARIABLE_DEFAULTS.get(key)
+    if defaults is None:
+        defaults = {
+            name: default for name, default in bot.variables.values_list("name", "default") if default is not None
+        }
+        if len(_VARIABLE_DEFAULTS) >= _VARIABLE_DEFAULTS_MAX:
+            _VARIABLE_DEFAULTS.clear()
+        _VARIABLE_DEFAULTS[key] = defaults
+    return copy.deepcopy(defaults)
 
 
 def conversation_messages_add(*, conversation: Conversation, messages: list[dict]) -> list[Message]:
@@ -77,17 +92,16 @@ def conversation_messages_add(*, conversation: Conversation, messages: list[dict
         )
         for item in messages
     ]
-    # Inserted one by one: bulk_create only returns primary keys on PostgreSQL.
-    for row in rows:
-        row.save(force_insert=True)
-    return rows
+    # One INSERT; both PostgreSQL and SQLite (3.35+) return the new keys, in order.
+    return Message.objects.bulk_create(rows)
 
 
 def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
     """Store and return the bot's welcome, as a session begins."""
     reply = engine.welcome(_turn(conversation))
     bot_message = _bot_message_store(conversation, reply) if reply.messages else None
-    _conversation_state_save(conversation, reply)
+    if reply.variables != conversation.variables or reply.state != conversation.engine_state or reply.ended:
+        _conversation_state_save(conversation, reply)
     return ExchangeResult(user_message=None, bot_message=bot_message, reply=reply)
 
 
@@ -106,17 +120,10 @@ def conversation_exchange_stream(
     happens in one transaction: a turn that fails, or a stream abandoned by its client, stores nothing.
     With `text` None and `store_user_message` False, answers the last message that is waiting for a reply.
     """
+    received_at = timezone.now()
     with transaction.atomic():
         locked = _conversation_lock(conversation)
-        if store_user_message:
-            user_message = Message.objects.create(
-                conversation=locked,
-                type=MessageType.USER,
-                text=text or "",
-                meta=user_meta or {},
-                sequence_id=sequence_id,
-            )
-        else:
+        if not store_user_message:
             user_message = _message_waiting_for_reply(locked)
             text = user_message.text
         reply = None
@@ -125,7 +132,20 @@ def conversation_exchange_stream(
                 reply = piece
             else:
                 yield piece
-        _user_message_annotate(user_message, reply)
+        if store_user_message:
+            # Stored once the engine has answered, so that it carries what the engine detected in it
+            # without a second write; the row lock keeps it right before its reply.
+            user_message = Message.objects.create(
+                conversation=locked,
+                type=MessageType.USER,
+                text=text or "",
+                meta={**(user_meta or {}), **_detections_json(reply)},
+                sequence_id=sequence_id,
+                created_at=received_at,
+            )
+        elif reply.intents or reply.entities:
+            user_message.meta = {**user_message.meta, **_detections_json(reply)}
+            user_message.save(update_fields=["meta", "updated_at"])
         bot_message = _bot_message_store(locked, reply) if reply.messages else None
         _conversation_state_save(locked, reply)
     yield ExchangeResult(user_message=user_message, bot_message=bot_message, reply=reply)
@@ -207,15 +227,14 @@ def _entity_json(entity) -> dict:
     return {"type": entity.type, "value": entity.value, "text": entity.text, "confidence": entity.confidence}
 
 
-def _user_message_annotate(message: Message, reply: EngineReply) -> None:
+def _detections_json(reply: EngineReply) -> dict:
+    """What the engine detected in a user message, kept on that message's meta."""
     if not (reply.intents or reply.entities):
-        return
-    message.meta = {
-        **message.meta,
+        return {}
+    return {
         "intents": [_intent_json(intent) for intent in reply.intents],
         "entities": [_entity_json(entity) for entity in reply.entities],
     }
-    message.save(update_fields=["meta", "updated_at"])
 
 
 def _bot_message_store(conversation: Conversation, reply: EngineReply) -> Message:

@@ -93,7 +93,7 @@ def bot_session_authenticate(*, token: str) -> BotSession:
     if not token or credentials.is_api_secret(token):
         raise NotAuthenticated("A valid session token is required.")
     bot_session = (
-        BotSession.objects.select_related("conversation", "conversation__bot")
+        BotSession.objects.select_related("conversation")
         .filter(token_digest=credentials.digest(token))
         .first()
     )

@@ -1,3 +1,22 @@
+from django.urls import path
+
+from sessions_app.api import schema_extensions  # noqa: F401 (registers the authentication schemes)
+from sessions_app.api.chatbotkit import conversing
+from sessions_app.api.chatbotkit.owner import owner_urls
+
 app_name = "chatbotkit"
 
-urlpatterns = []
+CONVERSATION = "conversation/<str:conversation_id>"
+
+urlpatterns = [
+    path("bot/<str:bot_id>/session/create", conversing.BotSessionCreateView.as_view(), name="bot-session-create"),
+    path(f"{CONVERSATION}/session/create", conversing.ConversationSessionCreateView.as_view(), name="session-create"),
+    path(f"{CONVERSATION}/session/refresh", conversing.SessionRefreshView.as_view(), name="session-refresh"),
+    path(f"{CONVERSATION}/session/revoke", conversing.SessionRevokeView.as_view(), name="session-revoke"),
+    path(f"{CONVERSATION}/complete", conversing.CompleteView.as_view(), name="conversation-complete"),
+    path(f"{CONVERSATION}/send", conversing.SendView.as_view(), name="conversation-send"),
+    path(f"{CONVERSATION}/receive", conversing.ReceiveView.as_view(), name="conversation-receive"),
+    path(f"{CONVERSATION}/message/list", conversing.MessageListView.as_view(), name="conversation-message-list"),
+]
+urlpatterns += owner_urls()
+# Anything else under the prefix: the JSON 404 at the end of botportal/urls.py.

@@ -113,9 +113,7 @@ def bot_messages(conversation, stored_messages, *, rich_content: dict | None = N
             elif text:
                 rendered.append({"type": "text", "id": mid, "text": text})
     if conversation.ended_at is not None and not any(m["type"] == "sessionEnded" for m in rendered):
-        rendered.append(
-            {"type": "sessionEnded", "id": message_id(conversation.pk, "ended"), "reason": "Action"}
-        )
+        rendered.append({"type": "sessionEnded", "id": message_id(conversation.pk, "ended"), "reason": "Action"})
     return rendered
 
 

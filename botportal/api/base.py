@@ -1,0 +1,49 @@
+"""Shared plumbing for the /api/v1 views: JSON only, bodies that must be JSON objects, epoch milliseconds."""
+
+from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.views import APIView
+
+from botportal.errors import InvalidInput
+
+
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """Always answer with the first renderer (JSON), whatever Accept says.
+
+    Streaming routes read `Accept: application/jsonl` themselves; errors are JSON in every case,
+    never a 406.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class JsonApiView(APIView):
+    content_negotiation_class = JsonOnlyNegotiation
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Oversized bodies never get here: botportal.middleware.RequestBodyLimitMiddleware refuses them.
+        if request.method == "POST" and not request.content_type and _content_length(request) > 0:
+            raise exceptions.UnsupportedMediaType("")
+
+    @staticmethod
+    def body(request) -> dict:
+        """The request's JSON body, which must be an object (an empty body counts as `{}`)."""
+        data = request.data
+        if hasattr(data, "dict"):  # an empty body parses to an empty QueryDict
+            data = data.dict()
+        if not isinstance(data, dict):
+            raise InvalidInput("The request body must be a JSON object.")
+        return data
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def epoch_ms(value) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)

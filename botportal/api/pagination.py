@@ -1,0 +1,120 @@
+"""Cursor pagination and `meta.<key>` filters in the ChatBotKit v1 style.
+
+Query: `cursor` (the id of the last item of the previous page), `order` (`asc` | `desc`), `take`
+(1..100) and `meta.<key>=<value>` equality filters. The answer is `{"items": [...], "cursor": <last id>}`,
+the cursor left out on an empty page.
+"""
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from botportal.errors import InvalidInput
+
+MAX_TAKE = 100
+_META_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
+
+
+@dataclass
+class Page:
+    items: list
+    cursor: str | None
+
+
+def _take(value) -> int:
+    if value is None or value == "":
+        return MAX_TAKE
+    try:
+        take = int(value)
+    except ValueError:
+        take = 0
+    if not 1 <= take <= MAX_TAKE:
+        raise InvalidInput(fields={"take": f"must be a whole number from 1 to {MAX_TAKE}"})
+    return take
+
+
+def _order(value, default: str) -> str:
+    if value is None or value == "":
+        return default
+    if value not in ("asc", "desc"):
+        raise InvalidInput(fields={"order": "must be 'asc' or 'desc'"})
+    return value
+
+
+def meta_filter(queryset: QuerySet, params) -> QuerySet:
+    """Apply every `meta.<key>=<value>` query parameter as an equality filter on the meta object."""
+    for name, value in sorted((k, v) for k, v in params.items() if k.startswith("meta.")):
+        key = name[len("meta.") :]
+        if not _META_KEY.match(key) or "__" in key:
+            raise InvalidInput(fields={name: "is not a valid meta key"})
+        # A query string carries text; `meta.count=5` should also find the number 5 and `meta.ok=true` the boolean.
+        condition = Q(**{f"meta__{key}": value})
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        if isinstance(parsed, bool | int | float) and not isinstance(parsed, str):
+            condition |= Q(**{f"meta__{key}": parsed})
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+def paginate(queryset: QuerySet, params, *, default_order: str = "desc", sequential: bool = False) -> Page:
+    """One page of `queryset`, which must already be scoped to what the caller may see.
+
+    `queryset` may yield model instances or `.values()` rows that include "id".
+    `sequential` models (integer keys in acceptance order) page by id alone; the others by
+    (created_at, id). The cursor is looked up inside the same scoped queryset, so an id the caller
+    may not see is refused like an unknown one.
+    """
+    take, order = validated_page_params(params, default_order=default_order)
+    queryset = meta_filter(queryset, params)
+    cursor = params.get("cursor")
+    if cursor:
+        queryset = _after(queryset, cursor, order=order, sequential=sequential)
+    if sequential:
+        ordering = ["id"] if order == "asc" else ["-id"]
+    else:
+        ordering = ["created_at", "id"] if order == "asc" else ["-created_at", "-id"]
+    items = list(queryset.order_by(*ordering)[:take])
+    if not items:
+        return Page(items=items, cursor=None)
+    last = items[-1]
+    return Page(items=items, cursor=str(last["id"] if isinstance(last, dict) else last.pk))
+
+
+def validated_page_params(params, *, default_order: str) -> tuple[int, str]:
+    problems = {}
+    take = order = None
+    try:
+        take = _take(params.get("take"))
+    except InvalidInput as error:
+        problems.update(error.fields)
+    try:
+        order = _order(params.get("order"), default_order)
+    except InvalidInput as error:
+        problems.update(error.fields)
+    if problems:
+        raise InvalidInput(fields=problems)
+    return take, order
+
+
+def _after(queryset: QuerySet, cursor: str, *, order: str, sequential: bool) -> QuerySet:
+    unknown = InvalidInput(fields={"cursor": "is not the id of an item of this list"})
+    try:
+        key = int(cursor) if sequential else uuid.UUID(cursor)
+    except ValueError:
+        raise unknown from None
+    if sequential:
+        if not queryset.filter(pk=key).exists():
+            raise unknown
+        return queryset.filter(pk__gt=key) if order == "asc" else queryset.filter(pk__lt=key)
+    created_at = queryset.filter(pk=key).values_list("created_at", flat=True).first()
+    if created_at is None:
+        raise unknown
+    if order == "asc":
+        return queryset.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=key))
+    return queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=key))

@@ -1,0 +1,1 @@
+"""Writes and transactions for what a bot is. One module per area; import functions from their module."""

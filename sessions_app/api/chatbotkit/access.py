@@ -1,0 +1,40 @@
+"""Who may call what: an owner's API secret for the owner routes; a session token only in its own conversation."""
+
+import uuid
+
+from botportal.errors import NotAuthenticated
+from sessions_app.models import BotSession, Conversation
+from sessions_app.selectors.conversations import conversation_get
+
+
+def presented_session(request) -> BotSession | None:
+    return request.auth if isinstance(request.auth, BotSession) else None
+
+
+def owner_required(request):
+    if presented_session(request) is not None:
+        raise NotAuthenticated(
+            "A session token may only converse in its own conversation; this route needs an API secret."
+        )
+    if request.user is None:
+        raise NotAuthenticated("Authenticate with an API secret: 'Authorization: Bearer sk-...'.")
+    return request.user
+
+
+def conversation_for(request, conversation_id) -> tuple[Conversation, BotSession | None]:
+    """The conversation a session token or its owner may act on.
+
+    A token gets its own conversation only: any other id is a 401, whether or not it exists.
+    An owner gets its own conversations; another owner's is a 404.
+    """
+    bot_session = presented_session(request)
+    if bot_session is not None:
+        try:
+            same = uuid.UUID(str(conversation_id)) == bot_session.conversation_id
+        except ValueError:
+            same = False
+        if not same:
+            raise NotAuthenticated("This session token belongs to another conversation.")
+        return bot_session.conversation, bot_session
+    owner = owner_required(request)
+    return conversation_get(owner=owner, conversation_id=conversation_id), None

@@ -1,0 +1,300 @@
+"""Bot sessions and conversing with a session token: the seed of the ChatBotKit v1 adapter."""
+
+import json
+import logging
+from itertools import chain
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+
+from botportal import validation
+from botportal.api.base import JsonApiView, epoch_ms
+from botportal.api.errors import describe, error_body
+from botportal.api.pagination import paginate
+from botportal.api.throttles import SESSION_CREATE_THROTTLES
+from botportal.errors import NotAuthenticated
+from bots.selectors import bot_get_any
+from sessions_app.api.chatbotkit import serializers as s
+from sessions_app.api.chatbotkit.access import conversation_for, owner_required, presented_session
+from sessions_app.api.chatbotkit.resources import page_json
+from sessions_app.selectors.conversations import conversation_get, message_rows
+from sessions_app.services.conversations import ExchangeResult, conversation_exchange_stream, conversation_send
+from sessions_app.services.owner_conversations import conversation_converse_check
+from sessions_app.services.sessions import (
+    bot_session_create,
+    bot_session_refresh,
+    bot_session_revoke,
+    conversation_session_create,
+    conversation_sessions_revoke,
+)
+
+logger = logging.getLogger(__name__)
+
+ERRORS = {
+    code: OpenApiResponse(s.ErrorOutput, description=text)
+    for code, text in {
+        400: "Invalid input: the message names every invalid field.",
+        401: "Missing, invalid, expired or revoked credentials, or a session token used outside its conversation.",
+        404: "No such object among the caller's.",
+    }.items()
+}
+SESSION_TAG = ["sessions"]
+CONVERSE_TAG = ["conversing"]
+JSONL = "application/jsonl"
+
+
+def errors(*codes):
+    return {code: ERRORS[code] for code in codes}
+
+
+class BotSessionCreateView(JsonApiView):
+    # Anyone may open sessions with a public bot: per-IP and per-bot limits besides the credential ones.
+    throttle_classes = SESSION_CREATE_THROTTLES
+
+    @extend_schema(
+        tags=SESSION_TAG,
+        summary="Open a conversation with a bot and issue its session token",
+        description="A public bot: anyone, no credentials. A private or protected bot: its owner's API secret "
+        "(none: 401; another owner's: 403).",
+        request=s.BotSessionCreateInput,
+        responses={
+            200: s.BotSessionCreateOutput,
+            **errors(400, 401),
+            403: OpenApiResponse(s.ErrorOutput, description="Another owner's API secret on a non-public bot."),
+            404: ERRORS[404],
+        },
+    )
+    def post(self, request, bot_id):
+        if presented_session(request) is not None:
+            raise NotAuthenticated("A session token cannot open sessions; use an API secret or no credentials.")
+        body = self.body(request)
+        bot = bot_get_any(bot_id=bot_id)
+        opened = bot_session_create(
+            bot=bot,
+            actor=request.user,
+            duration_seconds=body.get("durationInSeconds"),
+            contact=body.get("contact"),
+            messages=body.get("messages"),
+            meta=body.get("meta"),
+        )
+        return Response(
+            {
+                "id": str(bot.pk),
+                "conversationId": str(opened.conversation.pk),
+                "token": opened.issued.token,
+                "expiresAt": epoch_ms(opened.issued.bot_session.expires_at),
+                "messages": [{"id": str(m.pk), "type": m.type, "text": m.text} for m in opened.messages],
+            }
+        )
+
+
+class ConversationSessionCreateView(JsonApiView):
+    @extend_schema(
+        tags=SESSION_TAG,
+        summary="Issue a new session token for an existing conversation (owner only)",
+        request=s.ConversationSessionCreateInput,
+        responses={200: s.ConversationSessionOutput, **errors(400, 401, 404)},
+    )
+    def post(self, request, conversation_id):
+        owner = owner_required(request)
+        body = self.body(request)
+        conversation = conversation_get(owner=owner, conversation_id=conversation_id)
+        issued = conversation_session_create(
+            conversation=conversation, actor=owner, duration_seconds=body.get("durationInSeconds")
+        )
+        return Response(_issued_json(conversation.pk, issued))
+
+
+class SessionRefreshView(JsonApiView):
+    @extend_schema(
+        tags=SESSION_TAG,
+        summary="Trade a live session token for a new one with a fresh expiry (the old one is revoked)",
+        request=s.EmptyInput,
+        responses={200: s.ConversationSessionOutput, **errors(401)},
+    )
+    def post(self, request, conversation_id):
+        conversation, bot_session = conversation_for(request, conversation_id)
+        if bot_session is None:
+            raise NotAuthenticated("Refreshing needs the session token itself; an owner uses session/create.")
+        self.body(request)
+        issued = bot_session_refresh(bot_session=bot_session)
+        return Response(_issued_json(conversation.pk, issued))
+
+
+class SessionRevokeView(JsonApiView):
+    @extend_schema(
+        tags=SESSION_TAG,
+        summary="Revoke the presenting session token; with an API secret, every token of the conversation",
+        request=s.EmptyInput,
+        responses={200: s.RevokeOutput, **errors(401, 404)},
+    )
+    def post(self, request, conversation_id):
+        conversation, bot_session = conversation_for(request, conversation_id)
+        self.body(request)
+        if bot_session is not None:
+            bot_session_revoke(bot_session=bot_session)
+            revoked = 1
+        else:
+            revoked = conversation_sessions_revoke(conversation=conversation)
+        return Response({"id": str(conversation.pk), "revoked": revoked})
+
+
+def _issued_json(conversation_id, issued) -> dict:
+    return {
+        "id": str(conversation_id),
+        "token": issued.token,
+        "expiresAt": epoch_ms(issued.bot_session.expires_at),
+    }
+
+
+class MessageListView(JsonApiView):
+    @extend_schema(
+        tags=CONVERSE_TAG,
+        summary="The conversation's messages, oldest first (owner, or the conversation's own session token)",
+        responses={200: s.page_output(s.MessageOutput, "MessagePage"), **errors(400, 401, 404)},
+    )
+    def get(self, request, conversation_id):
+        conversation, _ = conversation_for(request, conversation_id)
+        page = paginate(
+            message_rows(conversation_id=conversation.pk), request.query_params, default_order="asc", sequential=True
+        )
+        return Response(page_json(page, s.MessageOutput))
+
+
+def _wants_stream(request) -> bool:
+    return JSONL in request.META.get("HTTP_ACCEPT", "").lower()
+
+
+def _event(kind: str, data) -> bytes:
+    return (json.dumps({"type": kind, "data": data, "createdAt": epoch_ms(timezone.now())}) + "\n").encode()
+
+
+class _ExchangeView(JsonApiView):
+    """Runs one turn and answers with its result, or streams it as JSON lines."""
+
+    kind = "complete"
+
+    def exchange(self, request, **kwargs):
+        conversation_converse_check(conversation=kwargs["conversation"])
+        pieces = conversation_exchange_stream(**kwargs)
+        if not _wants_stream(request):
+            count, result = 0, None
+            for piece in pieces:
+                if isinstance(piece, ExchangeResult):
+                    result = piece
+                else:
+                    count += 1
+            return Response(self.result_json(result, count))
+        # The first piece is taken here so that a turn refused outright (an ended conversation,
+        # nothing to answer) is a plain HTTP error rather than a stream holding only an error.
+        first = next(pieces)
+        response = StreamingHttpResponse(self.events(chain([first], pieces)), content_type=JSONL)
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+    def events(self, pieces):
+        count, result = 0, None
+        try:
+            for piece in pieces:
+                if isinstance(piece, ExchangeResult):
+                    result = piece
+                else:
+                    count += 1
+                    yield _event("token", {"token": piece})
+            body = self.result_json(result, count)
+            if result.bot_message is not None:
+                yield _event(
+                    "message", {"id": str(result.bot_message.pk), "type": "bot", "text": result.bot_message.text}
+                )
+            yield _event("usage", {"token": count})
+            if self.kind == "receive":
+                yield _event("receiveResult", body)
+            yield _event("result", body)
+        except Exception as exc:
+            status, message, _ = describe(exc)
+            if status >= 500:
+                logger.exception("error while streaming a %s", self.kind)
+            yield _event("error", error_body(status, message))
+
+    def result_json(self, result: ExchangeResult, count: int) -> dict:
+        body = {"text": result.reply.text, "usage": {"token": count}}
+        if result.bot_message is not None:
+            body = {"id": str(result.bot_message.pk), **body}
+        if self.kind == "complete":
+            body["end"] = {"reason": "stop"}
+        return body
+
+
+STREAM_NOTE = (
+    " With `Accept: application/jsonl` the answer is one JSON event per line: `token` events as the reply is "
+    "produced, then `message`, `usage` and a last `result` whose data is the body documented here; an error "
+    "inside the stream is an `error` event `{message, code}`."
+)
+
+
+class CompleteView(_ExchangeView):
+    kind = "complete"
+
+    @extend_schema(
+        tags=CONVERSE_TAG,
+        summary="Send a user message and get the bot's reply",
+        description="With a session token (its own conversation) or the owner's API secret." + STREAM_NOTE,
+        request=s.CompleteInput,
+        responses={
+            (200, "application/json"): s.CompleteOutput,
+            (200, JSONL): OpenApiResponse(s.StreamEventOutput, description="One event per line (Accept: jsonl)."),
+            **errors(400, 401, 404),
+            409: OpenApiResponse(s.ErrorOutput, description="The conversation has ended."),
+        },
+    )
+    def post(self, request, conversation_id):
+        conversation, _ = conversation_for(request, conversation_id)
+        text = self.body(request).get("text")
+        if text is None:
+            return self.exchange(request, conversation=conversation, text=None, store_user_message=False)
+        text = validation.message_text(text, field="text")
+        return self.exchange(request, conversation=conversation, text=text)
+
+
+class ReceiveView(_ExchangeView):
+    kind = "receive"
+
+    @extend_schema(
+        tags=CONVERSE_TAG,
+        summary="The bot's reply to the message stored by send",
+        description="With a session token (its own conversation) or the owner's API secret." + STREAM_NOTE,
+        request=s.EmptyInput,
+        responses={
+            (200, "application/json"): s.ReceiveOutput,
+            (200, JSONL): OpenApiResponse(s.StreamEventOutput, description="One event per line (Accept: jsonl)."),
+            **errors(401, 404),
+            409: OpenApiResponse(s.ErrorOutput, description="No message is waiting for a reply."),
+        },
+    )
+    def post(self, request, conversation_id):
+        conversation, _ = conversation_for(request, conversation_id)
+        self.body(request)
+        return self.exchange(request, conversation=conversation, text=None, store_user_message=False)
+
+
+class SendView(JsonApiView):
+    @extend_schema(
+        tags=CONVERSE_TAG,
+        summary="Store a user message without answering it (receive answers it)",
+        request=s.SendInput,
+        responses={200: s.SendOutput, **errors(400, 401, 404)},
+    )
+    def post(self, request, conversation_id):
+        conversation, _ = conversation_for(request, conversation_id)
+        text = validation.message_text(self.body(request).get("text"), field="text")
+        conversation_converse_check(conversation=conversation)
+        message, entities = conversation_send(conversation=conversation, text=text)
+        return Response(
+            {
+                "id": str(message.pk),
+                "entities": [{"type": e.type, "text": e.text, "value": e.value} for e in entities],
+            }
+        )

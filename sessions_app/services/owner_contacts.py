@@ -1,0 +1,84 @@
+"""Owner writes for contacts: create, ensure (upsert by fingerprint), update, delete."""
+
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from botportal import validation
+from botportal.errors import Conflict, InvalidInput
+from sessions_app.models import Contact
+
+CONTACT_FIELDS = frozenset({"fingerprint", "name", "email", "phone", "nick", "description", "preferences", "meta"})
+
+
+def _normalised(fields: dict) -> dict:
+    unknown = set(fields) - CONTACT_FIELDS
+    if unknown:
+        raise ValueError(f"unexpected fields: {sorted(unknown)}")
+    checks = {
+        "email": lambda: validation.email(fields.get("email"), field="email"),
+        "phone": lambda: validation.phone(fields.get("phone"), field="phone"),
+        "meta": lambda: validation.meta(fields.get("meta"), field="meta"),
+    }
+    present = [name for name in checks if name in fields]
+    values = validation.collect(*(checks[name] for name in present))
+    return {**fields, **dict(zip(present, values, strict=True))}
+
+
+def _unique_check(*, owner, fields: dict, exclude_pk=None) -> None:
+    """A clear 409 for an email or phone another contact of the owner already has."""
+    others = Contact.objects.filter(owner=owner).exclude(pk=exclude_pk)
+    for name in ("email", "phone", "fingerprint"):
+        if fields.get(name) and others.filter(**{name: fields[name]}).exists():
+            raise Conflict(f"Another contact already has this {name}.")
+
+
+def contact_create(*, owner, fields: dict) -> Contact:
+    fields = _normalised(fields)
+    if not fields.get("fingerprint"):
+        fields["fingerprint"] = f"contact:{uuid.uuid4()}"
+    _unique_check(owner=owner, fields=fields)
+    try:
+        with transaction.atomic():
+            return Contact.objects.create(owner=owner, **fields)
+    except IntegrityError:
+        raise Conflict("Another contact already has this fingerprint, email or phone.") from None
+
+
+def contact_ensure(*, owner, fields: dict) -> Contact:
+    """The owner's contact with this fingerprint, created or updated with the given fields."""
+    fields = _normalised(fields)
+    fingerprint = fields.get("fingerprint")
+    if not isinstance(fingerprint, str) or not fingerprint.strip():
+        raise InvalidInput(fields={"fingerprint": "is required"})
+    for _ in range(3):
+        existing = Contact.objects.filter(owner=owner, fingerprint=fingerprint).first()
+        if existing is not None:
+            return contact_update(contact=existing, fields=fields)
+        _unique_check(owner=owner, fields=fields)
+        try:
+            with transaction.atomic():
+                return Contact.objects.create(owner=owner, **fields)
+        except IntegrityError:
+            continue  # created concurrently: update that one instead
+    raise Conflict("Another contact already has this email or phone.")
+
+
+def contact_update(*, contact: Contact, fields: dict) -> Contact:
+    fields = _normalised(fields)
+    changed = [name for name, value in fields.items() if getattr(contact, name) != value]
+    if not changed:
+        return contact
+    _unique_check(owner=contact.owner_id, fields={n: fields[n] for n in changed}, exclude_pk=contact.pk)
+    for name in changed:
+        setattr(contact, name, fields[name])
+    try:
+        with transaction.atomic():
+            contact.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        raise Conflict("Another contact already has this fingerprint, email or phone.") from None
+    return contact
+
+
+def contact_delete(*, contact: Contact) -> None:
+    contact.delete()

@@ -1,0 +1,396 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from bots.tests.factories import BotFactory
+from sessions_app.models import BotSession, Message
+from sessions_app.services.conversations import conversation_end
+from sessions_app.tests.apis.helpers import (
+    PREFIXES,
+    assert_error,
+    jsonl_events,
+    open_session,
+    post,
+    token_client,
+)
+from sessions_app.tests.factories import ConversationFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def session(anon_client, public_bot):
+    body = open_session(anon_client, public_bot, {"contact": {"email": "ann@example.com"}})
+    return {**body, "client": token_client(body["token"]), "cid": body["conversationId"]}
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_complete_stores_the_pair_and_answers(session, public_bot, prefix):
+    response = post(session["client"], f"{prefix}/conversation/{session['cid']}/complete", {"text": "Hello"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == {"id", "text", "usage", "end"}
+    assert body["text"] == public_bot.fallback_message
+    assert body["end"] == {"reason": "stop"}
+    assert isinstance(body["usage"]["token"], int) and body["usage"]["token"] > 0
+    messages = list(Message.objects.filter(conversation_id=session["cid"]).order_by("id"))
+    assert [(m.type, m.text) for m in messages] == [("user", "Hello"), ("bot", public_bot.fallback_message)]
+    assert body["id"] == str(messages[1].pk)
+
+
+def test_complete_streams_jsonl(session, public_bot):
+    response = post(
+        session["client"],
+        f"/api/v1/conversation/{session['cid']}/complete",
+        {"text": "Hi"},
+        HTTP_ACCEPT="application/jsonl",
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/jsonl")
+    events = jsonl_events(response)
+    tokens = [e["data"]["token"] for e in events if e["type"] == "token"]
+    assert "".join(tokens) == public_bot.fallback_message
+    assert events[-1]["type"] == "result"
+    result = events[-1]["data"]
+    assert result["text"] == public_bot.fallback_message and result["end"] == {"reason": "stop"}
+    assert result["usage"]["token"] == len(tokens)
+    assert {"message", "usage"} <= {e["type"] for e in events}
+    assert all(isinstance(e["createdAt"], int) for e in events)
+    assert Message.objects.filter(conversation_id=session["cid"]).count() == 2
+
+
+def test_error_inside_a_stream_is_an_error_event(session, monkeypatch):
+    from bots import engine
+
+    def broken(turn):
+        yield "Partial"
+        raise RuntimeError("engine crashed")
+
+    monkeypatch.setattr(engine, "stream", broken)
+    response = post(
+        session["client"],
+        f"/api/v1/conversation/{session['cid']}/complete",
+        {"text": "Hi"},
+        HTTP_ACCEPT="application/jsonl",
+    )
+    events = jsonl_events(response)
+    assert events[0] == {**events[0], "type": "token", "data": {"token": "Partial"}}
+    assert events[-1]["type"] == "error"
+    assert events[-1]["data"] == {"message": "Internal server error.", "code": "INTERNAL_SERVER_ERROR"}
+    # The failed turn stored nothing.
+    assert not Message.objects.filter(conversation_id=session["cid"]).exists()
+
+
+def test_stream_refused_outright_is_a_plain_error(session):
+    response = post(
+        session["client"], f"/api/v1/conversation/{session['cid']}/receive", {}, HTTP_ACCEPT="application/jsonl"
+    )
+    assert_error(response, 409, "CONFLICT", "send one first")
+
+
+def test_send_then_receive(session, public_bot):
+    sent = post(session["client"], f"/api/v1/conversation/{session['cid']}/send", {"text": "Question"})
+    assert sent.status_code == 200
+    assert set(sent.json()) == {"id", "entities"} and sent.json()["entities"] == []
+    received = post(session["client"], f"/api/v1/conversation/{session['cid']}/receive", {})
+    assert received.status_code == 200
+    body = received.json()
+    assert set(body) == {"id", "text", "usage"} and body["text"] == public_bot.fallback_message
+    messages = list(Message.objects.filter(conversation_id=session["cid"]).order_by("id"))
+    assert [m.type for m in messages] == ["user", "bot"] and str(messages[0].pk) == sent.json()["id"]
+
+
+def test_receive_streams(session, public_bot):
+    post(session["client"], f"/api/v1/conversation/{session['cid']}/send", {"text": "Question"})
+    response = post(
+        session["client"], f"/api/v1/conversation/{session['cid']}/receive", {}, HTTP_ACCEPT="application/jsonl"
+    )
+    events = jsonl_events(response)
+    assert [e["type"] for e in events][-2:] == ["receiveResult", "result"]
+    assert events[-1]["data"]["text"] == public_bot.fallback_message
+
+
+def test_receive_without_a_waiting_message_is_409(session):
+    assert_error(post(session["client"], f"/api/v1/conversation/{session['cid']}/receive"), 409, "CONFLICT")
+
+
+@pytest.mark.parametrize(("body", "field"), [({}, "text"), ({"text": ""}, "text"), ({"text": 5}, "text")])
+def test_send_needs_text(session, body, field):
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/send", body)
+    assert_error(response, 400, "BAD_REQUEST", field)
+
+
+@pytest.mark.parametrize("body", [{"text": ""}, {"text": "  "}, {"text": ["a"]}])
+def test_complete_with_invalid_text_is_400(session, body):
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", body)
+    assert_error(response, 400, "BAD_REQUEST", "text")
+    assert not Message.objects.filter(conversation_id=session["cid"]).exists()
+
+
+@override_settings(BOTPORTAL={**__import__("django.conf").conf.settings.BOTPORTAL, "MAX_MESSAGE_CHARS": 10})
+def test_too_long_text_is_400(session):
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "x" * 11})
+    assert_error(response, 400, "BAD_REQUEST", "limit is 10")
+
+
+def test_token_on_another_conversation_is_401(session, public_bot, anon_client):
+    other = open_session(anon_client, public_bot)
+    for route in ("complete", "send", "receive", "session/revoke", "session/refresh"):
+        assert_error(
+            post(session["client"], f"/api/v1/conversation/{other['conversationId']}/{route}", {"text": "hi"}),
+            401,
+            "NOT_AUTHENTICATED",
+        )
+    assert_error(
+        session["client"].get(f"/api/v1/conversation/{other['conversationId']}/message/list"), 401, "NOT_AUTHENTICATED"
+    )
+    assert_error(
+        post(session["client"], "/api/v1/conversation/not-a-uuid/complete", {"text": "x"}), 401, "NOT_AUTHENTICATED"
+    )
+    assert not Message.objects.filter(conversation_id=other["conversationId"]).exists()
+
+
+def test_token_on_owner_routes_is_401(session, public_bot):
+    client = session["client"]
+    assert_error(client.get("/api/v1/bot/list"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get(f"/api/v1/bot/{public_bot.pk}/fetch"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get("/api/v1/conversation/list"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get(f"/api/v1/conversation/{session['cid']}/fetch"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get("/api/v1/contact/list"), 401, "NOT_AUTHENTICATED")
+    assert_error(post(client, f"/api/v1/conversation/{session['cid']}/session/create"), 401, "NOT_AUTHENTICATED")
+    assert_error(post(client, f"/api/v1/conversation/{session['cid']}/delete"), 401, "NOT_AUTHENTICATED")
+
+
+def test_expired_token_is_401_the_instant_it_expires(session):
+    BotSession.objects.filter(conversation_id=session["cid"]).update(expires_at=timezone.now())
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "hi"})
+    assert_error(response, 401, "NOT_AUTHENTICATED", "expired")
+
+
+def test_revoked_token_and_ended_conversation_are_401(session, anon_client, public_bot):
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/session/revoke")
+    assert response.status_code == 200 and response.json() == {"id": session["cid"], "revoked": 1}
+    assert_error(
+        post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "x"}),
+        401,
+        "NOT_AUTHENTICATED",
+        "revoked",
+    )
+    other = open_session(anon_client, public_bot)
+    from sessions_app.models import Conversation
+
+    conversation_end(conversation=Conversation.objects.get(pk=other["conversationId"]))
+    assert_error(
+        post(token_client(other["token"]), f"/api/v1/conversation/{other['conversationId']}/complete", {"text": "x"}),
+        401,
+        "NOT_AUTHENTICATED",
+    )
+
+
+def test_unknown_token_is_401(session):
+    assert_error(
+        post(token_client("nope"), f"/api/v1/conversation/{session['cid']}/complete", {"text": "x"}),
+        401,
+        "NOT_AUTHENTICATED",
+    )
+
+
+def test_owner_revokes_every_token_of_the_conversation(session, owner_client):
+    second = post(owner_client, f"/api/v1/conversation/{session['cid']}/session/create").json()
+    response = post(owner_client, f"/api/v1/conversation/{session['cid']}/session/revoke")
+    assert response.json() == {"id": session["cid"], "revoked": 2}
+    for token in (session["token"], second["token"]):
+        assert_error(
+            token_client(token).get(f"/api/v1/conversation/{session['cid']}/message/list"), 401, "NOT_AUTHENTICATED"
+        )
+
+
+def test_other_owner_cannot_revoke(session, other_client):
+    assert_error(post(other_client, f"/api/v1/conversation/{session['cid']}/session/revoke"), 404, "NOT_FOUND")
+    assert post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "x"}).status_code == 200
+
+
+def test_refresh_trades_the_token(session):
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/session/refresh")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"id", "token", "expiresAt"} and body["id"] == session["cid"]
+    assert body["token"] != session["token"] and body["expiresAt"] >= session["expiresAt"]
+    assert_error(
+        post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "x"}),
+        401,
+        "NOT_AUTHENTICATED",
+    )
+    fresh = token_client(body["token"])
+    assert post(fresh, f"/api/v1/conversation/{session['cid']}/complete", {"text": "x"}).status_code == 200
+    new_row = BotSession.objects.get(revoked_at__isnull=True, conversation_id=session["cid"])
+    assert new_row.duration_seconds == 3600
+
+
+def test_refresh_never_goes_beyond_the_lifetime(session):
+    BotSession.objects.filter(conversation_id=session["cid"]).update(
+        issued_first_at=timezone.now() - timedelta(days=7, seconds=1)
+    )
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/session/refresh")
+    assert_error(response, 403, "NOT_AUTHORIZED", "maximum lifetime")
+    BotSession.objects.filter(conversation_id=session["cid"]).update(
+        issued_first_at=timezone.now() - timedelta(days=7) + timedelta(minutes=10)
+    )
+    body = post(session["client"], f"/api/v1/conversation/{session['cid']}/session/refresh").json()
+    limit = timezone.now() + timedelta(minutes=10)
+    assert body["expiresAt"] <= int(limit.timestamp() * 1000) + 1000
+
+
+def test_refresh_with_owner_secret_is_refused(session, owner_client):
+    assert_error(post(owner_client, f"/api/v1/conversation/{session['cid']}/session/refresh"), 401, "NOT_AUTHENTICATED")
+
+
+def test_conversation_session_create_by_owner_only(session, owner_client, other_client, anon_client):
+    url = f"/api/v1/conversation/{session['cid']}/session/create"
+    response = post(owner_client, url, {"durationInSeconds": 1800})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"id", "token", "expiresAt"} and body["id"] == session["cid"]
+    assert (
+        post(token_client(body["token"]), f"/api/v1/conversation/{session['cid']}/complete", {"text": "x"}).status_code
+        == 200
+    )
+    assert_error(post(other_client, url), 404, "NOT_FOUND")
+    assert_error(post(anon_client, url), 401, "NOT_AUTHENTICATED")
+    assert_error(post(owner_client, url, {"durationInSeconds": 60}), 400, "BAD_REQUEST", "1800")
+    assert_error(
+        post(owner_client, "/api/v1/conversation/00000000-0000-0000-0000-000000000000/session/create"), 404, "NOT_FOUND"
+    )
+
+
+def test_message_list_for_the_token_and_the_owner(session, owner_client, other_client):
+    post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "one"})
+    post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "two"})
+    url = f"/api/v1/conversation/{session['cid']}/message/list"
+    body = session["client"].get(url).json()
+    assert [(m["type"], m["text"]) for m in body["items"]][::2] == [("user", "one"), ("user", "two")]
+    item = body["items"][0]
+    assert {"id", "type", "text", "createdAt", "updatedAt"} <= set(item)
+    assert isinstance(item["createdAt"], int) and isinstance(item["id"], str)
+    assert body["cursor"] == body["items"][-1]["id"]
+    assert owner_client.get(url).json() == body
+    assert_error(other_client.get(url), 404, "NOT_FOUND")
+
+
+def test_message_list_pages(owner_client, bot):
+    conversation = ConversationFactory(bot=bot)
+    messages = [MessageFactory(conversation=conversation, text=f"m{n}", meta={"n": str(n % 2)}) for n in range(7)]
+    url = f"/api/v1/conversation/{conversation.pk}/message/list"
+    first = owner_client.get(url, {"take": 3}).json()
+    assert [m["text"] for m in first["items"]] == ["m0", "m1", "m2"]
+    second = owner_client.get(url, {"take": 3, "cursor": first["cursor"]}).json()
+    assert [m["text"] for m in second["items"]] == ["m3", "m4", "m5"]
+    third = owner_client.get(url, {"take": 3, "cursor": second["cursor"]}).json()
+    assert [m["text"] for m in third["items"]] == ["m6"]
+    empty = owner_client.get(url, {"cursor": third["cursor"]}).json()
+    assert empty == {"items": []}
+    desc = owner_client.get(url, {"order": "desc", "take": 2}).json()
+    assert [m["text"] for m in desc["items"]] == ["m6", "m5"]
+    filtered = owner_client.get(url, {"meta.n": "1"}).json()
+    assert [m["text"] for m in filtered["items"]] == ["m1", "m3", "m5"]
+    assert filtered["items"][0]["meta"] == {"n": "1"}
+    assert len(messages) == 7
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"take": 0}, "take"),
+        ({"take": 101}, "take"),
+        ({"take": "x"}, "take"),
+        ({"order": "up"}, "order"),
+        ({"cursor": "abc"}, "cursor"),
+        ({"cursor": "999999"}, "cursor"),
+    ],
+)
+def test_message_list_bad_params_are_400(owner_client, bot, params, field):
+    conversation = ConversationFactory(bot=bot)
+    response = owner_client.get(f"/api/v1/conversation/{conversation.pk}/message/list", params)
+    assert_error(response, 400, "BAD_REQUEST", field)
+
+
+def test_query_counts_are_constant(session, owner_client, django_assert_max_num_queries):
+    url = f"/api/v1/conversation/{session['cid']}/complete"
+    # Token lookup, its once-a-minute "last used" update, then one transaction: lock, two inserts, state save.
+    with django_assert_max_num_queries(8):
+        assert post(session["client"], url, {"text": "first"}).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert post(session["client"], url, {"text": "second"}).status_code == 200
+    Message.objects.bulk_create(
+        [Message(conversation_id=session["cid"], type="user", text=f"m{n}", meta={"k": n}) for n in range(120)]
+    )
+    with django_assert_max_num_queries(4):
+        body = session["client"].get(f"/api/v1/conversation/{session['cid']}/message/list").json()
+    assert len(body["items"]) == 100
+    # The owner's API key lookup and its once-a-minute "last used" update, the conversation, the cursor, the page.
+    with django_assert_max_num_queries(5):
+        body = owner_client.get(
+            f"/api/v1/conversation/{session['cid']}/message/list", {"cursor": body["cursor"]}
+        ).json()
+    assert len(body["items"]) == 24
+
+
+def test_jsonl_errors_before_the_stream_are_json(session):
+    response = post(
+        token_client("bad"),
+        f"/api/v1/conversation/{session['cid']}/complete",
+        {"text": "x"},
+        HTTP_ACCEPT="application/jsonl",
+    )
+    assert_error(response, 401, "NOT_AUTHENTICATED")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_completes_store_forty_messages_in_pairs(owner):
+    from rest_framework.test import APIClient
+
+    bot = BotFactory(owner=owner, visibility="public", fallback_message="reply")
+    session = APIClient().post(f"/api/v1/bot/{bot.pk}/session/create", {}, format="json").json()
+    url = f"/api/v1/conversation/{session['conversationId']}/complete"
+    barrier = threading.Barrier(20)
+    statuses = []
+
+    def complete(n):
+        try:
+            client = token_client(session["token"])
+            barrier.wait(timeout=20)
+            statuses.append(client.post(url, {"text": f"question {n}"}, format="json").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=complete, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 20
+    messages = list(Message.objects.filter(conversation_id=session["conversationId"]).order_by("id"))
+    assert len(messages) == 40
+    assert [m.type for m in messages] == ["user", "bot"] * 20
+    assert sorted(m.text for m in messages[::2]) == sorted(f"question {n}" for n in range(20))
+
+
+def test_conversation_session_create_on_an_ended_conversation_is_409(session, owner_client):
+    from sessions_app.models import Conversation
+
+    conversation_end(conversation=Conversation.objects.get(pk=session["cid"]))
+    response = post(owner_client, f"/api/v1/conversation/{session['cid']}/session/create")
+    assert_error(response, 409, "CONFLICT", "ended")
+
+
+def test_owner_completing_an_ended_conversation_is_409(session, owner_client):
+    from sessions_app.models import Conversation
+
+    conversation_end(conversation=Conversation.objects.get(pk=session["cid"]))
+    response = post(owner_client, f"/api/v1/conversation/{session['cid']}/complete", {"text": "hi"})
+    assert_error(response, 409, "CONFLICT")
+    assert not Message.objects.filter(conversation_id=session["cid"]).exists()
