@@ -116,17 +116,26 @@ def origin_of(server: HostPages) -> str:
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+def chromium(request):
     # Playwright's sync API keeps an event loop running in this thread for as long as the browser
     # lives; the ORM calls made between browser steps (and the database flush after each test) are
     # plain synchronous code all the same.
-    with pytest.MonkeyPatch.context() as patch, playwright_sync.sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        # One sync Playwright per thread: share the session's browser when the e2e conftest has one.
+        try:
+            shared = request.getfixturevalue("browser")
+        except pytest.FixtureLookupError:
+            shared = None
+        if shared is not None:
+            yield shared
+            return
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        with playwright_sync.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
 
 
 @pytest.fixture
