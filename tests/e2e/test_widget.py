@@ -329,6 +329,43 @@ def test_a_token_expiring_mid_conversation_is_replaced_and_the_message_resent(
     assert newest.messages.filter(type="user", text=QUESTION).exists()
 
 
+def test_a_token_about_to_expire_is_refreshed_and_the_conversation_kept(
+    browser_context, botportal_server, hosts, owner
+):
+    expect = playwright_sync.expect
+    bot = make_bot(owner, allowed_origins=[origin_of(hosts["allowed"])])
+    page = browser_context.new_page()
+    page.goto(embed(hosts["allowed"], botportal_server.url, bot))
+    frame = open_widget(page)
+    expect(frame.get_by_role("log")).to_contain_text("Hi! I'm the Demo shop assistant.")
+    conversation = Conversation.objects.get(bot=bot)
+    soon = timezone.now() + timedelta(minutes=1)
+    BotSession.objects.filter(conversation=conversation).update(expires_at=soon)
+    # The host page keeps the widget's session; make it agree with the server.
+    page.evaluate(
+        """(key) => {
+          const state = JSON.parse(sessionStorage.getItem(key));
+          state.expiresAt = Date.now() + 60000;
+          sessionStorage.setItem(key, JSON.stringify(state));
+        }""",
+        f"botportal:widget:{bot.pk}",
+    )
+    refreshes = []
+    page.on("request", lambda r: r.url.endswith("/session/refresh") and refreshes.append(r.url))
+
+    page.reload()
+    frame = page.frame_locator("iframe[title='Chat']")
+    expect(frame.get_by_role("log")).to_contain_text("Hi! I'm the Demo shop assistant.")
+    ask(frame, QUESTION)
+    expect(frame.get_by_role("button", name="That's all")).to_be_enabled()
+
+    assert len(refreshes) == 1
+    expect(frame.locator(".bp-notice")).to_have_count(0)
+    assert Conversation.objects.filter(bot=bot).count() == 1
+    (live,) = BotSession.objects.filter(conversation=conversation, revoked_at__isnull=True)
+    assert live.expires_at > soon + timedelta(minutes=30)
+
+
 def test_escalation_and_end_are_shown_and_the_ended_conversation_can_be_restarted(
     browser_context, botportal_server, hosts, owner
 ):

@@ -11,6 +11,8 @@
   var api = config.apiBase.replace(/\/$/, "");
   var storageKey = "botportal:widget:" + config.botId;
   var PAGE_SIZE = 100;
+  // A token this close to its expiry is traded for a fresh one before use, keeping the conversation.
+  var REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
   var log = document.getElementById("bp-log");
   var statusLine = document.getElementById("bp-status");
@@ -348,6 +350,25 @@
     return startSession(contact, "Your previous session expired, so a new conversation has started.");
   }
 
+  // Trade a token about to expire for a new one on the same conversation; a failure is not fatal
+  // (the request that follows finds out, and an expired token is replaced by a new session).
+  function refreshIfDue() {
+    if (!session || !session.expiresAt || session.expiresAt - Date.now() > REFRESH_MARGIN_MS) {
+      return Promise.resolve();
+    }
+    if (session.expiresAt <= Date.now()) return Promise.resolve();
+    return request("POST", "/conversation/" + encodeURIComponent(session.conversationId) + "/session/refresh", {})
+      .then(function (response) {
+        return response.json();
+      })
+      .then(function (issued) {
+        session.token = issued.token;
+        session.expiresAt = issued.expiresAt;
+        saveSession();
+      })
+      .catch(function () {});
+  }
+
   function loadHistory() {
     setBusy(true, "Loading the conversation…");
     var items = [];
@@ -387,11 +408,19 @@
       if (stored.expiresAt && stored.expiresAt <= Date.now()) {
         return replaceExpired().catch(failStart);
       }
-      return loadHistory().catch(function (error) {
-        if (error instanceof ApiError && error.status === 401) return replaceExpired().catch(failStart);
-        setBusy(false);
-        notice("error", explain(error));
-      });
+      return refreshIfDue()
+        .then(loadHistory)
+        .catch(function (error) {
+          if (error instanceof ApiError && error.status === 401) return replaceExpired().catch(failStart);
+          setBusy(false);
+          notice("error", explain(error), {
+            label: "Try again",
+            run: function () {
+              log.textContent = "";
+              resume(session);
+            },
+          });
+        });
     }
     var contact = stored ? stored.contact : null;
     if (config.prechat.length && !contact) return showPrechat();
@@ -532,7 +561,10 @@
     if (!session || session.ended) return Promise.resolve();
     if (!retried) bubble("user", text);
     setBusy(true, config.name + " is typing…");
-    return complete(text)
+    return refreshIfDue()
+      .then(function () {
+        return complete(text);
+      })
       .then(function () {
         setBusy(false);
         focusInput();
