@@ -12,6 +12,7 @@ session's `contact`.
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -61,6 +62,9 @@ def origin_allowed(*, allowed_origins, origin: str | None) -> bool:
 
 def cors_allow_bot_origin(sender, request, **kwargs) -> bool:
     """django-cors-headers' check_request_enabled: answer CORS on a session route for its bot's origins."""
+    origin = origin_normalize(request.headers.get("Origin"))
+    if origin is None or origin == _own_origin(request):
+        return False  # the widget's own same-origin calls need no CORS, nor a query to decide it
     allowed = bot_allowed_origins_for_path(path=request.path_info)
     if not allowed:
         return False
@@ -76,9 +80,16 @@ def widget_parent_origin(*, bot, request) -> str | None:
     host = origin_normalize(request.GET.get("host"))
     if host is None:
         return None
-    if host in bot_origins(bot.allowed_origins) or host == origin_normalize(f"{request.scheme}://{request.get_host()}"):
+    if host in bot_origins(bot.allowed_origins) or host == _own_origin(request):
         return host
     return None
+
+
+def _own_origin(request) -> str | None:
+    try:
+        return origin_normalize(f"{request.scheme}://{request.get_host()}")
+    except DisallowedHost:
+        return None
 
 
 def widget_frame_ancestors(*, bot) -> str:

@@ -105,3 +105,24 @@ def test_the_widget_page_is_not_a_cors_route(client, shop_bot):
     response = client.get(f"/widget/{shop_bot.pk}/", HTTP_ORIGIN=SHOP)
 
     assert "Access-Control-Allow-Origin" not in response
+
+
+def test_same_origin_calls_are_decided_without_a_query(shop_bot, django_assert_num_queries):
+    from django.test import RequestFactory
+
+    from sessions_app.widget import cors_allow_bot_origin
+
+    request = RequestFactory().post(
+        f"/api/v1/bot/{shop_bot.pk}/session/create", HTTP_HOST="localhost", HTTP_ORIGIN="http://localhost"
+    )
+
+    with django_assert_num_queries(0):
+        assert cors_allow_bot_origin(None, request) is False
+
+
+def test_a_bot_may_list_botportals_own_origin_without_harm(client, owner):
+    bot = BotFactory(owner=owner, visibility="public", allowed_origins=["http://testserver", SHOP])
+
+    response = preflight(client, f"/api/v1/bot/{bot.pk}/session/create", SHOP)
+
+    assert response["Access-Control-Allow-Origin"] == SHOP
