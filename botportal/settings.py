@@ -234,3 +234,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Bot engine ----------------------------------------------------------------------------------
+# Language model providers (OpenAI-compatible chat completions) a bot names in its `model` as
+# "<provider>/<model>": BOTPORTAL_LLM_PROVIDERS is a JSON object {"<provider>": {"base_url", "api_key",
+# "model"?, "timeout"?}}; LLM_BASE_URL and LLM_API_KEY add one more provider, named LLM_PROVIDER_NAME.
+_llm_providers = env.json("BOTPORTAL_LLM_PROVIDERS", default={})
+if env.str("LLM_BASE_URL", default=""):
+    _llm_providers[env.str("LLM_PROVIDER_NAME", default="llm")] = {
+        "base_url": env.str("LLM_BASE_URL"),
+        "api_key": env.str("LLM_API_KEY", default=""),
+        "model": env.str("LLM_MODEL", default=""),
+    }
+BOTPORTAL.update(
+    {
+        "LLM_PROVIDERS": _llm_providers,
+        # Webhook abilities: HTTPS only, and never to private, loopback or link-local addresses unless
+        # allowed (a development machine; plain HTTP is then accepted for those addresses only).
+        "WEBHOOK_ALLOW_PRIVATE": env.bool("BOTPORTAL_WEBHOOK_ALLOW_PRIVATE", default=False),
+        "WEBHOOK_TIMEOUT": env.float("BOTPORTAL_WEBHOOK_TIMEOUT", default=5.0),
+        "WEBHOOK_MAX_BYTES": env.int("BOTPORTAL_WEBHOOK_MAX_BYTES", default=64 * 1024),
+        # Region assumed for phone numbers written without a country code.
+        "PHONE_REGION": env.str("BOTPORTAL_PHONE_REGION", default="US"),
+    }
+)

@@ -14,6 +14,9 @@ urlpatterns = [
     path("v1/", include(("sessions_app.api.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
     path("widget/", include("sessions_app.urls_widget")),
     path("", include("sessions_app.api.einstein.urls")),
+    # Bot definitions as one JSON document: export and import.
+    path("api/v1/", include("bots.api.urls")),
+    path("v1/", include(("bots.api.urls", "bots-v1"), namespace="bots-short")),
     # Last: anything else under the API prefixes is a JSON 404, in DEBUG too.
     re_path(r"^(api|v1)/", api_not_found),
 ]

@@ -13,6 +13,8 @@ class Turn:
     choice_id: str | None = None
     timezone: str = "UTC"
     history: tuple = ()  # recent (type, text) pairs, oldest first
+    choice_index: int | None = None  # 1-based position of an offered choice (Einstein's choiceIndex)
+    dataset_id: Any = None  # the dataset the conversation is bound to; None: the bot's own
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,17 @@ class EngineReply:
     changed_variables: set[str] = field(default_factory=set)
     state: dict = field(default_factory=dict)
     ended: bool = False
+    escalated: bool = False
 
     @property
     def text(self) -> str:
         """The reply as one plain text, for protocols that carry a single text."""
-        return "\n\n".join(m["text"] for m in self.messages if m.get("text"))
+        return "\n\n".join(part for part in (message_text(m) for m in self.messages) if part)
+
+
+def message_text(message: dict) -> str:
+    """One bot message as plain text: a link shows its address too."""
+    text = message.get("text") or ""
+    if message.get("type") == "link" and message.get("url") and message["url"] not in text:
+        return f"{text}: {message['url']}" if text else message["url"]
+    return text

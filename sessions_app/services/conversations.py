@@ -216,6 +216,7 @@ def _turn(conversation: Conversation, *, text: str | None = None, choice_id: str
         choice_id=choice_id,
         timezone=conversation.timezone,
         history=history,
+        dataset_id=conversation.dataset_id,
     )
 
 

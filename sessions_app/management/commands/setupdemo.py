@@ -1,13 +1,18 @@
+import json
 import secrets
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from bots.models import Bot, Visibility
+from bots.services.bot_definitions import bot_import
 from sessions_app.services.owners import api_key_create, bot_owner_create
 
 DEMO_USERNAME = "demo"
+DEMO_BOT_FILE = Path(settings.BASE_DIR) / "examples" / "order-assistant.json"
 
 
 class Command(BaseCommand):
@@ -28,13 +33,11 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         owner = bot_owner_create(username=DEMO_USERNAME, password=password)
         _, secret = api_key_create(owner=owner, name="demo")
-        bot = Bot.objects.create(
-            owner=owner,
-            name="Demo bot",
-            description="A public demo bot.",
-            visibility=Visibility.PUBLIC,
-            welcome_messages=["Hi! I'm the botportal demo bot."],
-        )
+        document = json.loads(DEMO_BOT_FILE.read_text(encoding="utf-8"))
+        bot = bot_import(owner=owner, document=document)
+        if bot.visibility != Visibility.PUBLIC:
+            bot.visibility = Visibility.PUBLIC
+            bot.save(update_fields=["visibility", "updated_at"])
         self.stdout.write(self.style.SUCCESS("Created the demo bot owner and a public demo bot:"))
         self.stdout.write(f"  admin:      http://127.0.0.1:8000/admin/  user {DEMO_USERNAME!r}  password {password}")
         self.stdout.write(f"  API secret: {secret}")
