@@ -279,12 +279,10 @@ def test_visitor_converses_through_the_embedded_widget(browser_context, botporta
         page.screenshot(path=str(folder / "widget.png"))
 
     conversation = Conversation.objects.get(bot=bot)
-    assert list(conversation.messages.order_by("id").values_list("type", "text"))[1:] == [
-        ("user", QUESTION),
-        ("bot", ANSWER + "\n\nAnything else?"),
-        ("user", "Show me the map"),
-        ("bot", "Our shop on the map"),
-    ]
+    stored = list(conversation.messages.order_by("id").values_list("type", "text"))[1:]
+    assert stored[:3] == [("user", QUESTION), ("bot", ANSWER + "\n\nAnything else?"), ("user", "Show me the map")]
+    assert stored[3][0] == "bot" and stored[3][1].startswith("Our shop on the map")
+    assert len(stored) == 4
 
     # A reload in the same tab: the widget reopens on the same conversation with its history.
     page.reload()
