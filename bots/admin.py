@@ -10,6 +10,7 @@ from sessions_app.admin_scoping import (
     OwnerScopedRelatedFilter,
     may_write,
 )
+from sessions_app.widget import bot_embed_snippet_html
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
 
@@ -161,6 +162,8 @@ class BotAdmin(OwnerScopedModelAdmin):
         bot = self.get_object(request, object_id)
         if bot is not None and may_write(request.user, bot):
             extra_context["can_try"] = True
+        if bot is not None:
+            extra_context["widget_snippet"] = bot_embed_snippet_html(bot=bot, request=request)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_fieldsets(self, request, obj=None):
