@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint bench
+.PHONY: run test install install-dev lint bench screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+
+# Refresh docs/screenshots/ (the admin dashboard and a transcript) with Debian's chromium.
+screenshots: install-dev
+	BOTPORTAL_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_screenshots.py -q
 
 # Load benchmark on PostgreSQL (127.0.0.1:5432) under gunicorn, measured with wrk; not part of `make test`.
 bench: install-dev

@@ -59,6 +59,36 @@ def user_factory(db):
     return UserFactory
 
 
+# --- admin console -------------------------------------------------------------------------------
+@pytest.fixture
+def reviewer(db):
+    from django.contrib.auth.models import Group
+
+    from sessions_app.services.owners import CONVERSATION_REVIEWER_GROUP
+
+    user = UserFactory(username="reviewer", is_staff=True)
+    user.groups.add(Group.objects.get(name=CONVERSATION_REVIEWER_GROUP))
+    return user
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def login_client():
+    """A Django test client logged in as the given user: `login_client(user)`."""
+    from django.test import Client
+
+    def make(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Owners are created with passwords in most tests; the production hasher's deliberate slowness

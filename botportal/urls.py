@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("sessions_app.api.chatbotkit.urls")),
     path("v1/", include(("sessions_app.api.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
+    path("widget/", include("sessions_app.urls_widget")),
     path("", include("sessions_app.api.einstein.urls")),
     # Bot definitions as one JSON document: export and import.
     path("api/v1/", include("bots.api.urls")),

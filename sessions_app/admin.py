@@ -1,52 +1,497 @@
-from django.contrib import admin
+import contextlib
+import csv
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from sessions_app.admin_scoping import (
+    CappedCountPaginator,
+    OwnerScopedModelAdmin,
+    OwnerScopedRelatedFilter,
+    may_write,
+    scope,
+)
+from sessions_app.selectors.admin import conversation_sessions, transcript_messages_for_export, transcript_page
+from sessions_app.services.owners import api_key_create, api_key_revoke
+from sessions_app.services.sessions import bot_session_revoke
 
 from .models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
 
+admin.site.site_header = "botportal console"
+admin.site.site_title = "botportal"
+admin.site.index_title = "Dashboard"
+
 
 @admin.register(OwnerProfile)
-class OwnerProfileAdmin(admin.ModelAdmin):
+class OwnerProfileAdmin(OwnerScopedModelAdmin):
     list_display = ("owner", "org_id")
+    list_select_related = ("owner",)
     readonly_fields = ("org_id",)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "owner", "created_at", "last_used_at", "revoked_at")
+class ApiKeyAdmin(OwnerScopedModelAdmin):
+    owns_directly = True
+    list_display = ("name", "prefix_display", "owner", "created_at", "last_used_at", "status")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     list_select_related = ("owner",)
+    search_fields = ("name", "prefix")
     exclude = ("digest",)
-    readonly_fields = ("prefix", "created_at", "last_used_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke_selected"]
+
+    @admin.display(description="Secret", ordering="prefix")
+    def prefix_display(self, obj):
+        return f"{obj.prefix}…"
+
+    @admin.display(description="Status")
+    def status(self, obj):
+        return "active" if obj.revoked_at is None else "revoked"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["owner", "name"] if request.user.is_superuser else ["name"]
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return super().get_readonly_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        owner = obj.owner if request.user.is_superuser and obj.owner_id else request.user
+        api_key, secret = api_key_create(owner=owner, name=obj.name)
+        # The admin goes on with `obj` (history entry, response): make it the created row.
+        for field in ("pk", "owner_id", "prefix", "digest", "created_at"):
+            setattr(obj, field, getattr(api_key, field))
+        obj._state.adding = False
+        request._botportal_new_secret = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_botportal_new_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        # Shown on this one response only: it is stored as a digest and can't be shown again.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "API key created",
+            "api_key": obj,
+            "secret": secret,
+        }
+        response = TemplateResponse(request, "admin/sessions_app/apikey/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key)
+            count += 1
+        self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)
+
+    def changelist_view(self, request, extra_context=None):
+        profile = OwnerProfile.objects.filter(owner=request.user).first()
+        extra_context = {**(extra_context or {}), "org_id": profile.org_id if profile else None}
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(OwnerScopedModelAdmin):
+    owns_directly = True
     list_display = ("__str__", "email", "phone", "owner", "created_at")
     list_select_related = ("owner",)
-    search_fields = ("name", "email", "phone")
+    search_fields = ("name", "email", "phone", "nick")
+    readonly_fields = ("created_at", "updated_at", "verified_at")
+    history_limit = 50
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        contact = self.get_object(request, object_id)
+        if contact is not None:
+            conversations = (
+                Conversation.objects.filter(contact=contact)
+                .select_related("bot")
+                .only("id", "name", "bot__name", "bot__id", "origin", "created_at", "ended_at", "end_reason")
+                .order_by("-created_at")
+            )
+            extra_context["conversation_history"] = conversations[: self.history_limit]
+            extra_context["conversation_history_all_url"] = (
+                reverse("admin:sessions_app_conversation_changelist") + f"?contact__id__exact={contact.pk}"
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
-class MessageInline(admin.TabularInline):
-    model = Message
-    extra = 0
-    fields = ("type", "text", "created_at")
-    readonly_fields = fields
+class EndedFilter(admin.SimpleListFilter):
+    title = "ended"
+    parameter_name = "ended"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Ended"), ("no", "Ongoing"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(ended_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(ended_at__isnull=True)
+        return queryset
+
+
+class RecentContactFilter(OwnerScopedRelatedFilter):
+    """The contact filter lists the most recent contacts; any contact is reachable from its own page."""
+
+    limit = 100
+
+    def field_choices(self, field, request, model_admin):
+        contacts = scope(Contact.objects.all(), request.user)
+        recent = list(contacts.order_by("-created_at")[: self.limit])
+        selected = [value for value in (self.lookup_val or []) if value]
+        if selected and not any(str(c.pk) in selected for c in recent):
+            with contextlib.suppress(ValueError, ValidationError):
+                recent += list(contacts.filter(pk__in=selected))
+        return [(contact.pk, str(contact)) for contact in recent]
+
+
+EXPORT_FIELDS = (
+    "conversation_id",
+    "bot",
+    "contact_email",
+    "origin",
+    "conversation_started_at",
+    "ended_at",
+    "end_reason",
+    "message_id",
+    "type",
+    "text",
+    "created_at",
+    "intents",
+    "entities",
+)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _message_intents(message):
+    return (message.meta or {}).get("intents") or []
+
+
+def _message_entities(message):
+    return (message.meta or {}).get("entities") or []
+
+
+def _choices(message) -> list[str]:
+    """The labels of the choices a bot message offered."""
+    parts = (message.meta or {}).get("messages") or []
+    return [
+        choice.get("label", "")
+        for part in parts
+        if isinstance(part, dict) and part.get("type") == "choices"
+        for choice in part.get("choices", [])
+        if isinstance(choice, dict)
+    ]
+
+
+def _describe(item) -> str:
+    """One detected intent or entity as a short label, whatever shape the engine stored."""
+    if not isinstance(item, dict):
+        return str(item)
+    name = item.get("label") or item.get("name") or item.get("type") or "?"
+    value = item.get("value")
+    text = f"{name}={value}" if value not in (None, "") else str(name)
+    confidence = item.get("confidence")
+    if isinstance(confidence, int | float):
+        text += f" ({confidence:.2f})"
+    return text
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "bot", "contact", "origin", "created_at", "ended_at", "end_reason")
-    list_filter = ("origin", "end_reason")
+class ConversationAdmin(OwnerScopedModelAdmin):
+    owns_directly = True
+    paginator = CappedCountPaginator
+    list_display = ("transcript_link", "bot", "contact", "origin", "created_at", "ended_at", "end_reason")
+    list_display_links = None
+    list_filter = (
+        ("bot", OwnerScopedRelatedFilter),
+        ("contact", RecentContactFilter),
+        ("created_at", DateFieldListFilter),
+        EndedFilter,
+        "end_reason",
+        "origin",
+    )
     list_select_related = ("bot", "contact")
-    inlines = [MessageInline]
+    search_fields = ("contact__email", "messages__text")
+    search_help_text = "Words in the messages, or a contact's email (a term with @ searches emails only)."
+    ordering = ("-created_at",)
+    exclude = ("engine_state", "last_request_digest", "last_response")
+    readonly_fields = (
+        "bot",
+        "bot_version",
+        "dataset",
+        "skillset",
+        "contact",
+        "origin",
+        "external_session_key",
+        "variables",
+        "timezone",
+        "created_at",
+        "updated_at",
+        "last_activity_at",
+        "ended_at",
+        "end_reason",
+        "last_sequence_id",
+    )
+    actions = ["export_csv", "export_json"]
+
+    @admin.display(description="Conversation", ordering="created_at")
+    def transcript_link(self, obj):
+        url = reverse("admin:sessions_app_conversation_transcript", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.name or str(obj.pk)[:8])
+
+    def has_add_permission(self, request):
+        # Conversations begin with a session (API, widget or the bot's "try it" page).
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        """Contact email, or message text through a correlated EXISTS rather than a join.
+
+        A join on messages multiplies conversation rows (and needs DISTINCT over the whole list);
+        EXISTS stops at the first matching message of each conversation.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        email_match = Q(contact__email__icontains=term)
+        if "@" in term:
+            # An email address: the contacts, without scanning every message's text as well.
+            return queryset.filter(email_match), False
+        message_match = Message.objects.filter(conversation=OuterRef("pk"), text__icontains=term)
+        return queryset.filter(Q(Exists(message_match)) | email_match), False
+
+    def get_urls(self):
+        urls = super().get_urls()
+        custom = [
+            path(
+                "<path:object_id>/transcript/",
+                self.admin_site.admin_view(self.transcript_view),
+                name="sessions_app_conversation_transcript",
+            ),
+        ]
+        return custom + urls
+
+    def transcript_view(self, request, object_id):
+        conversation = self.get_queryset(request).select_related("bot", "contact").filter(pk=object_id).first()
+        if conversation is None or not self.has_view_permission(request, conversation):
+            raise Http404("No conversation with this id.")
+        page = transcript_page(conversation=conversation, page_number=request.GET.get("page", 1))
+        turns = [
+            {
+                "message": message,
+                "side": "user" if message.type == "user" else ("bot" if message.type == "bot" else "other"),
+                "intents": [_describe(i) for i in _message_intents(message)],
+                "entities": [_describe(e) for e in _message_entities(message)],
+                "choices": _choices(message),
+            }
+            for message in page.object_list
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Transcript: {conversation}",
+            "conversation": conversation,
+            "page": page,
+            "turns": turns,
+            "sessions": conversation_sessions(conversation=conversation),
+            "variables": sorted((conversation.variables or {}).items()),
+            "can_change": self.has_change_permission(request, conversation),
+            "now": timezone.now(),
+        }
+        return TemplateResponse(request, "admin/sessions_app/conversation/transcript.html", context)
+
+    @admin.action(description="Export selected transcripts as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(EXPORT_FIELDS)
+            for m in transcript_messages_for_export(conversations_queryset=queryset).iterator(chunk_size=2000):
+                c = m.conversation
+                yield writer.writerow(
+                    [
+                        c.pk,
+                        c.bot.name if c.bot else "",
+                        c.contact.email if c.contact else "",
+                        c.origin,
+                        c.created_at.isoformat(),
+                        c.ended_at.isoformat() if c.ended_at else "",
+                        c.end_reason,
+                        m.pk,
+                        m.type,
+                        m.text,
+                        m.created_at.isoformat(),
+                        json.dumps(_message_intents(m)),
+                        json.dumps(_message_entities(m)),
+                    ]
+                )
+
+        return self._download(rows(), "text/csv", "csv")
+
+    @admin.action(description="Export selected transcripts as JSON", permissions=["view"])
+    def export_json(self, request, queryset):
+        def chunks():
+            # Streamed conversation by conversation so a large export never sits in memory whole.
+            yield "["
+            current = None
+            first_message = True
+            for m in transcript_messages_for_export(conversations_queryset=queryset).iterator(chunk_size=2000):
+                if m.conversation_id != current:
+                    c = m.conversation
+                    yield ("]}," if current is not None else "") + json.dumps(
+                        {
+                            "id": c.pk,
+                            "bot": {"id": c.bot_id, "name": c.bot.name} if c.bot else None,
+                            "contact": {"id": c.contact_id, "email": c.contact.email, "name": c.contact.name}
+                            if c.contact
+                            else None,
+                            "origin": c.origin,
+                            "created_at": c.created_at,
+                            "ended_at": c.ended_at,
+                            "end_reason": c.end_reason,
+                            "variables": c.variables,
+                        },
+                        cls=DjangoJSONEncoder,
+                    )[:-1] + ', "messages": ['
+                    current = m.conversation_id
+                    first_message = True
+                yield ("" if first_message else ",") + json.dumps(
+                    {
+                        "id": m.pk,
+                        "type": m.type,
+                        "text": m.text,
+                        "created_at": m.created_at,
+                        "intents": _message_intents(m),
+                        "entities": _message_entities(m),
+                    },
+                    cls=DjangoJSONEncoder,
+                )
+                first_message = False
+            yield ("]}" if current is not None else "") + "]"
+
+        return self._download(chunks(), "application/json", "json")
+
+    def _download(self, content, content_type, extension):
+        response = StreamingHttpResponse(content, content_type=content_type)
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="transcripts-{stamp}.{extension}"'
+        return response
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ("type", "__str__", "conversation", "created_at")
+class MessageAdmin(OwnerScopedModelAdmin):
+    paginator = CappedCountPaginator
+    list_display = ("type", "excerpt", "conversation", "created_at")
+    list_filter = ("type",)
     list_select_related = ("conversation",)
+    ordering = ("-id",)
+    exclude = ()
+    readonly_fields = ("conversation", "type", "text", "name", "description", "meta", "sequence_id", "created_at")
+
+    @admin.display(description="Text")
+    def excerpt(self, obj):
+        return obj.text[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # A transcript is a record of what was said: nobody rewrites it.
+        return False
+
+
+class SessionStatusFilter(admin.SimpleListFilter):
+    """BotSession.status() as a list filter, computed by the database."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return (("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked"))
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+        return queryset
 
 
 @admin.register(BotSession)
-class BotSessionAdmin(admin.ModelAdmin):
-    list_display = ("pk", "conversation", "created_at", "expires_at", "revoked_at", "last_used_at")
-    list_select_related = ("conversation",)
+class BotSessionAdmin(OwnerScopedModelAdmin):
+    paginator = CappedCountPaginator
+    list_display = ("pk", "conversation_link", "bot", "status", "created_at", "expires_at", "last_used_at")
+    list_filter = (SessionStatusFilter, ("created_at", DateFieldListFilter))
+    list_select_related = ("conversation", "conversation__bot")
+    ordering = ("-created_at",)
+    actions = ["revoke_selected"]
     exclude = ("token_digest",)
+    readonly_fields = (
+        "conversation",
+        "status",
+        "duration_seconds",
+        "created_at",
+        "issued_first_at",
+        "expires_at",
+        "expired_at",
+        "revoked_at",
+        "created_by",
+        "last_used_at",
+    )
+
+    @admin.display(description="Conversation")
+    def conversation_link(self, obj):
+        url = reverse("admin:sessions_app_conversation_transcript", args=[obj.conversation_id])
+        return format_html('<a href="{}">{}</a>', url, obj.conversation)
+
+    @admin.display(description="Bot")
+    def bot(self, obj):
+        return obj.conversation.bot
+
+    @admin.display(description="Status")
+    def status(self, obj):
+        return obj.status()
+
+    def has_add_permission(self, request):
+        # Sessions are created with their token shown once: the bot's "create a session" action.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected sessions", permissions=["revoke"])
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for bot_session in queryset.filter(revoked_at__isnull=True):
+            bot_session_revoke(bot_session=bot_session)
+            count += 1
+        self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
+
+    def has_revoke_permission(self, request):
+        # Nothing on a session is edited by hand, but its owner may revoke it.
+        return may_write(request.user) and request.user.has_perm("sessions_app.change_botsession")

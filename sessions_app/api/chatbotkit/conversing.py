@@ -206,9 +206,12 @@ class _ExchangeView(JsonApiView):
                     yield _event("token", {"token": piece})
             body = self.result_json(result, count)
             if result.bot_message is not None:
-                yield _event(
-                    "message", {"id": str(result.bot_message.pk), "type": "bot", "text": result.bot_message.text}
-                )
+                message = {"id": str(result.bot_message.pk), "type": "bot", "text": result.bot_message.text}
+                # The stored message's meta, as message/list shows it: the engine's rich messages
+                # (choices, links, escalation, end) for clients that render more than text.
+                if result.bot_message.meta:
+                    message["meta"] = result.bot_message.meta
+                yield _event("message", message)
             yield _event("usage", {"token": count})
             if self.kind == "receive":
                 yield _event("receiveResult", body)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from sessions_app.widget import widget_page
+
+app_name = "widget"
+
+urlpatterns = [
+    path("<uuid:bot_id>/", widget_page, name="page"),
+]
