@@ -153,6 +153,15 @@ def test_a_bot_owner_has_no_admin_outside_its_own_objects(console, other_owner):
     assert response.status_code in (302, 403), response.status_code
 
 
+def test_the_dashboard_shows_only_the_owners_own_bots(console, mine, theirs):
+    Bot = type(theirs["bots.Bot"])
+    Bot.objects.filter(pk=theirs["bots.Bot"].pk).update(name="Their unmistakable bot")
+    Bot.objects.filter(pk=mine["bots.Bot"].pk).update(name="My own bot")
+    page = console.get(reverse("admin:index")).content.decode()
+    assert "My own bot" in page
+    assert "Their unmistakable bot" not in page and str(theirs["bots.Bot"].pk) not in page
+
+
 def test_the_owners_own_objects_open(console, mine):
     # The refusals above mean something only if the same pages open for the owner's own objects.
     for label, model_admin in sorted(registered().items()):
