@@ -113,16 +113,19 @@ def conversation_exchange_stream(
     sequence_id: int | None = None,
     user_meta: dict | None = None,
     store_user_message: bool = True,
+    lock_held: bool = False,
 ) -> Iterator[str | ExchangeResult]:
     """One turn: store the user's message, let the engine answer, store the answer.
 
     Yields the reply's text in pieces as the engine produces them, then the ExchangeResult. Everything
     happens in one transaction: a turn that fails, or a stream abandoned by its client, stores nothing.
     With `text` None and `store_user_message` False, answers the last message that is waiting for a reply.
+    With `lock_held`, the caller has already locked `conversation` (select_for_update, bot loaded) in
+    its own transaction; the turn then works on that instance and leaves it up to date.
     """
     received_at = timezone.now()
     with transaction.atomic():
-        locked = _conversation_lock(conversation)
+        locked = _conversation_held(conversation) if lock_held else _conversation_lock(conversation)
         if not store_user_message:
             user_message = _message_waiting_for_reply(locked)
             text = user_message.text
@@ -194,6 +197,14 @@ def _conversation_lock(conversation: Conversation, *, allow_ended: bool = False)
     if locked.ended_at is not None and not allow_ended:
         raise Conflict("The conversation has ended.")
     return locked
+
+
+def _conversation_held(conversation: Conversation) -> Conversation:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_held needs the caller's transaction holding the conversation's row lock")
+    if conversation.ended_at is not None:
+        raise Conflict("The conversation has ended.")
+    return conversation
 
 
 def _message_waiting_for_reply(conversation: Conversation) -> Message:

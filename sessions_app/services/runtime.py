@@ -205,10 +205,8 @@ def runtime_session_continue(
                     f"sequenceId {sequence_id} was not greater than the last processed sequenceId {last}.",
                     fields={"message.sequenceId": f"must be greater than the last processed sequenceId {last}"},
                 )
+            # The turn runs under this transaction's row lock and keeps `locked` up to date.
             outcome = _turn(locked, sequence_id=sequence_id, message=message)
-            # The exchange saved the conversation through its own instance: read what it stored.
-            locked.refresh_from_db()
-            outcome.conversation = locked
             response = render(outcome)
             locked.last_sequence_id = sequence_id
             locked.last_request_digest = digest
@@ -237,7 +235,7 @@ def _turn(conversation: Conversation, *, sequence_id: int, message: dict) -> Tur
     if kind == "text":
         text = validation.message_text(message["text"], field="message.text")
         result = conversation_exchange(
-            conversation=conversation, text=text, sequence_id=sequence_id, user_meta=user_meta
+            conversation=conversation, text=text, sequence_id=sequence_id, user_meta=user_meta, lock_held=True
         )
         return _outcome(conversation, result)
     if kind == "choice":
@@ -250,6 +248,7 @@ def _turn(conversation: Conversation, *, sequence_id: int, message: dict) -> Tur
             choice_id=choice["id"],
             sequence_id=sequence_id,
             user_meta={**user_meta, "choiceId": choice["id"]},
+            lock_held=True,
         )
         return _outcome(conversation, result)
     if kind == "redirect":
@@ -260,6 +259,7 @@ def _turn(conversation: Conversation, *, sequence_id: int, message: dict) -> Tur
             text=utterance,
             sequence_id=sequence_id,
             user_meta={**user_meta, "dialogId": message["dialogId"]},
+            lock_held=True,
         )
         return _outcome(conversation, result)
     if kind == "transferSucceeded":
