@@ -102,6 +102,34 @@ def refuse_unstorable(value, where: str = "") -> None:
             refuse_unstorable(inner, f"{where}[{index}]")
 
 
+def messages(value, *, allowed_types, field: str = "messages") -> list[dict]:
+    """A list of messages {type, text, meta?}, each type one of `allowed_types`; every problem is named."""
+    if value is None:
+        return []
+    shape = "{type, text}"
+    if not isinstance(value, list):
+        raise InvalidInput(fields={field: f"must be a list of {shape} objects"})
+    problems, checked = {}, []
+    for index, item in enumerate(value):
+        where = f"{field}[{index}]"
+        if not isinstance(item, dict):
+            problems[where] = f"must be an object {shape}"
+            continue
+        if item.get("type") not in allowed_types:
+            problems[f"{where}.type"] = f"must be one of {', '.join(allowed_types)}, not {item.get('type')!r}"
+            continue
+        try:
+            text = message_text(item.get("text"), field=f"{where}.text")
+            item_meta = meta(item.get("meta"), field=f"{where}.meta")
+        except InvalidInput as error:
+            problems.update(error.fields)
+            continue
+        checked.append({"type": item["type"], "text": text, "meta": item_meta})
+    if problems:
+        raise InvalidInput(fields=problems)
+    return checked
+
+
 def collect(*checks):
     """Run several field checks and raise one InvalidInput naming every invalid field.
 

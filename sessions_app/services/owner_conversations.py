@@ -11,33 +11,6 @@ from sessions_app.services.conversations import conversation_messages_add, conve
 CONVERSATION_FIELDS = frozenset({"name", "description", "meta", "bot_id", "contact_id"})
 
 
-def _messages(messages) -> list[dict]:
-    """An owner may store any message type (bot, context, backstory...), unlike a session's opener."""
-    if messages is None:
-        return []
-    if not isinstance(messages, list):
-        raise InvalidInput(fields={"messages": "must be a list of {type, text} objects"})
-    problems, checked = {}, []
-    for index, item in enumerate(messages):
-        where = f"messages[{index}]"
-        if not isinstance(item, dict):
-            problems[where] = "must be an object {type, text}"
-            continue
-        if item.get("type") not in MessageType.values:
-            problems[f"{where}.type"] = f"must be one of {', '.join(MessageType.values)}"
-            continue
-        try:
-            text = validation.message_text(item.get("text"), field=f"{where}.text")
-            meta = validation.meta(item.get("meta"), field=f"{where}.meta")
-        except InvalidInput as error:
-            problems.update(error.fields)
-            continue
-        checked.append({"type": item["type"], "text": text, "meta": meta})
-    if problems:
-        raise InvalidInput(fields=problems)
-    return checked
-
-
 def _links(*, owner, bot_id, contact_id) -> tuple[Bot | None, Contact | None]:
     problems, bot, contact = {}, None, None
     if bot_id:
@@ -58,7 +31,9 @@ def conversation_create(*, owner, fields: dict, messages=None) -> Conversation:
     if unknown:
         raise ValueError(f"unexpected fields: {sorted(unknown)}")
     meta, checked_messages = validation.collect(
-        lambda: validation.meta(fields.get("meta")), lambda: _messages(messages)
+        lambda: validation.meta(fields.get("meta")),
+        # An owner may store any message type (bot, context, backstory...), unlike a session's opener.
+        lambda: validation.messages(messages, allowed_types=MessageType.values),
     )
     bot, contact = _links(owner=owner, bot_id=fields.get("bot_id"), contact_id=fields.get("contact_id"))
     with transaction.atomic():

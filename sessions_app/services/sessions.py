@@ -61,7 +61,8 @@ def bot_session_create(
     duration, person, initial, checked_meta = validation.collect(
         lambda: validation.session_duration(duration_seconds),
         lambda: _person(contact),
-        lambda: _initial_messages(messages),
+        # Only the person may speak first: a session cannot put words in the bot's mouth.
+        lambda: validation.messages(messages, allowed_types=[MessageType.USER]),
         lambda: validation.meta(meta),
     )
     with transaction.atomic():
@@ -193,30 +194,3 @@ def _person(contact) -> dict | None:
     if problems:
         raise InvalidInput(fields=problems)
     return person
-
-
-def _initial_messages(messages) -> list[dict]:
-    if messages is None:
-        return []
-    if not isinstance(messages, list):
-        raise InvalidInput(fields={"messages": "must be a list of {type: 'user', text} objects"})
-    problems, initial = {}, []
-    for index, item in enumerate(messages):
-        where = f"messages[{index}]"
-        if not isinstance(item, dict):
-            problems[where] = "must be an object {type: 'user', text}"
-            continue
-        if item.get("type") != MessageType.USER:
-            problems[f"{where}.type"] = (
-                f"only 'user' messages may start a session, not {item.get('type')!r}"
-            )
-            continue
-        try:
-            text = validation.message_text(item.get("text"), field=f"{where}.text")
-        except InvalidInput as error:
-            problems.update(error.fields)
-            continue
-        initial.append({"type": MessageType.USER, "text": text})
-    if problems:
-        raise InvalidInput(fields=problems)
-    return initial
