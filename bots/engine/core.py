@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from bots.selectors import dataset_search, record_covers_query
 
 from . import llm, webhook
-from .classifier import classify
 from .definition import Definition, definition_for
 from .entities import extract
 from .text import normalize, substitute
@@ -190,6 +189,10 @@ def _run(turn: Turn):
             context.state["choices"] = offered
             context.say({"type": "text", "text": substitute(turn.bot.fallback_message or "", context.variables)})
         return context.reply()
+
+    # Imported on first use: the classifier brings scikit-learn, numpy and scipy (about 100 MB), which
+    # processes that never classify (Celery workers pruning, management commands) should not carry.
+    from .classifier import classify
 
     predictions = classify(turn.bot, text, top=TOP_INTENTS)
     context.intents = [DetectedIntent(p.label, p.confidence, p.source) for p in predictions]
