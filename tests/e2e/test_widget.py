@@ -24,17 +24,6 @@ from sessions_app.models import BotSession, Conversation
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PORTS = range(8700, 8800)
 TIMEOUT_MS = 10_000
 
@@ -115,33 +104,10 @@ def origin_of(server: HostPages) -> str:
     return f"http://localhost:{server.server_port}"
 
 
-@pytest.fixture(scope="module")
-def chromium(request):
-    # Playwright's sync API keeps an event loop running in this thread for as long as the browser
-    # lives; the ORM calls made between browser steps (and the database flush after each test) are
-    # plain synchronous code all the same.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        # One sync Playwright per thread: share the session's browser when the e2e conftest has one.
-        try:
-            shared = request.getfixturevalue("browser")
-        except pytest.FixtureLookupError:
-            shared = None
-        if shared is not None:
-            yield shared
-            return
-        if not Path(CHROMIUM).exists():
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-        with playwright_sync.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-
-
 @pytest.fixture
-def browser_context(chromium):
+def browser_context(browser):
     cache.clear()  # the throttles count per IP across tests
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
     yield context
     context.close()
@@ -448,10 +414,10 @@ def test_prechat_form_passes_the_contact(browser_context, botportal_server, host
     assert (conversation.contact.name, conversation.contact.email) == ("Ada Lovelace", "ada@example.com")
 
 
-def test_keyboard_only_on_a_phone_sized_screen(chromium, botportal_server, hosts, owner):
+def test_keyboard_only_on_a_phone_sized_screen(browser, botportal_server, hosts, owner):
     expect = playwright_sync.expect
     cache.clear()
-    context = chromium.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
     context.set_default_timeout(TIMEOUT_MS)
     try:
         bot = make_bot(owner, allowed_origins=[origin_of(hosts["allowed"])])
