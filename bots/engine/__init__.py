@@ -16,7 +16,17 @@ gives one); `EngineReply.state` remembers the choices on offer, so the next turn
 conversation is over; `EngineReply.escalated` that a transfer to a person was asked for.
 """
 
-from .core import detect_entities, respond, stream, welcome
+from .core import detect_entities, offered_choices, respond, stream, welcome
 from .types import DetectedEntity, DetectedIntent, EngineReply, Turn
 
-__all__ = ["DetectedEntity", "DetectedIntent", "EngineReply", "Turn", "detect_entities", "respond", "stream", "welcome"]
+__all__ = [
+    "DetectedEntity",
+    "DetectedIntent",
+    "EngineReply",
+    "Turn",
+    "detect_entities",
+    "offered_choices",
+    "respond",
+    "stream",
+    "welcome",
+]

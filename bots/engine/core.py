@@ -165,11 +165,19 @@ class _Context:
         )
 
 
+def offered_choices(state: dict) -> list[dict]:
+    """The choices now on offer ({id, label, alias, intent}, in order), from a conversation's engine state.
+
+    The one record of them: a choice offered in an earlier reply and since superseded is not among them.
+    """
+    return list((state or {}).get("choices") or [])
+
+
 def _run(turn: Turn):
     """The turn as a generator: it yields tokens when a language model streams, and returns the reply."""
     context = _Context(turn)
     state = turn.state or {}
-    offered = state.get("choices") or []
+    offered = offered_choices(state)
     pending = state.get("pending")
     text = (turn.text or "").strip()
     if text:

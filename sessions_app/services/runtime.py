@@ -17,6 +17,7 @@ from django.db import DatabaseError, connection, transaction
 
 from botportal import validation
 from botportal.errors import Busy, InvalidInput, NotFound
+from bots import engine
 from bots.engine import EngineReply
 from bots.models import Bot, Intent
 from bots.variables import variables_validate
@@ -309,21 +310,9 @@ def _dialog_intent(conversation: Conversation, dialog_id: str) -> Intent:
     return intent
 
 
-def offered_choices(conversation: Conversation) -> list[dict]:
-    """The choices of the bot's most recent message that offered any, in order."""
-    last_bot = Message.objects.filter(conversation=conversation, type=MessageType.BOT).order_by("-id").first()
-    if last_bot is None:
-        return []
-    choices = []
-    for item in (last_bot.meta or {}).get("messages", []):
-        if item.get("type") == "choices":
-            choices.extend(choice for choice in item.get("choices", []) if choice.get("id"))
-    return choices
-
-
 def choice_resolve(*, conversation: Conversation, choice_id=None, choice_index=None) -> dict:
     """The offered choice a client picked, by id or by its 1-based index."""
-    choices = offered_choices(conversation)
+    choices = engine.offered_choices(conversation.engine_state)
     if choice_id is not None:
         for choice in choices:
             if str(choice["id"]) == str(choice_id):

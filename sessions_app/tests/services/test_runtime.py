@@ -149,11 +149,7 @@ def test_session_get_and_end(owner, bot):
 
 def test_choice_resolution_uses_the_last_offered_choices(bot):
     conversation = runtime_session_begin(bot=bot, external_session_key="k").conversation
-    Message.objects.create(
-        conversation=conversation,
-        type="bot",
-        meta={"messages": [{"type": "choices", "choices": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]}]},
-    )
+    conversation.engine_state = {"choices": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]}
     assert choice_resolve(conversation=conversation, choice_index=2)["id"] == "b"
     assert choice_resolve(conversation=conversation, choice_id="a")["label"] == "A"
     with pytest.raises(InvalidInput):

@@ -41,7 +41,9 @@ class ScriptedEngine:
             target = {"type": "queue", "target": "00G1"}
             reply = EngineReply(messages=[{"type": "escalate", "text": "Connecting you.", "targets": [target]}])
         elif text == "doc":
-            reply = EngineReply(messages=[{"type": "link", "text": "The manual", "url": "https://example.com/manual.pdf"}])
+            reply = EngineReply(
+                messages=[{"type": "link", "text": "The manual", "url": "https://example.com/manual.pdf"}]
+            )
         elif text == "bye":
             reply = EngineReply(messages=[{"type": "end", "text": "Goodbye!"}], ended=True)
         else:
@@ -53,7 +55,11 @@ class ScriptedEngine:
                 changed_variables={"email"},
             )
         reply.variables = variables
-        reply.state = dict(turn.state)
+        # As the engine does: the choices on offer are those of this reply, recorded in its state.
+        offered = [
+            choice for message in reply.messages if message["type"] == "choices" for choice in message["choices"]
+        ]
+        reply.state = {**turn.state, "choices": offered}
         yield reply
 
 
@@ -344,3 +350,10 @@ def test_the_whole_transcript_is_stored_in_order(einstein, scripted, bot):
     ]
     conversation = Conversation.objects.get(pk=sid)
     assert conversation.origin == "einstein" and conversation.end_reason == "UserRequest"
+
+
+def test_choices_from_an_earlier_reply_are_no_longer_on_offer(einstein, scripted, session_id):
+    assert einstein.send(session_id, text("menu", 1)).status_code == 200
+    assert einstein.send(session_id, text("hello", 2)).status_code == 200  # a reply without choices
+    response = einstein.send(session_id, {"type": "choice", "choiceId": "c-orders", "sequenceId": 3})
+    assert response.status_code == 400 and "c-orders" in response.json()["message"]
