@@ -16,7 +16,7 @@ gives one); `EngineReply.state` remembers the choices on offer, so the next turn
 conversation is over; `EngineReply.escalated` that a transfer to a person was asked for.
 """
 
-from .core import detect_entities, offered_choices, respond, stream, welcome
+from .core import detect_entities, offered_choices, respond, stream, variable_defaults, welcome
 from .types import DetectedEntity, DetectedIntent, EngineReply, Turn
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "offered_choices",
     "respond",
     "stream",
+    "variable_defaults",
     "welcome",
 ]

@@ -7,6 +7,7 @@ intent reaches the bot's threshold, a language model (when the bot names a confi
 bot's dataset answers, else the fallback message.
 """
 
+import copy
 import logging
 import uuid
 from collections.abc import Iterator
@@ -163,6 +164,15 @@ class _Context:
             ended=self.ended,
             escalated=self.escalated,
         )
+
+
+def variable_defaults(bot) -> dict:
+    """The values a new conversation's variables start with: each defined variable's default, if it has one."""
+    return {
+        name: copy.deepcopy(spec.default)
+        for name, spec in definition_for(bot).variables.items()
+        if spec.default is not None
+    }
 
 
 def offered_choices(state: dict) -> list[dict]:

@@ -4,7 +4,6 @@ A turn locks its conversation row, so turns in one conversation are processed on
 every user message is followed by its bot reply: concurrent requests never interleave.
 """
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,7 +40,7 @@ def conversation_open(
     external_session_key: str = "",
 ) -> Conversation:
     """A new conversation bound to the bot's current version, dataset and skillset."""
-    initial_variables = _variable_defaults(bot) if bot is not None else {}
+    initial_variables = engine.variable_defaults(bot) if bot is not None else {}
     initial_variables.update(variables or {})
     return Conversation.objects.create(
         owner=owner,
@@ -58,24 +57,6 @@ def conversation_open(
         timezone=tz,
         external_session_key=external_session_key,
     )
-
-
-# A bot's variable defaults by (bot id, version): the version changes whenever the definition does.
-_VARIABLE_DEFAULTS: dict[tuple, dict] = {}
-_VARIABLE_DEFAULTS_MAX = 1024
-
-
-def _variable_defaults(bot) -> dict:
-    key = (bot.pk, bot.version)
-    defaults = _VARIABLE_DEFAULTS.get(key)
-    if defaults is None:
-        defaults = {
-            name: default for name, default in bot.variables.values_list("name", "default") if default is not None
-        }
-        if len(_VARIABLE_DEFAULTS) >= _VARIABLE_DEFAULTS_MAX:
-            _VARIABLE_DEFAULTS.clear()
-        _VARIABLE_DEFAULTS[key] = defaults
-    return copy.deepcopy(defaults)
 
 
 def conversation_messages_add(*, conversation: Conversation, messages: list[dict]) -> list[Message]:

@@ -160,3 +160,21 @@ def test_conversation_session_for_an_ended_conversation_is_refused(public_bot):
     conversation_end(conversation=opened.conversation)
     with pytest.raises(Conflict, match="ended"):
         conversation_session_create(conversation=opened.conversation, actor=public_bot.owner)
+
+
+def test_variable_defaults_seed_new_conversations_and_follow_the_definition(public_bot):
+    from bots.tests.factories import VariableFactory
+
+    variable = VariableFactory(bot=public_bot, name="language", type="text", default="en")
+    VariableFactory(bot=public_bot, name="orderNumber", type="text", default=None)
+    public_bot.refresh_from_db()
+    first = bot_session_create(bot=public_bot, actor=None).conversation
+    assert first.variables == {"language": "en"}
+
+    variable.default = "fr"
+    variable.save()  # a definition change: the bot's version moves on
+    public_bot.refresh_from_db()
+    second = bot_session_create(bot=public_bot, actor=None).conversation
+    assert second.variables == {"language": "fr"}
+    first.refresh_from_db()
+    assert first.variables == {"language": "en"}
