@@ -25,24 +25,39 @@ def bearer_credential(request) -> str | None:
     return value
 
 
-def authenticate_bearer(request, value: str):
-    """(owner, None) for an API secret, (None, BotSession) for a session token.
-
-    Failed attempts are counted per client IP; past the limit an IP is refused without any check.
-    """
+def _guarded(request, check):
+    """Run a credential check, counting its failures per client IP; past the limit, refuse unchecked."""
     guard = FailedAuthenticationThrottle()
     wait = guard.blocked_for(request)
     if wait is not None:
         raise exceptions.Throttled(wait=wait)
     try:
-        if credentials.is_api_secret(value):
-            owner = api_key_authenticate(secret=value)
-            if owner is None:
-                raise NotAuthenticated("The API secret is not valid.")
-            return owner, None
-        return None, bot_session_authenticate(token=value)
-    except NotAuthenticated as error:
+        return check()
+    except NotAuthenticated:
         guard.record_failure(request)
+        raise
+
+
+def _live_secret_owner(secret: str):
+    owner = api_key_authenticate(secret=secret) if credentials.is_api_secret(secret) else None
+    if owner is None:
+        raise NotAuthenticated("The API secret is not valid.")
+    return owner
+
+
+def api_secret_owner(request, secret: str):
+    """The owner of a presented API secret, for any protocol: NotAuthenticated if it is not a live one,
+    Throttled if this client IP has failed too often."""
+    return _guarded(request, lambda: _live_secret_owner(secret))
+
+
+def authenticate_bearer(request, value: str):
+    """(owner, None) for an API secret, (None, BotSession) for a session token."""
+    try:
+        if credentials.is_api_secret(value):
+            return api_secret_owner(request, value), None
+        return None, _guarded(request, lambda: bot_session_authenticate(token=value))
+    except NotAuthenticated as error:
         raise exceptions.AuthenticationFailed(error.message) from None
 
 

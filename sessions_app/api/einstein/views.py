@@ -14,12 +14,11 @@ from rest_framework.exceptions import Throttled
 
 from botportal.api.throttles import (
     ApiSecretThrottle,
-    FailedAuthenticationThrottle,
     RuntimeSessionThrottle,
     throttle_wait,
 )
 from botportal.errors import InvalidInput, NotAuthenticated
-from sessions_app.services.owners import api_key_authenticate
+from sessions_app.api.authentication import api_secret_owner
 from sessions_app.services.runtime import (
     META_KEY,
     TurnOutcome,
@@ -70,17 +69,13 @@ def _owner(request):
     The same limits as on /api/v1: failed attempts per client IP (past the limit an IP is refused
     unchecked), then requests per API secret owner.
     """
-    guard = FailedAuthenticationThrottle()
-    wait = guard.blocked_for(request)
-    if wait is not None:
-        raise Throttled(wait=wait)
     scheme, _, value = (request.headers.get("Authorization") or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise NotAuthenticated("Access bearer token is missing or invalid: send 'Authorization: Bearer <API secret>'.")
-    owner = api_key_authenticate(secret=value.strip())
-    if owner is None:
-        guard.record_failure(request)
-        raise NotAuthenticated("Access bearer token is missing or invalid.")
+    try:
+        owner = api_secret_owner(request, value.strip())
+    except NotAuthenticated:
+        raise NotAuthenticated("Access bearer token is missing or invalid.") from None
     _throttle([ApiSecretThrottle], request, user=owner)
     return owner
 
