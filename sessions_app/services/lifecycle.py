@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
@@ -135,11 +136,11 @@ def _batch_size(batch_size: int | None) -> int:
 
 @dataclass(frozen=True)
 class Batch:
-    """The primary keys of one batch, and the range of the column the batch was walked along.
+    """The primary keys of one fetched batch, and the range of the column the batch was walked along.
 
     Statements on the batch give the database both: the keys say exactly which rows, the range lets it
-    find them with one index range scan. With only `id = ANY(...)` of thousands of random UUIDs,
-    PostgreSQL prefers to scan the whole table for every batch.
+    find them with one index range scan (with only `id = ANY(...)` of thousands of random UUIDs,
+    PostgreSQL prefers to scan the whole table) and leaves out a row whose value moved meanwhile.
     """
 
     ids: list
@@ -151,18 +152,13 @@ class Batch:
         return queryset.filter(pk__in=self.ids, **{f"{self.order}__gte": self.first, f"{self.order}__lte": self.last})
 
 
-def _batch_bounds(queryset: QuerySet, ids: list, order: str):
-    """(order value, pk) of the batch's first and last rows, or None if none of them is due any more."""
-    if order == "pk":
-        return (ids[0], ids[0]), (ids[-1], ids[-1])
-    # Only the two ends are needed: loading every row's timestamp into Python would cost more than the
-    # database's whole work on the batch.
-    ends = dict(queryset.filter(pk__in={ids[0], ids[-1]}).values_list("pk", order))
-    if ids[0] in ends and ids[-1] in ends:
-        return (ends[ids[0]], ids[0]), (ends[ids[-1]], ids[-1])
-    # An end changed meanwhile (rare): take the range of the rows still due.
-    rows = list(queryset.filter(pk__in=ids).order_by(order, "pk").values_list(order, "pk"))
-    return (rows[0], rows[-1]) if rows else None
+@dataclass(frozen=True)
+class Step:
+    """What one batch did: how many rows it chose, the (order value, pk) of the last of them, the counts."""
+
+    chosen: int
+    last: tuple | None
+    counts: dict[str, int]
 
 
 def _in_batches(
@@ -170,78 +166,139 @@ def _in_batches(
     *,
     queryset: QuerySet,
     batch_size: int,
-    apply: Callable[[Batch], dict[str, int]],
+    apply: Callable[[QuerySet, str], Step],
     order: str = "pk",
 ) -> None:
     """Apply `apply` to the rows of `queryset`, a batch at a time, each batch in its own transaction.
 
-    Rows are walked by keyset pagination on (`order`, pk), so each fetch is one index range scan that never
-    revisits rows earlier batches handled. Walking along the column the condition is on (rather than a
-    random UUID key) also visits the table roughly in the order it was written, which keeps each batch's
-    pages few.
+    `apply` gets the batch as an unevaluated page of (pk, order value) rows and the name of the order
+    column. Rows are walked by keyset pagination on (`order`, pk), so each page is one index range scan
+    that never revisits rows earlier batches handled (nor the index entries of rows they deleted).
+    Walking along the column the condition is on (rather than a random UUID key) also visits the table
+    roughly in the order it was written, which keeps each batch's pages few.
     """
+    rows = queryset.annotate(ordered=F(order)).order_by("ordered", "pk").values_list("pk", "ordered")
     last = None  # (order value, pk) of the previous batch's last row
     while True:
-        page = queryset.order_by(order, "pk") if order != "pk" else queryset.order_by("pk")
+        page = rows
         if last is not None:
-            if order == "pk":
-                page = page.filter(pk__gt=last[1])
-            else:
-                # Written as a lower bound (>=) so the database scans the index range from there.
-                page = page.filter(Q(**{f"{order}__gte": last[0]}) & ~Q(**{order: last[0], "pk__lte": last[1]}))
+            # Written as a lower bound (>=) so the database scans the index range from there.
+            page = page.filter(Q(ordered__gte=last[0]) & ~Q(ordered=last[0], pk__lte=last[1]))
         started = time.monotonic()
         with transaction.atomic():
-            ids = list(page.values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                return
-            bounds = _batch_bounds(queryset, ids, order)
-            if bounds is None:  # every row of the batch changed since it was fetched: none is due any more
-                continue
-            first, last = bounds
-            counts = apply(Batch(ids=ids, order=order, first=first[0], last=last[0]))
-        elapsed = time.monotonic() - started
-        run.batches += 1
-        run.longest_batch_seconds = max(run.longest_batch_seconds, elapsed)
-        for name, value in counts.items():
-            run.counts[name] = run.counts.get(name, 0) + value
-        if len(ids) < batch_size:
+            step = apply(page[:batch_size], order)
+        if not step.chosen:
             return
+        run.batches += 1
+        run.longest_batch_seconds = max(run.longest_batch_seconds, time.monotonic() - started)
+        for name, value in step.counts.items():
+            run.counts[name] = run.counts.get(name, 0) + value
+        if step.chosen < batch_size:
+            return
+        last = step.last
+
+
+def _on_fetched(apply: Callable[[Batch], dict[str, int]]) -> Callable[[QuerySet, str], Step]:
+    """Adapt `apply`, which works on a Batch of keys fetched into Python, to `_in_batches`."""
+
+    def step(page: QuerySet, order: str) -> Step:
+        rows = list(page)
+        if not rows:
+            return Step(chosen=0, last=None, counts={})
+        batch = Batch(ids=[pk for pk, _ in rows], order=order, first=rows[0][1], last=rows[-1][1])
+        return Step(chosen=len(rows), last=(rows[-1][1], rows[-1][0]), counts=apply(batch))
+
+    return step
 
 
 def _chunks(ids: list) -> Iterator[list]:
-    if connection.vendor == "sqlite":
-        for start in range(0, len(ids), _SQLITE_CHUNK):
-            yield ids[start : start + _SQLITE_CHUNK]
-    else:
-        yield ids
+    for start in range(0, len(ids), _SQLITE_CHUNK):
+        yield ids[start : start + _SQLITE_CHUNK]
 
 
-def _delete_ids(model, ids: list, *, column: str = "id", key_model=None, batch: Batch | None = None) -> int:
+def _delete_ids(model, ids: list, *, column: str = "id", key_model=None) -> int:
     """DELETE the rows whose `column` is in `ids` (keys of `key_model`, by default `model`), in SQL:
-    no Python-side collection of rows, no signals. With `batch`, also within the batch's range."""
+    no Python-side collection of rows, no signals."""
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
     key_field = (key_model or model)._meta.pk
-    where, params = "", []
-    if batch is not None:
-        order_field = model._meta.pk if batch.order == "pk" else model._meta.get_field(batch.order)
-        where = f" AND {quote(order_field.column)} >= %s AND {quote(order_field.column)} <= %s"
-        params = [
-            order_field.get_db_prep_value(batch.first, connection),
-            order_field.get_db_prep_value(batch.last, connection),
-        ]
     deleted = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(ids):
-            if connection.vendor == "postgresql":  # psycopg sends UUIDs and integers as they are
-                cursor.execute(f"DELETE FROM {table} WHERE {quote(column)} = ANY(%s){where}", [chunk, *params])  # noqa: S608
-            else:
-                chunk = [key_field.get_db_prep_value(value, connection) for value in chunk]
-                placeholders = ", ".join(["%s"] * len(chunk))
-                sql = f"DELETE FROM {table} WHERE {quote(column)} IN ({placeholders}){where}"  # noqa: S608
-                cursor.execute(sql, [*chunk, *params])
+            chunk = [key_field.get_db_prep_value(value, connection) for value in chunk]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(column)} IN ({placeholders})"  # noqa: S608
+            cursor.execute(sql, chunk)
             deleted += cursor.rowcount
     return deleted
+
+
+# One statement chooses a batch, deletes it and reports the batch's size and last row, so no key
+# travels to Python and back. Only a row whose order value is still the one it was chosen by goes: a
+# conversation that got a message meanwhile has a newer last activity, and when the DELETE finds the
+# row changed by a transaction that committed after the batch was chosen, it checks the row again.
+_DELETE_CHOSEN = """
+WITH batch (id, ordered) AS ({page}),
+deleted AS (
+    DELETE FROM {table} AS doomed USING batch
+    WHERE doomed.{pk} = batch.id AND doomed.{order} = batch.ordered
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM deleted), (SELECT count(*) FROM batch), last.ordered, last.id
+FROM (SELECT ordered, id FROM batch ORDER BY ordered DESC, id DESC LIMIT 1) AS last
+"""
+
+
+def _deleted_in_transaction(cursor, models) -> list[int]:
+    """Rows this transaction has deleted from each model's table so far, cascades included (PostgreSQL's
+    statistics counters, on by default as autovacuum needs them): how the children the database removes
+    itself get counted without looking them up a second time."""
+    if not models:
+        return []
+    columns = ", ".join(["pg_stat_get_xact_tuples_deleted(%s::regclass)"] * len(models))
+    cursor.execute(f"SELECT {columns}", [model._meta.db_table for model in models])  # noqa: S608
+    return list(cursor.fetchone())
+
+
+def _delete_batch(page: QuerySet, order: str, *, count_as: str, children: dict[str, tuple] | None = None) -> Step:
+    """Delete one batch of rows (counted as `count_as`) with their `children`: count name -> (model,
+    foreign key column).
+
+    On PostgreSQL the batch is chosen and deleted by one statement and the foreign keys cascade in the
+    database (migration 0003), several times faster than deleting the children first. SQLite has no such
+    constraint from Django, so there the children are deleted explicitly first; its transactions take
+    the write lock as they begin (IMMEDIATE), so nothing changes between choosing the rows and deleting.
+    """
+    model = page.model
+    children = children or {}
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        order_column = model._meta.pk.column if order == "pk" else model._meta.get_field(order).column
+        page_sql, params = page.query.sql_with_params()
+        sql = _DELETE_CHOSEN.format(
+            page=page_sql, table=quote(model._meta.db_table), pk=quote(model._meta.pk.column), order=quote(order_column)
+        )
+        child_models = [child_model for child_model, _ in children.values()]
+        with connection.cursor() as cursor:
+            before = _deleted_in_transaction(cursor, child_models)
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            after = _deleted_in_transaction(cursor, child_models)
+        if row is None:
+            return Step(chosen=0, last=None, counts={})
+        deleted, chosen, last_ordered, last_pk = row
+        counts = {count_as: deleted}
+        counts.update((name, a - b) for name, a, b in zip(children, after, before, strict=True))
+        return Step(chosen=chosen, last=(last_ordered, last_pk), counts=counts)
+    rows = list(page)
+    if not rows:
+        return Step(chosen=0, last=None, counts={})
+    ids = [pk for pk, _ in rows]
+    counts = {
+        name: _delete_ids(child_model, ids, column=column, key_model=model)
+        for name, (child_model, column) in children.items()
+    }
+    counts = {count_as: _delete_ids(model, ids), **counts}
+    return Step(chosen=len(rows), last=(rows[-1][1], rows[-1][0]), counts=counts)
 
 
 def _run(name: str, *, counts: list[str], dry_run: bool, body: Callable[[LifecycleRun], None]) -> LifecycleRun:
@@ -279,7 +336,7 @@ def bot_sessions_expire(*, now: datetime | None = None, dry_run: bool = False, b
         def apply(batch):
             return {"sessions_expired": batch.of(due).update(expired_at=F("expires_at"))}
 
-        _in_batches(run, queryset=due, batch_size=size, apply=apply)
+        _in_batches(run, queryset=due, batch_size=size, apply=_on_fetched(apply))
 
     return _run(EXPIRE_SESSIONS, counts=["sessions_expired"], dry_run=dry_run, body=body)
 
@@ -308,7 +365,7 @@ def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False
             revoked = BotSession.objects.filter(conversation_id__in=ids, revoked_at__isnull=True).update(revoked_at=now)
             return {"conversations_ended": ended, "sessions_revoked": revoked}
 
-        _in_batches(run, queryset=idle, batch_size=size, apply=apply, order="last_activity_at")
+        _in_batches(run, queryset=idle, batch_size=size, apply=_on_fetched(apply), order="last_activity_at")
 
     return _run(END_IDLE_CONVERSATIONS, counts=["conversations_ended", "sessions_revoked"], dry_run=dry_run, body=body)
 
@@ -328,7 +385,7 @@ def bot_sessions_prune(*, now: datetime | None = None, dry_run: bool = False, ba
             run,
             queryset=old,
             batch_size=size,
-            apply=lambda batch: {"sessions_deleted": _delete_ids(BotSession, batch.ids, batch=batch)},
+            apply=partial(_delete_batch, count_as="sessions_deleted"),
         )
 
     return _run(PRUNE_SESSIONS, counts=["sessions_deleted"], dry_run=dry_run, body=body)
@@ -360,40 +417,17 @@ def conversations_prunable(*, now: datetime | None = None) -> list[QuerySet]:
 _CONVERSATION_COUNTS = ["conversations_deleted", "messages_deleted", "sessions_deleted"]
 
 
-# Rows this transaction has deleted from each table so far, cascades included (PostgreSQL's statistics
-# counters, on by default as autovacuum needs them): how the children the database removes itself get
-# counted without looking them up a second time.
-_DELETED_IN_TRANSACTION = (
-    "SELECT pg_stat_get_xact_tuples_deleted('sessions_app_message'::regclass),"
-    " pg_stat_get_xact_tuples_deleted('sessions_app_botsession'::regclass)"
-)
-
-
-def _conversations_delete(batch: Batch) -> dict[str, int]:
-    """Delete a batch of conversations with their messages and sessions.
-
-    The batch's range of `last_activity_at` is part of the condition, so a conversation that got a message
-    after the batch was fetched (its last activity is now newer) stays. On PostgreSQL the foreign keys
-    cascade in the database (migration 0003), several times faster than deleting the children first.
-    SQLite has no such constraint from Django, so there the children are deleted explicitly first.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_DELETED_IN_TRANSACTION)
-            messages_before, sessions_before = cursor.fetchone()
-            conversations = _delete_ids(Conversation, batch.ids, batch=batch)
-            cursor.execute(_DELETED_IN_TRANSACTION)
-            messages_after, sessions_after = cursor.fetchone()
-        return {
-            "conversations_deleted": conversations,
-            "messages_deleted": messages_after - messages_before,
-            "sessions_deleted": sessions_after - sessions_before,
-        }
-    ids = list(batch.of(Conversation.objects).values_list("pk", flat=True))
-    messages = _delete_ids(Message, ids, column="conversation_id", key_model=Conversation)
-    sessions = _delete_ids(BotSession, ids, column="conversation_id", key_model=Conversation)
-    conversations = _delete_ids(Conversation, ids)
-    return {"conversations_deleted": conversations, "messages_deleted": messages, "sessions_deleted": sessions}
+def _conversations_delete(page: QuerySet, order: str) -> Step:
+    """Delete a batch of conversations with their messages and sessions."""
+    return _delete_batch(
+        page,
+        order,
+        count_as="conversations_deleted",
+        children={
+            "messages_deleted": (Message, "conversation_id"),
+            "sessions_deleted": (BotSession, "conversation_id"),
+        },
+    )
 
 
 def conversations_prune(*, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None):

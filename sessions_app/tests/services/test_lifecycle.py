@@ -5,7 +5,7 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from bots.tests.factories import BotFactory
@@ -228,11 +228,11 @@ class TestPruneConversations:
         real_delete = lifecycle._conversations_delete
         calls = []
 
-        def crash_after_first_batch(batch):
-            calls.append(batch)
+        def crash_after_first_batch(page, order):
+            calls.append(page)
             if len(calls) > 1:
                 raise RuntimeError("worker killed")
-            return real_delete(batch)
+            return real_delete(page, order)
 
         with (
             mock.patch.object(lifecycle, "_conversations_delete", crash_after_first_batch),
@@ -252,14 +252,14 @@ class TestPruneConversations:
         assert set(BotSession.objects.values_list("conversation_id", flat=True)) == {c.pk for c in kept}
         assert not Conversation.objects.filter(pk__in=[c.pk for c in doomed]).exists()
 
-    def test_a_conversation_active_again_after_its_batch_was_fetched_stays(self, now, lifecycle_settings):
+    def test_a_conversation_active_again_before_its_batch_is_chosen_stays(self, now, lifecycle_settings):
         revived = conversation_with_children(last_activity_at=now - 31 * DAY)
         doomed = conversation_with_children(last_activity_at=now - 32 * DAY)
         real_delete = lifecycle._conversations_delete
 
-        def message_arrives_meanwhile(batch):
+        def message_arrives_meanwhile(page, order):
             Conversation.objects.filter(pk=revived.pk).update(last_activity_at=timezone.now())
-            return real_delete(batch)
+            return real_delete(page, order)
 
         with mock.patch.object(lifecycle, "_conversations_delete", message_arrives_meanwhile):
             run = lifecycle.conversations_prune(now=now)
@@ -268,6 +268,57 @@ class TestPruneConversations:
         assert list(Conversation.objects.values_list("pk", flat=True)) == [revived.pk]
         assert Message.objects.filter(conversation=revived).count() == 2
         assert not Message.objects.filter(conversation_id=doomed.pk).exists()
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writer at a time")
+    @pytest.mark.django_db(transaction=True)
+    def test_a_message_committed_while_the_batch_is_deleted_keeps_its_conversation(self, now, lifecycle_settings):
+        revived = conversation_with_children(last_activity_at=now - 31 * DAY)
+        doomed = conversation_with_children(last_activity_at=now - 32 * DAY)
+        locked, release = threading.Event(), threading.Event()
+
+        def message_arrives():
+            # A request's transaction: the conversation's row is locked and its last activity moved on.
+            try:
+                with transaction.atomic():
+                    Conversation.objects.filter(pk=revived.pk).update(last_activity_at=timezone.now())
+                    locked.set()
+                    release.wait(10)
+            finally:
+                connections.close_all()
+
+        writer = threading.Thread(target=message_arrives)
+        writer.start()
+        assert locked.wait(10)
+        results = []
+
+        def prune():
+            try:
+                results.append(lifecycle.conversations_prune(now=now))
+            finally:
+                connections.close_all()
+
+        pruning = threading.Thread(target=prune)
+        with connection.cursor() as cursor:
+            pruning.start()
+            # Commit only once the prune has chosen the old row and waits for its lock.
+            for _ in range(200):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the prune never waited for the locked conversation")
+        release.set()
+        writer.join(10)
+        pruning.join(10)
+
+        assert results[0].counts == {"conversations_deleted": 1, "messages_deleted": 2, "sessions_deleted": 1}
+        assert list(Conversation.objects.values_list("pk", flat=True)) == [revived.pk]
+        assert Message.objects.filter(conversation=revived).count() == 2
+        assert not Conversation.objects.filter(pk=doomed.pk).exists()
 
     def test_rows_one_second_inside_every_retention_survive_every_task(self, now, lifecycle_settings):
         idle = timedelta(seconds=lifecycle_settings["IDLE_TIMEOUT"])
@@ -336,7 +387,7 @@ class TestLocking:
     def test_lock_is_released_when_a_run_fails(self, now, lifecycle_settings):
         BotSessionFactory(expires_at=now - 10 * DAY)
         with (
-            mock.patch.object(lifecycle, "_delete_ids", side_effect=RuntimeError("boom")),
+            mock.patch.object(lifecycle, "_delete_batch", side_effect=RuntimeError("boom")),
             pytest.raises(RuntimeError),
         ):
             lifecycle.bot_sessions_prune(now=now)
