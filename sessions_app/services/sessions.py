@@ -12,6 +12,7 @@ from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthor
 from bots.models import Bot, Visibility
 from sessions_app import credentials
 from sessions_app.models import BotSession, Conversation, MessageType, Origin
+from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.contacts import contact_for_person
 from sessions_app.services.conversations import conversation_messages_add, conversation_open, conversation_welcome
 
@@ -93,11 +94,7 @@ def bot_session_authenticate(*, token: str) -> BotSession:
     """
     if not token or credentials.is_api_secret(token):
         raise NotAuthenticated("A valid session token is required.")
-    bot_session = (
-        BotSession.objects.select_related("conversation")
-        .filter(token_digest=credentials.digest(token))
-        .first()
-    )
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token))
     if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
         raise NotAuthenticated("The session token is not valid.")
     now = timezone.now()

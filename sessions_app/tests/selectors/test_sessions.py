@@ -1,0 +1,44 @@
+"""The hand-written token lookup loads the same instances a Django query would."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from sessions_app.models import BotSession, Conversation
+from sessions_app.selectors.sessions import bot_session_by_digest
+from sessions_app.tests.factories import BotSessionFactory, ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def field_values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_loads_the_session_and_its_conversation_as_the_orm_does():
+    now = timezone.now()
+    conversation = ConversationFactory(
+        meta={"channel": "web", "n": 3},
+        variables={"orderNumber": "A-17", "flags": [True, None]},
+        engine_state={"slot": "order", "offered": [{"label": "Yes"}]},
+        ended_at=now - timedelta(minutes=1),
+        last_sequence_id=7,
+    )
+    bot_session = BotSessionFactory(conversation=conversation, revoked_at=now, last_used_at=now - timedelta(seconds=30))
+
+    loaded = bot_session_by_digest(token_digest=bot_session.token_digest)
+
+    expected = BotSession.objects.select_related("conversation").get(pk=bot_session.pk)
+    assert type(loaded) is BotSession and loaded._state.adding is False
+    assert field_values(loaded) == field_values(expected)
+    assert type(loaded.conversation) is Conversation and loaded.conversation._state.adding is False
+    assert field_values(loaded.conversation) == field_values(expected.conversation)
+    assert loaded.conversation.variables["flags"] == [True, None]
+    assert loaded.expires_at.tzinfo is not None
+
+
+def test_an_unknown_digest_is_none():
+    BotSessionFactory()
+
+    assert bot_session_by_digest(token_digest="0" * 64) is None
