@@ -8,6 +8,7 @@ the cursor left out on an empty page.
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -64,24 +65,41 @@ def meta_filter(queryset: QuerySet, params) -> QuerySet:
     return queryset
 
 
-def paginate(queryset: QuerySet, params, *, default_order: str = "desc", sequential: bool = False) -> Page:
+def paginate(
+    queryset: QuerySet,
+    params,
+    *,
+    default_order: str = "desc",
+    sequential: bool = False,
+    fetch: Callable[..., list] | None = None,
+) -> Page:
     """One page of `queryset`, which must already be scoped to what the caller may see.
 
     `queryset` may yield model instances or `.values()` rows that include "id".
     `sequential` models (integer keys in acceptance order) page by id alone; the others by
     (created_at, id). The cursor is looked up inside the same scoped queryset, so an id the caller
     may not see is refused like an unknown one.
+
+    `fetch(take=, order=, after=)`, for a `sequential` list, reads a page without meta filters itself
+    (a hand-written statement for the hottest list); it must give what `queryset` would.
     """
     take, order = validated_page_params(params, default_order=default_order)
-    queryset = meta_filter(queryset, params)
+    filtered = meta_filter(queryset, params)
     cursor = params.get("cursor")
+    if sequential and fetch is not None and filtered is queryset:
+        after = _sequential_cursor(queryset, cursor) if cursor else None
+        return _page(fetch(take=take, order=order, after=after))
+    queryset = filtered
     if cursor:
         queryset = _after(queryset, cursor, order=order, sequential=sequential)
     if sequential:
         ordering = ["id"] if order == "asc" else ["-id"]
     else:
         ordering = ["created_at", "id"] if order == "asc" else ["-created_at", "-id"]
-    items = list(queryset.order_by(*ordering)[:take])
+    return _page(list(queryset.order_by(*ordering)[:take]))
+
+
+def _page(items: list) -> Page:
     if not items:
         return Page(items=items, cursor=None)
     last = items[-1]
@@ -104,16 +122,30 @@ def validated_page_params(params, *, default_order: str) -> tuple[int, str]:
     return take, order
 
 
-def _after(queryset: QuerySet, cursor: str, *, order: str, sequential: bool) -> QuerySet:
-    unknown = InvalidInput(fields={"cursor": "is not the id of an item of this list"})
+def _unknown_cursor() -> InvalidInput:
+    return InvalidInput(fields={"cursor": "is not the id of an item of this list"})
+
+
+def _sequential_cursor(queryset: QuerySet, cursor: str) -> int:
+    """The integer id a cursor names, which must be an item of `queryset`."""
     try:
-        key = int(cursor) if sequential else uuid.UUID(cursor)
+        key = int(cursor)
+    except ValueError:
+        raise _unknown_cursor() from None
+    if not queryset.filter(pk=key).exists():
+        raise _unknown_cursor()
+    return key
+
+
+def _after(queryset: QuerySet, cursor: str, *, order: str, sequential: bool) -> QuerySet:
+    if sequential:
+        key = _sequential_cursor(queryset, cursor)
+        return queryset.filter(pk__gt=key) if order == "asc" else queryset.filter(pk__lt=key)
+    unknown = _unknown_cursor()
+    try:
+        key = uuid.UUID(cursor)
     except ValueError:
         raise unknown from None
-    if sequential:
-        if not queryset.filter(pk=key).exists():
-            raise unknown
-        return queryset.filter(pk__gt=key) if order == "asc" else queryset.filter(pk__lt=key)
     created_at = queryset.filter(pk=key).values_list("created_at", flat=True).first()
     if created_at is None:
         raise unknown

@@ -1,10 +1,13 @@
 """Reads of conversations and their messages, scoped to an owner (or to one session's conversation)."""
 
 import uuid
+from functools import cache
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from botportal.errors import NotFound
+from botportal.rows import ModelColumns
 from sessions_app.models import Conversation, Message
 
 
@@ -34,3 +37,32 @@ def message_list(*, conversation_id) -> QuerySet:
 def message_rows(*, conversation_id) -> QuerySet:
     """`message_list` as plain rows of MESSAGE_COLUMNS: a transcript page without building a model per message."""
     return message_list(conversation_id=conversation_id).values(*MESSAGE_COLUMNS)
+
+
+_MESSAGE_ROW = ModelColumns(Message, "m", fields=MESSAGE_COLUMNS)
+
+
+@cache
+def _message_page_sql(vendor: str, order: str, after: bool) -> str:
+    quote = connection.ops.quote_name
+    key = _MESSAGE_ROW.column("id", connection)
+    return (
+        f"SELECT {_MESSAGE_ROW.select_list(connection)} FROM {quote(_MESSAGE_ROW.table)} m"  # noqa: S608
+        f" WHERE {_MESSAGE_ROW.column('conversation', connection)} = %s"
+        + (f" AND {key} {'>' if order == 'asc' else '<'} %s" if after else "")
+        + f" ORDER BY {key} {'ASC' if order == 'asc' else 'DESC'} LIMIT %s"
+    )
+
+
+def message_row_page(*, conversation_id, take: int, order: str, after: int | None = None) -> list[dict]:
+    """`message_rows` ordered by id (`asc` or `desc`), after the message with id `after`, `take` of them.
+
+    The transcript page is the most requested read there is, so its statement is written once per
+    process (`botportal.rows`) instead of compiled by Django on every request; the rows are the same.
+    """
+    conversation_key = Message._meta.get_field("conversation").get_db_prep_value(conversation_id, connection)
+    params = [conversation_key, *([after] if after is not None else []), take]
+    with connection.cursor() as cursor:
+        cursor.execute(_message_page_sql(connection.vendor, order, after is not None), params)
+        rows = cursor.fetchall()
+    return _MESSAGE_ROW.dicts(rows, using=connection.alias)

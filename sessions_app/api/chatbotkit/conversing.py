@@ -2,6 +2,7 @@
 
 import json
 import logging
+from functools import partial
 from itertools import chain
 
 from django.http import StreamingHttpResponse
@@ -19,7 +20,7 @@ from bots.selectors import bot_get_any
 from sessions_app.api.chatbotkit import serializers as s
 from sessions_app.api.chatbotkit.access import conversation_for, owner_required, presented_session
 from sessions_app.api.chatbotkit.resources import page_json
-from sessions_app.selectors.conversations import conversation_get, message_rows
+from sessions_app.selectors.conversations import conversation_get, message_row_page, message_rows
 from sessions_app.services.conversations import ExchangeResult, conversation_exchange_stream, conversation_send
 from sessions_app.services.owner_conversations import conversation_converse_check
 from sessions_app.services.sessions import (
@@ -158,7 +159,11 @@ class MessageListView(JsonApiView):
     def get(self, request, conversation_id):
         conversation, _ = conversation_for(request, conversation_id)
         page = paginate(
-            message_rows(conversation_id=conversation.pk), request.query_params, default_order="asc", sequential=True
+            message_rows(conversation_id=conversation.pk),
+            request.query_params,
+            default_order="asc",
+            sequential=True,
+            fetch=partial(message_row_page, conversation_id=conversation.pk),
         )
         return Response(page_json(page, s.MessageOutput))
 
