@@ -91,3 +91,38 @@ class ModelColumns:
     def instance(self, row: Sequence, *, using: str = DEFAULT_DB_ALIAS):
         """The model instance for this model's slice of a row (every concrete field selected)."""
         return self.model.from_db(using, self.attnames, self.values(row, connections[using]))
+
+
+class JoinedLookup:
+    """At most one row of `model`, found by the unique field `by`, with the object its foreign key
+    `relation` points to loaded in the same statement (as `select_related(relation)` would)."""
+
+    def __init__(self, model, *, relation: str, by: str):
+        self.relation = model._meta.get_field(relation)
+        self.by = model._meta.get_field(by)
+        self.row = ModelColumns(model, "t")
+        self.related = ModelColumns(self.relation.related_model, "r")
+        self._sql_by_vendor: dict[str, str] = {}
+
+    def _sql(self, connection) -> str:
+        if connection.vendor not in self._sql_by_vendor:
+            quote = connection.ops.quote_name
+            target = self.related.column(self.relation.target_field.name, connection)
+            self._sql_by_vendor[connection.vendor] = (
+                f"SELECT {self.row.select_list(connection)}, {self.related.select_list(connection)}"  # noqa: S608
+                f" FROM {quote(self.row.table)} t JOIN {quote(self.related.table)} r"
+                f" ON {target} = {self.row.column(self.relation.name, connection)}"
+                f" WHERE {self.row.column(self.by.name, connection)} = %s"
+            )
+        return self._sql_by_vendor[connection.vendor]
+
+    def get(self, value, *, using: str = DEFAULT_DB_ALIAS):
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(self._sql(connection), [self.by.get_db_prep_value(value, connection)])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        found = self.row.instance(row[: len(self.row)], using=using)
+        setattr(found, self.relation.name, self.related.instance(row[len(self.row) :], using=using))
+        return found

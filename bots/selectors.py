@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from botportal.errors import NotFound
+from botportal.rows import JoinedLookup
 from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
 
 
@@ -21,7 +22,10 @@ def _pk(value) -> uuid.UUID | None:
 
 def _get(queryset: QuerySet, pk, what: str):
     key = _pk(pk)
-    found = queryset.filter(pk=key).first() if key is not None else None
+    return _found(queryset.filter(pk=key).first() if key is not None else None, what, pk)
+
+
+def _found(found, what: str, pk):
     if found is None:
         raise NotFound(f"No {what} with id {pk!r}.")
     return found
@@ -35,9 +39,16 @@ def bot_get(*, owner, bot_id) -> Bot:
     return _get(bot_list(owner=owner), bot_id, "bot")
 
 
+# Anyone may open sessions with a public bot, so this lookup is written once per process
+# (`botportal.rows`) rather than compiled by Django on every request.
+_BOT_WITH_OWNER = JoinedLookup(Bot, relation="owner", by="id")
+
+
 def bot_get_any(*, bot_id) -> Bot:
-    """A bot whoever owns it, for routes where visibility rather than ownership decides (session create)."""
-    return _get(Bot.objects.select_related("owner"), bot_id, "bot")
+    """A bot whoever owns it, with its owner, for routes where visibility rather than ownership decides
+    (session create)."""
+    key = _pk(bot_id)
+    return _found(_BOT_WITH_OWNER.get(key) if key is not None else None, "bot", bot_id)
 
 
 def dataset_list(*, owner) -> QuerySet:
