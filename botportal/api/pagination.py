@@ -17,6 +17,7 @@ from botportal import validation
 from botportal.errors import InvalidInput
 
 MAX_TAKE = 100
+META_PREFIX = "meta."
 _META_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
 
 
@@ -48,8 +49,8 @@ def _order(value, default: str) -> str:
 
 def meta_filter(queryset: QuerySet, params) -> QuerySet:
     """Apply every `meta.<key>=<value>` query parameter as an equality filter on the meta object."""
-    for name, value in sorted((k, v) for k, v in params.items() if k.startswith("meta.")):
-        key = name[len("meta.") :]
+    for name, value in sorted((k, v) for k, v in params.items() if k.startswith(META_PREFIX)):
+        key = name[len(META_PREFIX) :]
         if not _META_KEY.match(key) or "__" in key:
             raise InvalidInput(fields={name: "is not a valid meta key"})
         validation.refuse_unstorable(value, name)
@@ -65,31 +66,17 @@ def meta_filter(queryset: QuerySet, params) -> QuerySet:
     return queryset
 
 
-def paginate(
-    queryset: QuerySet,
-    params,
-    *,
-    default_order: str = "desc",
-    sequential: bool = False,
-    fetch: Callable[..., list] | None = None,
-) -> Page:
+def paginate(queryset: QuerySet, params, *, default_order: str = "desc", sequential: bool = False) -> Page:
     """One page of `queryset`, which must already be scoped to what the caller may see.
 
     `queryset` may yield model instances or `.values()` rows that include "id".
     `sequential` models (integer keys in acceptance order) page by id alone; the others by
     (created_at, id). The cursor is looked up inside the same scoped queryset, so an id the caller
     may not see is refused like an unknown one.
-
-    `fetch(take=, order=, after=)`, for a `sequential` list, reads a page without meta filters itself
-    (a hand-written statement for the hottest list); it must give what `queryset` would.
     """
     take, order = validated_page_params(params, default_order=default_order)
-    filtered = meta_filter(queryset, params)
+    queryset = meta_filter(queryset, params)
     cursor = params.get("cursor")
-    if sequential and fetch is not None and filtered is queryset:
-        after = _sequential_cursor(queryset, cursor) if cursor else None
-        return _page(fetch(take=take, order=order, after=after))
-    queryset = filtered
     if cursor:
         queryset = _after(queryset, cursor, order=order, sequential=sequential)
     if sequential:
@@ -97,6 +84,23 @@ def paginate(
     else:
         ordering = ["created_at", "id"] if order == "asc" else ["-created_at", "-id"]
     return _page(list(queryset.order_by(*ordering)[:take]))
+
+
+def paginate_fetched(
+    params, *, fetch: Callable[..., list], queryset: Callable[[], QuerySet], default_order: str = "desc"
+) -> Page:
+    """`paginate(queryset(), params, sequential=True)` for a list that reads its own pages.
+
+    `fetch(take=, order=, after=)` returns the rows `queryset()` would give, ordered by id after the id
+    `after` (a hand-written statement for the hottest list). The queryset is only built when a meta
+    filter or a cursor needs it.
+    """
+    if any(name.startswith(META_PREFIX) for name in params):
+        return paginate(queryset(), params, default_order=default_order, sequential=True)
+    take, order = validated_page_params(params, default_order=default_order)
+    cursor = params.get("cursor")
+    after = _sequential_cursor(queryset(), cursor) if cursor else None
+    return _page(fetch(take=take, order=order, after=after))
 
 
 def _page(items: list) -> Page:

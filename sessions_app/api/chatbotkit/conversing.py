@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from botportal import validation
 from botportal.api.base import JsonApiView, epoch_ms
 from botportal.api.errors import describe, error_body
-from botportal.api.pagination import paginate
+from botportal.api.pagination import paginate_fetched
 from botportal.api.throttles import SESSION_CREATE_THROTTLES
 from botportal.errors import NotAuthenticated
 from bots.selectors import bot_get_any
@@ -158,12 +158,11 @@ class MessageListView(JsonApiView):
     )
     def get(self, request, conversation_id):
         conversation, _ = conversation_for(request, conversation_id)
-        page = paginate(
-            message_rows(conversation_id=conversation.pk),
+        page = paginate_fetched(
             request.query_params,
-            default_order="asc",
-            sequential=True,
             fetch=partial(message_row_page, conversation_id=conversation.pk),
+            queryset=partial(message_rows, conversation_id=conversation.pk),
+            default_order="asc",
         )
         return Response(page_json(page, s.MessageOutput))
 
