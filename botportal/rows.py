@@ -95,34 +95,48 @@ class ModelColumns:
 
 class JoinedLookup:
     """At most one row of `model`, found by the unique field `by`, with the object its foreign key
-    `relation` points to loaded in the same statement (as `select_related(relation)` would)."""
+    `relation` points to loaded in the same statement (as `select_related(relation)` would; None when
+    a nullable foreign key is empty)."""
 
     def __init__(self, model, *, relation: str, by: str):
         self.relation = model._meta.get_field(relation)
         self.by = model._meta.get_field(by)
         self.row = ModelColumns(model, "t")
         self.related = ModelColumns(self.relation.related_model, "r")
-        self._sql_by_vendor: dict[str, str] = {}
+        self._related_key = self.related.attnames.index(self.relation.target_field.attname)
+        self._statements: dict[tuple[str, bool], str] = {}
 
-    def _sql(self, connection) -> str:
-        if connection.vendor not in self._sql_by_vendor:
+    def _sql(self, connection, for_update: bool) -> str:
+        key = (connection.vendor, for_update)
+        if key not in self._statements:
             quote = connection.ops.quote_name
             target = self.related.column(self.relation.target_field.name, connection)
-            self._sql_by_vendor[connection.vendor] = (
+            join = "LEFT JOIN" if self.relation.null else "JOIN"
+            sql = (
                 f"SELECT {self.row.select_list(connection)}, {self.related.select_list(connection)}"  # noqa: S608
-                f" FROM {quote(self.row.table)} t JOIN {quote(self.related.table)} r"
+                f" FROM {quote(self.row.table)} t {join} {quote(self.related.table)} r"
                 f" ON {target} = {self.row.column(self.relation.name, connection)}"
                 f" WHERE {self.row.column(self.by.name, connection)} = %s"
             )
-        return self._sql_by_vendor[connection.vendor]
+            # Only the row itself is locked, as select_for_update(of=("self",)); SQLite takes the
+            # database's write lock when the transaction begins instead.
+            if for_update and connection.features.has_select_for_update:
+                sql += " FOR UPDATE OF t" if connection.features.has_select_for_update_of else " FOR UPDATE"
+            self._statements[key] = sql
+        return self._statements[key]
 
-    def get(self, value, *, using: str = DEFAULT_DB_ALIAS):
+    def get(self, value, *, for_update: bool = False, using: str = DEFAULT_DB_ALIAS):
+        """The row (None if there is none); with `for_update`, locked until the transaction ends."""
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(self._sql(connection), [self.by.get_db_prep_value(value, connection)])
+            cursor.execute(self._sql(connection, for_update), [self.by.get_db_prep_value(value, connection)])
             row = cursor.fetchone()
         if row is None:
             return None
         found = self.row.instance(row[: len(self.row)], using=using)
-        setattr(found, self.relation.name, self.related.instance(row[len(self.row) :], using=using))
+        related = row[len(self.row) :]
+        if related[self._related_key] is None:
+            setattr(found, self.relation.name, None)
+        else:
+            setattr(found, self.relation.name, self.related.instance(related, using=using))
         return found

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from botportal.errors import NotFound
-from botportal.rows import ModelColumns
+from botportal.rows import JoinedLookup, ModelColumns
 from sessions_app.models import Conversation, Message
 
 
@@ -24,6 +24,17 @@ def conversation_get(*, owner, conversation_id) -> Conversation:
     if conversation is None:
         raise NotFound(f"No conversation with id {conversation_id!r}.")
     return conversation
+
+
+# Every turn (complete, send, an Einstein message) locks its conversation with this lookup, so its SQL
+# is written once per process (`botportal.rows`) rather than compiled by Django on every request.
+_WITH_BOT = JoinedLookup(Conversation, relation="bot", by="id")
+
+
+def conversation_with_bot(*, conversation_id, for_update: bool = False) -> Conversation | None:
+    """The conversation with its bot (None if deleted); with `for_update`, the conversation's row is
+    locked until the caller's transaction ends."""
+    return _WITH_BOT.get(conversation_id, for_update=for_update)
 
 
 MESSAGE_COLUMNS = ("id", "type", "text", "name", "description", "meta", "created_at", "updated_at")

@@ -14,6 +14,7 @@ from botportal.errors import Conflict
 from bots import engine
 from bots.engine import EngineReply, Turn
 from sessions_app.models import BotSession, Conversation, EndReason, Message, MessageType
+from sessions_app.selectors.conversations import conversation_with_bot
 
 # How much of the conversation a language-model engine is shown.
 HISTORY_LENGTH = 20
@@ -174,7 +175,9 @@ def conversation_end(*, conversation: Conversation, reason: str = EndReason.USER
 
 
 def _conversation_lock(conversation: Conversation, *, allow_ended: bool = False) -> Conversation:
-    locked = Conversation.objects.select_for_update(of=("self",)).select_related("bot").get(pk=conversation.pk)
+    locked = conversation_with_bot(conversation_id=conversation.pk, for_update=True)
+    if locked is None:
+        raise Conversation.DoesNotExist(f"No conversation {conversation.pk}.")
     if locked.ended_at is not None and not allow_ended:
         raise Conflict("The conversation has ended.")
     return locked

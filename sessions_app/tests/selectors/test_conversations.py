@@ -1,8 +1,14 @@
-"""The hand-written transcript page gives exactly the rows the ORM gives."""
+"""The hand-written conversation reads give exactly what the ORM gives."""
+
+import threading
+import uuid
 
 import pytest
+from django.db import OperationalError, connection, connections, transaction
 
-from sessions_app.selectors.conversations import message_row_page, message_rows
+from bots.tests.factories import UserFactory
+from sessions_app.models import Conversation
+from sessions_app.selectors.conversations import conversation_with_bot, message_row_page, message_rows
 from sessions_app.tests.factories import ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +54,57 @@ def test_rows_hold_aware_datetimes_and_parsed_meta(conversation):
     assert [row["type"] for row in page] == ["user", "bot"]
     assert all(row["created_at"].tzinfo is not None and row["updated_at"].tzinfo is not None for row in page)
     assert page[1]["meta"]["messages"][0]["choices"] == [{"label": "A-17"}]
+
+
+def field_values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_conversation_with_bot_loads_both_as_the_orm_does():
+    conversation = ConversationFactory(variables={"orderNumber": "A-17"}, engine_state={"slot": "order"})
+
+    loaded = conversation_with_bot(conversation_id=conversation.pk)
+
+    expected = Conversation.objects.select_related("bot").get(pk=conversation.pk)
+    assert field_values(loaded) == field_values(expected)
+    assert field_values(loaded.bot) == field_values(expected.bot)
+
+
+def test_conversation_without_a_bot_is_found_with_none():
+    conversation = ConversationFactory(bot=None, owner=UserFactory(), bot_version=None)
+
+    loaded = conversation_with_bot(conversation_id=conversation.pk)
+
+    assert loaded.pk == conversation.pk and loaded.bot is None
+
+
+def test_an_unknown_conversation_is_none():
+    assert conversation_with_bot(conversation_id=uuid.uuid4()) is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite locks the whole database per transaction")
+@pytest.mark.django_db(transaction=True)
+def test_for_update_locks_the_conversation_row_only():
+    conversation = ConversationFactory()
+    errors = []
+
+    def try_lock(sql, params):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        except OperationalError as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        conversation_with_bot(conversation_id=conversation.pk, for_update=True)
+        for sql, params in [
+            ("SELECT 1 FROM sessions_app_conversation WHERE id = %s FOR UPDATE NOWAIT", [conversation.pk]),
+            ("SELECT 1 FROM bots_bot WHERE id = %s FOR UPDATE NOWAIT", [conversation.bot_id]),
+        ]:
+            thread = threading.Thread(target=try_lock, args=(sql, params))
+            thread.start()
+            thread.join(10)
+
+    assert len(errors) == 1 and "could not obtain lock" in str(errors[0])
