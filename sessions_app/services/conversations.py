@@ -81,7 +81,9 @@ def conversation_messages_add(*, conversation: Conversation, messages: list[dict
 def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
     """Store and return the bot's welcome, as a session begins."""
     reply = engine.welcome(_turn(conversation))
-    bot_message = _bot_message_store(conversation, reply) if reply.messages else None
+    bot_message = _bot_message(conversation, reply) if reply.messages else None
+    if bot_message is not None:
+        bot_message.save()
     if reply.variables != conversation.variables or reply.state != conversation.engine_state or reply.ended:
         _conversation_state_save(conversation, reply)
     return ExchangeResult(user_message=None, bot_message=bot_message, reply=reply)
@@ -117,10 +119,11 @@ def conversation_exchange_stream(
                 reply = piece
             else:
                 yield piece
+        new_messages = []
         if store_user_message:
             # Stored once the engine has answered, so that it carries what the engine detected in it
             # without a second write; the row lock keeps it right before its reply.
-            user_message = Message.objects.create(
+            user_message = Message(
                 conversation=locked,
                 type=MessageType.USER,
                 text=text or "",
@@ -128,10 +131,15 @@ def conversation_exchange_stream(
                 sequence_id=sequence_id,
                 created_at=received_at,
             )
+            new_messages.append(user_message)
         elif reply.intents or reply.entities:
             user_message.meta = {**user_message.meta, **_detections_json(reply)}
             user_message.save(update_fields=["meta", "updated_at"])
-        bot_message = _bot_message_store(locked, reply) if reply.messages else None
+        bot_message = _bot_message(locked, reply) if reply.messages else None
+        if bot_message is not None:
+            new_messages.append(bot_message)
+        # One INSERT for the turn's messages; both databases return the new keys in order.
+        Message.objects.bulk_create(new_messages)
         _conversation_state_save(locked, reply)
     yield ExchangeResult(user_message=user_message, bot_message=bot_message, reply=reply)
 
@@ -233,13 +241,9 @@ def _detections_json(reply: EngineReply) -> dict:
     }
 
 
-def _bot_message_store(conversation: Conversation, reply: EngineReply) -> Message:
-    return Message.objects.create(
-        conversation=conversation,
-        type=MessageType.BOT,
-        text=reply.text,
-        meta={"messages": reply.messages},
-    )
+def _bot_message(conversation: Conversation, reply: EngineReply) -> Message:
+    """The bot's message for a reply, not yet stored."""
+    return Message(conversation=conversation, type=MessageType.BOT, text=reply.text, meta={"messages": reply.messages})
 
 
 def _conversation_state_save(conversation: Conversation, reply: EngineReply) -> None:
