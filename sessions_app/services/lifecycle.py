@@ -38,7 +38,7 @@ PRUNE_CONVERSATIONS = "prune_conversations"
 # runs at most this long. Far longer than a healthy run: pruning a million conversations takes about 20 s.
 LOCK_TIMEOUT = 30 * 60
 
-# SQLite refuses statements with too many parameters; PostgreSQL gets each batch as one array.
+# SQLite refuses statements with too many parameters (PostgreSQL deletes a batch in one statement).
 _SQLITE_CHUNK = 500
 
 
