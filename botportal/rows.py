@@ -104,12 +104,13 @@ class JoinedLookup:
         self.row = ModelColumns(model, "t")
         self.related = ModelColumns(self.relation.related_model, "r")
         self._related_key = self.related.attnames.index(self.relation.target_field.attname)
-        self._statements: dict[tuple[str, bool], str] = {}
+        self._statements: dict[tuple[str, bool, bool], str] = {}
 
-    def _sql(self, connection, for_update: bool) -> str:
-        key = (connection.vendor, for_update)
+    def _sql(self, connection, for_update: bool, nowait: bool) -> str:
+        key = (connection.vendor, for_update, nowait)
         if key not in self._statements:
             quote = connection.ops.quote_name
+            features = connection.features
             target = self.related.column(self.relation.target_field.name, connection)
             join = "LEFT JOIN" if self.relation.null else "JOIN"
             sql = (
@@ -120,16 +121,20 @@ class JoinedLookup:
             )
             # Only the row itself is locked, as select_for_update(of=("self",)); SQLite takes the
             # database's write lock when the transaction begins instead.
-            if for_update and connection.features.has_select_for_update:
-                sql += " FOR UPDATE OF t" if connection.features.has_select_for_update_of else " FOR UPDATE"
+            if for_update and features.has_select_for_update:
+                sql += " FOR UPDATE OF t" if features.has_select_for_update_of else " FOR UPDATE"
+                if nowait and features.has_select_for_update_nowait:
+                    sql += " NOWAIT"
             self._statements[key] = sql
         return self._statements[key]
 
-    def get(self, value, *, for_update: bool = False, using: str = DEFAULT_DB_ALIAS):
-        """The row (None if there is none); with `for_update`, locked until the transaction ends."""
+    def get(self, value, *, for_update: bool = False, nowait: bool = False, using: str = DEFAULT_DB_ALIAS):
+        """The row (None if there is none); with `for_update`, locked until the transaction ends, and
+        with `nowait` a row another transaction holds raises DatabaseError at once instead of waiting."""
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(self._sql(connection, for_update), [self.by.get_db_prep_value(value, connection)])
+            sql = self._sql(connection, for_update, nowait)
+            cursor.execute(sql, [self.by.get_db_prep_value(value, connection)])
             row = cursor.fetchone()
         if row is None:
             return None

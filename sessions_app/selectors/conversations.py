@@ -31,10 +31,10 @@ def conversation_get(*, owner, conversation_id) -> Conversation:
 _WITH_BOT = JoinedLookup(Conversation, relation="bot", by="id")
 
 
-def conversation_with_bot(*, conversation_id, for_update: bool = False) -> Conversation | None:
+def conversation_with_bot(*, conversation_id, for_update: bool = False, nowait: bool = False) -> Conversation | None:
     """The conversation with its bot (None if deleted); with `for_update`, the conversation's row is
-    locked until the caller's transaction ends."""
-    return _WITH_BOT.get(conversation_id, for_update=for_update)
+    locked until the caller's transaction ends (with `nowait`, DatabaseError if another holds it)."""
+    return _WITH_BOT.get(conversation_id, for_update=for_update, nowait=nowait)
 
 
 MESSAGE_COLUMNS = ("id", "type", "text", "name", "description", "meta", "created_at", "updated_at")

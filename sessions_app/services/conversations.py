@@ -109,7 +109,7 @@ def conversation_exchange_stream(
     """
     received_at = timezone.now()
     with transaction.atomic():
-        locked = _conversation_held(conversation) if lock_held else _conversation_lock(conversation)
+        locked = _conversation_held(conversation) if lock_held else conversation_lock(conversation)
         if not store_user_message:
             user_message = _message_waiting_for_reply(locked)
             text = user_message.text
@@ -156,7 +156,7 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
     """Store a user message without answering it; `conversation_exchange_stream(store_user_message=False)`
     answers it later. Returns the message and the entities found in it."""
     with transaction.atomic():
-        locked = _conversation_lock(conversation)
+        locked = conversation_lock(conversation)
         entities = engine.detect_entities(_turn(locked, text=text))
         message = Message.objects.create(
             conversation=locked,
@@ -171,7 +171,7 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
 def conversation_end(*, conversation: Conversation, reason: str = EndReason.USER_REQUEST) -> Conversation:
     """End the conversation for good and revoke its session tokens."""
     with transaction.atomic():
-        locked = _conversation_lock(conversation, allow_ended=True)
+        locked = conversation_lock(conversation, allow_ended=True)
         if locked.ended_at is None:
             now = timezone.now()
             locked.ended_at = now
@@ -182,8 +182,11 @@ def conversation_end(*, conversation: Conversation, reason: str = EndReason.USER
     return locked
 
 
-def _conversation_lock(conversation: Conversation, *, allow_ended: bool = False) -> Conversation:
-    locked = conversation_with_bot(conversation_id=conversation.pk, for_update=True)
+def conversation_lock(conversation: Conversation, *, allow_ended: bool = False, nowait: bool = False) -> Conversation:
+    """The conversation re-read with its bot under its row lock, in the caller's transaction. An ended
+    one is a Conflict unless `allow_ended`; with `nowait`, a row another request holds raises
+    DatabaseError at once."""
+    locked = conversation_with_bot(conversation_id=conversation.pk, for_update=True, nowait=nowait)
     if locked is None:
         raise Conversation.DoesNotExist(f"No conversation {conversation.pk}.")
     if locked.ended_at is not None and not allow_ended:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from botportal import validation
 from botportal.errors import Busy, InvalidInput, NotFound
@@ -25,6 +25,7 @@ from sessions_app.models import Conversation, EndReason, Message, MessageType, O
 from sessions_app.services.conversations import (
     conversation_end,
     conversation_exchange,
+    conversation_lock,
     conversation_messages_add,
     conversation_open,
     conversation_welcome,
@@ -219,11 +220,8 @@ def runtime_session_continue(
 
 
 def _lock_or_busy(conversation: Conversation) -> Conversation:
-    queryset = Conversation.objects.select_related("bot")
-    if connection.features.has_select_for_update_nowait:
-        queryset = queryset.select_for_update(nowait=True, of=("self",))
     try:
-        return queryset.get(pk=conversation.pk)
+        return conversation_lock(conversation, allow_ended=True, nowait=True)
     except DatabaseError:
         raise Busy("Another request for this session is being processed; retry shortly.") from None
 
