@@ -6,12 +6,10 @@ from botportal.errors import NotFound
 from bots.models import Bot
 from bots.selectors import bot_get_any
 from bots.tests.factories import BotFactory
+from tests.model_fields import field_values
 
 pytestmark = pytest.mark.django_db
 
-
-def field_values(instance) -> dict:
-    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
 
 
 def test_loads_the_bot_and_its_owner_as_the_orm_does():

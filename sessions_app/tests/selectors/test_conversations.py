@@ -10,6 +10,7 @@ from bots.tests.factories import UserFactory
 from sessions_app.models import Conversation
 from sessions_app.selectors.conversations import conversation_with_bot, message_row_page, message_rows
 from sessions_app.tests.factories import ConversationFactory, MessageFactory
+from tests.model_fields import field_values
 
 pytestmark = pytest.mark.django_db
 
@@ -55,9 +56,6 @@ def test_rows_hold_aware_datetimes_and_parsed_meta(conversation):
     assert all(row["created_at"].tzinfo is not None and row["updated_at"].tzinfo is not None for row in page)
     assert page[1]["meta"]["messages"][0]["choices"] == [{"label": "A-17"}]
 
-
-def field_values(instance) -> dict:
-    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
 
 
 def test_conversation_with_bot_loads_both_as_the_orm_does():

@@ -8,12 +8,10 @@ from django.utils import timezone
 from sessions_app.models import BotSession, Conversation
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.tests.factories import BotSessionFactory, ConversationFactory
+from tests.model_fields import field_values
 
 pytestmark = pytest.mark.django_db
 
-
-def field_values(instance) -> dict:
-    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
 
 
 def test_loads_the_session_and_its_conversation_as_the_orm_does():
