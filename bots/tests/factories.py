@@ -81,3 +81,37 @@ class UtteranceFactory(factory.django.DjangoModelFactory):
 
     intent = factory.SubFactory(IntentFactory)
     text = factory.Sequence(lambda n: f"utterance {n}")
+
+
+def bot_admin_form(**overrides) -> dict:
+    """A valid POST of the bot admin's add/change form, with empty inlines; `overrides` replace fields."""
+    data = {
+        "name": "Helpdesk",
+        "description": "",
+        "visibility": "public",
+        "welcome_messages": "[]",
+        "fallback_message": "Sorry?",
+        "confidence_threshold": "0.5",
+        "backstory": "",
+        "model": "",
+        "dataset": "",
+        "skillset": "",
+        "allowed_origins": "[]",
+        "conversation_retention_days": "",
+        "meta": "{}",
+        # What the browser sends back for fields with callable defaults (Django's show_hidden_initial).
+        "initial-welcome_messages": "[]",
+        "initial-allowed_origins": "[]",
+        "initial-meta": "{}",
+    }
+    for prefix in ("variables", "intents", "entity_types"):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+    data.update(overrides)
+    return data

@@ -3,33 +3,7 @@ import json
 from django.urls import reverse
 
 from bots.models import Bot, Intent
-from bots.tests.factories import IntentFactory, UtteranceFactory, VariableFactory
-
-
-def bot_data(**overrides):
-    data = {
-        "name": "Helpdesk",
-        "description": "",
-        "visibility": "public",
-        "welcome_messages": "[]",
-        "fallback_message": "Sorry?",
-        "confidence_threshold": "0.5",
-        "backstory": "",
-        "model": "",
-        "dataset": "",
-        "skillset": "",
-        "allowed_origins": "[]",
-        "conversation_retention_days": "",
-        "meta": "{}",
-        # What the browser sends back for fields with callable defaults (Django's show_hidden_initial).
-        "initial-welcome_messages": "[]",
-        "initial-allowed_origins": "[]",
-        "initial-meta": "{}",
-    }
-    for prefix in ("variables", "intents", "entity_types"):
-        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
-    data.update(overrides)
-    return data
+from bots.tests.factories import IntentFactory, UtteranceFactory, VariableFactory, bot_admin_form
 
 
 def intent_forms(*intents, initial=0):
@@ -44,7 +18,7 @@ def test_owner_creates_a_bot_with_intents_and_their_utterances(owner, login_clie
     client = login_client(owner)
     response = client.post(
         reverse("admin:bots_bot_add"),
-        bot_data(
+        bot_admin_form(
             **intent_forms(
                 {
                     "label": "hours",
@@ -69,7 +43,7 @@ def test_owner_creates_a_bot_with_intents_and_their_utterances(owner, login_clie
 def test_intent_responses_must_be_a_list_of_typed_messages(owner, login_client):
     response = login_client(owner).post(
         reverse("admin:bots_bot_add"),
-        bot_data(**intent_forms({"label": "hours", "utterances_text": "", "responses": '{"text": "hi"}'})),
+        bot_admin_form(**intent_forms({"label": "hours", "utterances_text": "", "responses": '{"text": "hi"}'})),
     )
     assert response.status_code == 200
     assert not Bot.objects.exists() and not Intent.objects.exists()
@@ -83,7 +57,7 @@ def test_editing_an_intent_rewrites_its_utterances(owner, bot, login_client):
     assert "old phrase" in page.content.decode()
     response = client.post(
         reverse("admin:bots_bot_change", args=[bot.pk]),
-        bot_data(
+        bot_admin_form(
             name=bot.name,
             **intent_forms(
                 {

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from bots.models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Variable
+from bots.tests.factories import bot_admin_form
 from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
 
 OWNER_MODELS = [
@@ -181,7 +182,9 @@ def test_form_choices_offer_only_own_objects(world, owner, login_client):
 
 def test_owner_can_not_point_its_bot_at_another_owners_dataset(world, owner, login_client):
     client = login_client(owner)
-    response = client.post(url(Bot, "add"), bot_form_data(name="Sneaky", dataset=world.theirs.dataset.pk))
+    response = client.post(
+        url(Bot, "add"), bot_admin_form(visibility="private", name="Sneaky", dataset=world.theirs.dataset.pk)
+    )
     assert response.status_code == 200
     assert "dataset" in response.context["adminform"].form.errors
     assert not Bot.objects.filter(name="Sneaky").exists()
@@ -189,11 +192,13 @@ def test_owner_can_not_point_its_bot_at_another_owners_dataset(world, owner, log
 
 def test_owner_is_set_on_create_and_can_not_be_changed(world, owner, other_owner, login_client):
     client = login_client(owner)
-    response = client.post(url(Bot, "add"), bot_form_data(name="Mine", owner=other_owner.pk))
+    response = client.post(url(Bot, "add"), bot_admin_form(visibility="private", name="Mine", owner=other_owner.pk))
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     bot = Bot.objects.get(name="Mine")
     assert bot.owner == owner
-    response = client.post(url(Bot, "change", bot.pk), bot_form_data(name="Mine", owner=other_owner.pk))
+    response = client.post(
+        url(Bot, "change", bot.pk), bot_admin_form(visibility="private", name="Mine", owner=other_owner.pk)
+    )
     assert response.status_code == 302
     bot.refresh_from_db()
     assert bot.owner == owner
@@ -204,35 +209,6 @@ def test_owner_sees_its_org_id_on_the_dashboard(world, owner, login_client):
     assert world.mine.profile.org_id in content
     assert world.theirs.profile.org_id not in content
     assert "Alpha bot" in content and "Beta bot" not in content
-
-
-def bot_form_data(**overrides):
-    data = {
-        "name": "A bot",
-        "description": "",
-        "visibility": "private",
-        "welcome_messages": "[]",
-        "fallback_message": "Sorry?",
-        "confidence_threshold": "0.5",
-        "backstory": "",
-        "model": "",
-        "dataset": "",
-        "skillset": "",
-        "allowed_origins": "[]",
-        "conversation_retention_days": "",
-        "meta": "{}",
-    }
-    for prefix in ("variables", "intents", "entity_types"):
-        data.update(
-            {
-                f"{prefix}-TOTAL_FORMS": "0",
-                f"{prefix}-INITIAL_FORMS": "0",
-                f"{prefix}-MIN_NUM_FORMS": "0",
-                f"{prefix}-MAX_NUM_FORMS": "1000",
-            }
-        )
-    data.update(overrides)
-    return data
 
 
 def test_owner_adds_contacts_and_datasets_as_its_own(world, owner, other_owner, login_client):
