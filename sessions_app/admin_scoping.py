@@ -3,9 +3,15 @@
 - A superuser sees and changes everything.
 - A bot owner sees and changes only what it owns (directly or through a parent object).
 - A conversation reviewer reads every conversation, message, contact and bot, and changes nothing.
+
+Reading and writing are scoped apart: a user who is both an owner and a reviewer reads every bot but
+writes only into its own. Every choice a form offers and every object saved goes by `write_scope`.
 """
 
+from functools import wraps
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.utils.functional import cached_property
@@ -69,8 +75,15 @@ def owner_of(obj):
 
 def scope(queryset, user):
     """The rows of `queryset` the user may see."""
+    if sees_all(user, queryset.model):
+        return queryset
+    return write_scope(queryset, user)
+
+
+def write_scope(queryset, user):
+    """The rows of `queryset` the user may write, or point a written object at: its own, whatever else it reads."""
     model = queryset.model
-    if sees_all(user, model):
+    if user.is_superuser:
         return queryset
     if model not in OWNER_PATHS or not is_bot_owner(user):
         return queryset.none()
@@ -86,6 +99,36 @@ def may_write(user, obj=None) -> bool:
     return obj is None or owner_of(obj) == user
 
 
+def _linked_objects(obj, form=None):
+    """The owner-scoped objects `obj` points to: its foreign keys, and the many-to-many choices of `form`."""
+    for field in obj._meta.concrete_fields:
+        if field.is_relation and field.related_model in OWNER_PATHS and getattr(obj, field.attname) is not None:
+            yield getattr(obj, field.name)
+    cleaned = getattr(form, "cleaned_data", None) or {}
+    for field in obj._meta.many_to_many:
+        if field.related_model in OWNER_PATHS and field.name in cleaned:
+            yield from cleaned[field.name] or ()
+
+
+def write_check(user, obj, form=None) -> None:
+    """Refuse (403) to save `obj` unless the user owns it and everything it points to.
+
+    The forms already offer only the user's own objects; this is the last word on what is saved,
+    whatever the form, inline or action that got there.
+    """
+    if user.is_superuser:
+        return
+    if not is_bot_owner(user) or owner_of(obj) != user:
+        raise PermissionDenied("You may only change your own objects.")
+    if any(owner_of(linked) != user for linked in _linked_objects(obj, form)):
+        raise PermissionDenied("You may only link your own objects.")
+
+
+def _is_autocomplete(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name == "autocomplete"
+
+
 class OwnerScopedAdminMixin:
     """Scopes a ModelAdmin (or inline) to the request user's objects.
 
@@ -94,7 +137,11 @@ class OwnerScopedAdminMixin:
     """
 
     def get_queryset(self, request):
-        return scope(super().get_queryset(request), request.user)
+        queryset = super().get_queryset(request)
+        # The autocomplete endpoint fills a form's choice: what the user may link to, not what it may read.
+        if _is_autocomplete(request):
+            return write_scope(queryset, request.user)
+        return scope(queryset, request.user)
 
     def _may(self, request, obj, perm_check):
         if not perm_check:
@@ -118,9 +165,10 @@ class OwnerScopedAdminMixin:
         return sees_all(request.user, type(obj)) or owner_of(obj) == request.user
 
     def _scoped_choices(self, db_field, request, kwargs):
+        # Form choices are what the user may write into, never the wider read scope of a reviewer.
         related = db_field.related_model
         if related in OWNER_PATHS and "queryset" not in kwargs and not request.user.is_superuser:
-            kwargs["queryset"] = scope(related._default_manager.all(), request.user)
+            kwargs["queryset"] = write_scope(related._default_manager.all(), request.user)
         return kwargs
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -158,7 +206,31 @@ class OwnerScopedModelAdmin(OwnerScopedAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if self.owns_directly and not change and not (request.user.is_superuser and obj.owner_id):
             obj.owner = request.user
+        write_check(request.user, obj, form)
         super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        # Each inline row is checked once it has its parent, before anything of the formset is saved.
+        for inline_form in formset.forms:
+            if inline_form in formset.deleted_forms or not inline_form.has_changed():
+                continue
+            write_check(request.user, inline_form.instance, inline_form)
+        super().save_formset(request, form, formset, change)
+
+    def get_action(self, action):
+        """Actions that change anything act only on the selected rows the user may write."""
+        found = super().get_action(action)
+        if found is None:
+            return None
+        func, name, description = found
+        if set(getattr(func, "allowed_permissions", ())) <= {"view"}:
+            return found
+
+        @wraps(func)
+        def scoped(modeladmin, request, queryset):
+            return func(modeladmin, request, write_scope(queryset, request.user))
+
+        return scoped, name, description
 
     def _404_unless_visible(self, request, object_id):
         # Checked before permissions so that another owner's object and a missing one look the same.

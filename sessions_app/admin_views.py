@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from botportal import validation
 from botportal.errors import DomainError
-from sessions_app.admin_scoping import may_write, scope
+from sessions_app.admin_scoping import may_write, write_scope
 from sessions_app.models import Conversation, Origin
 from sessions_app.services.conversations import conversation_exchange
 from sessions_app.services.sessions import bot_session_create
@@ -102,7 +102,7 @@ def bot_try_send_view(model_admin, request, object_id):
         return HttpResponseNotAllowed(["POST"])
     bot = _writable_bot(model_admin, request, object_id)
     conversation = (
-        scope(Conversation.objects.all(), request.user)
+        write_scope(Conversation.objects.all(), request.user)
         .filter(pk=_uuid_or_none(request.POST.get("conversation")), bot=bot, origin=Origin.ADMIN)
         .first()
     )
