@@ -209,23 +209,29 @@ def test_a_phishing_link_cannot_be_added_to_another_owners_public_bot(console, t
 
 def test_inlines_of_an_own_bot_cannot_link_another_owners_objects(console, mine, theirs):
     bot = mine["bots.Bot"]
-    page = console.get(_admin_url(Bot, "change", bot.pk))
-    data = form_post_data(page)
-    data.update(
-        {
-            "intents-TOTAL_FORMS": str(int(data["intents-TOTAL_FORMS"]) + 1),
-            "intents-9-label": "new",
-            "intents-9-responses": "[]",
-            "intents-9-ability": str(theirs["bots.Ability"].pk),
-            "intents-9-required_variables": [str(theirs["bots.Variable"].pk)],
-        }
-    )
-    # Formset rows are numbered from 0: the new row is the one after the existing ones.
-    index = int(data["intents-TOTAL_FORMS"]) - 1
-    data = {k.replace("intents-9-", f"intents-{index}-"): v for k, v in data.items()}
-    response = console.post(_admin_url(Bot, "change", bot.pk), data)
+    url = _admin_url(Bot, "change", bot.pk)
+
+    def with_new_intent(label, objects):
+        data = form_post_data(console.get(url))
+        # Formset rows are numbered from 0: the new row is the one after the existing ones.
+        row = int(data["intents-TOTAL_FORMS"])
+        data["intents-TOTAL_FORMS"] = str(row + 1)
+        data.update(
+            {
+                f"intents-{row}-label": label,
+                f"intents-{row}-responses": "[]",
+                f"intents-{row}-ability": str(objects["bots.Ability"].pk),
+                f"intents-{row}-required_variables": [str(objects["bots.Variable"].pk)],
+            }
+        )
+        return data
+
+    response = console.post(url, with_new_intent("mine", mine))
+    assert response.status_code == 302, _errors(response)
+    assert Intent.objects.filter(bot=bot, label="mine", ability=mine["bots.Ability"]).exists()
+    response = console.post(url, with_new_intent("theirs", theirs))
     assert response.status_code in (200, 403)
-    assert not Intent.objects.filter(bot=bot, label="new").exists()
+    assert not Intent.objects.filter(bot=bot, label="theirs").exists()
 
 
 def test_inline_rows_posted_to_another_owners_bot_are_refused(console, theirs):
