@@ -181,6 +181,16 @@ EXPORT_FIELDS = (
 )
 
 
+# A spreadsheet reads a cell beginning with one of these as a formula (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula gets a leading `'`."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -294,7 +304,11 @@ class ConversationAdmin(OwnerScopedModelAdmin):
         return custom + urls
 
     def transcript_view(self, request, object_id):
-        conversation = self.get_queryset(request).select_related("bot", "contact").filter(pk=object_id).first()
+        try:
+            key = self.opts.pk.to_python(object_id)
+        except ValidationError:
+            raise Http404("No conversation with this id.") from None
+        conversation = self.get_queryset(request).select_related("bot", "contact").filter(pk=key).first()
         if conversation is None or not self.has_view_permission(request, conversation):
             raise Http404("No conversation with this id.")
         page = transcript_page(conversation=conversation, page_number=request.GET.get("page", 1))
@@ -326,11 +340,15 @@ class ConversationAdmin(OwnerScopedModelAdmin):
     def export_csv(self, request, queryset):
         writer = csv.writer(_Echo())
 
+        def row(cells):
+            # Every cell, not only the message text: names, emails and reasons are typed by someone too.
+            return writer.writerow([spreadsheet_safe(cell) for cell in cells])
+
         def rows():
-            yield writer.writerow(EXPORT_FIELDS)
+            yield row(EXPORT_FIELDS)
             for m in transcript_messages_for_export(conversations_queryset=queryset).iterator(chunk_size=2000):
                 c = m.conversation
-                yield writer.writerow(
+                yield row(
                     [
                         c.pk,
                         c.bot.name if c.bot else "",
