@@ -1,5 +1,9 @@
 """Input rules shared by every protocol and the admin. Each raises InvalidInput naming the field."""
 
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -145,3 +149,66 @@ def collect(*checks):
     if problems:
         raise InvalidInput(fields=problems)
     return results
+
+
+# --- origins ---------------------------------------------------------------------------------------
+# A bot's allowed origins feed both CSP frame-ancestors (where `*` is a wildcard) and CORS (which
+# compares literally), so only exact origins are accepted: the two must never read one entry two ways.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+ORIGIN_FORMAT = "scheme://host[:port] with http or https, no path, no wildcard"
+
+
+def _origin_host(hostname: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(hostname)
+    except ValueError:
+        pass
+    else:
+        return f"[{address.compressed}]" if address.version == 6 else address.compressed
+    try:
+        host = hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.split(".")):
+        return None
+    return host
+
+
+def origin_normalize(value) -> str | None:
+    """`scheme://host[:port]` in lower case without a default port, or None if `value` is not exactly one origin."""
+    if not isinstance(value, str) or any(c in value for c in " \t\r\n;,'\"*"):
+        return None
+    try:
+        parts = urlsplit(value.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment:
+        return None
+    if parts.username is not None or parts.password is not None or value.strip().endswith(("?", "#")):
+        return None
+    host = _origin_host(parts.hostname.lower())
+    if host is None:
+        return None
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+def allowed_origins(value, *, field: str = "allowedOrigins") -> list[str]:
+    """A bot's allowed origins: a list of exact origins, returned normalised and without duplicates."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(fields={field: f"must be a list of origins ({ORIGIN_FORMAT})"})
+    problems, origins = {}, []
+    for index, item in enumerate(value):
+        origin = origin_normalize(item)
+        if origin is None:
+            problems[f"{field}[{index}]"] = f"{item!r} is not an origin ({ORIGIN_FORMAT})"
+        else:
+            origins.append(origin)
+    if problems:
+        raise InvalidInput(fields=problems)
+    return list(dict.fromkeys(origins))

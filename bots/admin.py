@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from botportal import validation
+from botportal.errors import InvalidInput
 from sessions_app import admin_views
 from sessions_app.admin_scoping import (
     OwnerScopedAdminMixin,
@@ -110,9 +112,27 @@ class EntityTypeInline(ScopedTabularInline):
     fields = ("name", "values")
 
 
+class BotAdminForm(forms.ModelForm):
+    """The bot form; the admin supplies its model and fields."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "allowed_origins" in self.fields:
+            self.fields["allowed_origins"].help_text = (
+                'A JSON list of exact origins, e.g. ["https://www.example.com"]: no path, no wildcard.'
+            )
+
+    def clean_allowed_origins(self):
+        try:
+            return validation.allowed_origins(self.cleaned_data.get("allowed_origins"), field="allowed_origins")
+        except InvalidInput as error:
+            raise forms.ValidationError(list((error.fields or {"": error.message}).values())) from None
+
+
 @admin.register(Bot)
 class BotAdmin(OwnerScopedModelAdmin):
     owns_directly = True
+    form = BotAdminForm
     list_display = ("name", "owner", "visibility", "dataset", "skillset", "version", "created_at", "try_link")
     list_filter = ("visibility",)
     search_fields = ("name", "description")

@@ -9,8 +9,6 @@ the fields to ask for (`["name"]`, `["email"]`, `["name", "email"]`); the answer
 session's `contact`.
 """
 
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import Http404
@@ -19,36 +17,16 @@ from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
+from botportal.validation import origin_normalize
 from sessions_app.selectors.widget import bot_allowed_origins_for_path, widget_bot_get
 
 PRECHAT_FIELDS = ("name", "email")
 WIDGET_SCRIPT = "botportal/widget.js"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin_normalize(value) -> str | None:
-    """`scheme://host[:port]` in lower case without a default port, or None if `value` is not an origin."""
-    if not isinstance(value, str) or any(c in value for c in " \t\r\n;,'\""):
-        return None
-    try:
-        parts = urlsplit(value.strip().rstrip("/"))
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment:
-        return None
-    if parts.username is not None or parts.password is not None:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
-        host = f"{host}:{port}"
-    return f"{parts.scheme}://{host}"
 
 
 def bot_origins(allowed_origins) -> list[str]:
-    """A bot's allowed origins, normalised; entries that are not origins are ignored."""
+    """A bot's allowed origins, normalised; entries that are not exact origins (a wildcard stored before
+    they were refused, say) are ignored, by frame-ancestors and CORS alike."""
     if not isinstance(allowed_origins, list):
         return []
     origins = (origin_normalize(item) for item in allowed_origins)
