@@ -96,9 +96,13 @@ class ModelColumns:
 class JoinedLookup:
     """At most one row of `model`, found by the unique field `by`, with the object its foreign key
     `relation` points to loaded in the same statement (as `select_related(relation)` would; None when
-    a nullable foreign key is empty)."""
+    a nullable foreign key is empty).
 
-    def __init__(self, model, *, relation: str, by: str):
+    `where`, if given, is called with the connection and returns one more SQL condition on the aliases
+    `t` (the row) and `r` (the related row): a row that fails it is not found."""
+
+    def __init__(self, model, *, relation: str, by: str, where=None):
+        self.where = where
         self.relation = model._meta.get_field(relation)
         self.by = model._meta.get_field(by)
         self.row = ModelColumns(model, "t")
@@ -119,6 +123,8 @@ class JoinedLookup:
                 f" ON {target} = {self.row.column(self.relation.name, connection)}"
                 f" WHERE {self.row.column(self.by.name, connection)} = %s"
             )
+            if self.where is not None:
+                sql += f" AND ({self.where(connection)})"
             # Only the row itself is locked, as select_for_update(of=("self",)); SQLite takes the
             # database's write lock when the transaction begins instead.
             if for_update and features.has_select_for_update:

@@ -46,9 +46,10 @@ _BOT_WITH_OWNER = JoinedLookup(Bot, relation="owner", by="id")
 
 def bot_get_any(*, bot_id) -> Bot:
     """A bot whoever owns it, with its owner, for routes where visibility rather than ownership decides
-    (session create)."""
+    (session create). A deactivated owner's bots serve no one: not found."""
     key = _pk(bot_id)
-    return _found(_BOT_WITH_OWNER.get(key) if key is not None else None, "bot", bot_id)
+    bot = _BOT_WITH_OWNER.get(key) if key is not None else None
+    return _found(bot if bot is not None and bot.owner.is_active else None, "bot", bot_id)
 
 
 def dataset_list(*, owner) -> QuerySet:

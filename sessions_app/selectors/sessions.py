@@ -1,13 +1,28 @@
 """Reads of bot sessions."""
 
+from django.contrib.auth import get_user_model
+
 from botportal.rows import JoinedLookup
-from sessions_app.models import BotSession
+from sessions_app.models import BotSession, Conversation
+
+
+def _owner_is_active(connection) -> str:
+    # A deactivated owner's tokens stop with its account, checked in the same statement as the token.
+    users = get_user_model()._meta
+    quote = connection.ops.quote_name
+    owner = quote(Conversation._meta.get_field("owner").column)
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(users.db_table)} u"  # noqa: S608
+        f" WHERE u.{quote(users.pk.column)} = r.{owner} AND u.{quote(users.get_field('is_active').column)})"
+    )
+
 
 # Every request made with a session token starts with this lookup, so its SQL is written once per
 # process (`botportal.rows`): Django compiling the same join on each request cost twice the query.
-_BY_DIGEST = JoinedLookup(BotSession, relation="conversation", by="token_digest")
+_BY_DIGEST = JoinedLookup(BotSession, relation="conversation", by="token_digest", where=_owner_is_active)
 
 
 def bot_session_by_digest(*, token_digest: str) -> BotSession | None:
-    """The session with this token digest, its conversation loaded with it: one indexed query."""
+    """The session with this token digest, its conversation loaded with it: one indexed query. None if
+    there is none, or if the conversation's owner has been deactivated."""
     return _BY_DIGEST.get(token_digest)

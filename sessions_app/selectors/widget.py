@@ -12,8 +12,9 @@ _CONVERSATION_ROUTE = re.compile(r"^/(?:api/)?v1/conversation/(?P<conversation_i
 
 
 def widget_bot_get(*, bot_id) -> Bot | None:
-    """The bot a widget page may show: public bots only (private and protected bots have no widget)."""
-    return Bot.objects.filter(pk=bot_id, visibility=Visibility.PUBLIC).first()
+    """The bot a widget page may show: public bots of active owners only (private and protected bots
+    have no widget)."""
+    return Bot.objects.filter(pk=bot_id, visibility=Visibility.PUBLIC, owner__is_active=True).first()
 
 
 def bot_allowed_origins_for_path(*, path: str) -> list | None:
@@ -23,14 +24,14 @@ def bot_allowed_origins_for_path(*, path: str) -> list | None:
         bot_id = _uuid(match["bot_id"])
         if bot_id is None:
             return None
-        return Bot.objects.filter(pk=bot_id).values_list("allowed_origins", flat=True).first()
+        return Bot.objects.filter(pk=bot_id, owner__is_active=True).values_list("allowed_origins", flat=True).first()
     match = _CONVERSATION_ROUTE.match(path)
     if match:
         conversation_id = _uuid(match["conversation_id"])
         if conversation_id is None:
             return None
         return (
-            Conversation.objects.filter(pk=conversation_id, bot__isnull=False)
+            Conversation.objects.filter(pk=conversation_id, bot__isnull=False, owner__is_active=True)
             .values_list("bot__allowed_origins", flat=True)
             .first()
         )

@@ -40,3 +40,14 @@ def test_an_unknown_digest_is_none():
     BotSessionFactory()
 
     assert bot_session_by_digest(token_digest="0" * 64) is None
+
+
+def test_a_deactivated_owners_session_is_not_found():
+    bot_session = BotSessionFactory()
+    owner = bot_session.conversation.owner
+    type(owner).objects.filter(pk=owner.pk).update(is_active=False)
+
+    assert bot_session_by_digest(token_digest=bot_session.token_digest) is None
+
+    type(owner).objects.filter(pk=owner.pk).update(is_active=True)
+    assert bot_session_by_digest(token_digest=bot_session.token_digest).pk == bot_session.pk
