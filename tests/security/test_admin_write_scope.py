@@ -335,3 +335,11 @@ def test_save_checks_the_saved_parent_whatever_the_form_allowed(dual, mine, thei
     with pytest.raises(Exception, match="own"):
         write_check(dual, moved)
     write_check(dual, mine["bots.Intent"].__class__(bot=mine["bots.Bot"], label="fine"))
+
+
+def test_the_reviewer_side_still_reads_another_owners_bot(console, theirs):
+    their_bot = theirs["bots.Bot"]
+    page = console.get(_admin_url(Bot, "change", their_bot.pk))
+    assert page.status_code == 200
+    assert not page.context["has_change_permission"]
+    assert their_bot.name in page.content.decode()
