@@ -218,12 +218,13 @@ class OwnerScopedModelAdmin(OwnerScopedAdminMixin, admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
 
     def get_action(self, action):
-        """Actions that change anything act only on the selected rows the user may write."""
+        """Actions act only on the selected rows the user may write, unless they are declared view-only."""
         found = super().get_action(action)
         if found is None:
             return None
         func, name, description = found
-        if set(getattr(func, "allowed_permissions", ())) <= {"view"}:
+        declared = getattr(func, "allowed_permissions", None)
+        if declared and set(declared) <= {"view"}:
             return found
 
         @wraps(func)

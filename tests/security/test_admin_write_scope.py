@@ -306,15 +306,17 @@ def test_a_write_action_is_given_only_the_users_own_rows(dual, mine, theirs):
         def action(modeladmin, request, queryset):
             seen[permission] = set(queryset)
 
-        action.allowed_permissions = (permission,)
+        if permission is not None:
+            action.allowed_permissions = (permission,)
         return action
 
-    for permission in ("view", "change", "delete"):
+    for permission in ("view", "change", "delete", None):
         func, _, _ = bot_admin.get_action(spy_on(permission))
         # Handed every row a reviewer may read, as the changelist does.
         func(bot_admin, request, Bot.objects.all())
     assert seen["view"] == {mine["bots.Bot"], theirs["bots.Bot"]}
-    assert seen["change"] == seen["delete"] == {mine["bots.Bot"]}
+    # An action that declares nothing might write: it is scoped like one that does.
+    assert seen["change"] == seen["delete"] == seen[None] == {mine["bots.Bot"]}
 
 
 def test_autocomplete_offers_only_the_users_own_bots(console, mine, theirs):
