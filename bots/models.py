@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from botportal import validation
+
 
 class Visibility(models.TextChoices):
     PRIVATE = "private", "Private"
@@ -123,7 +125,9 @@ class Bot(TimestampedModel):
     # Origins allowed to frame the widget and call the session routes from a browser.
     allowed_origins = models.JSONField(default=list, blank=True)
     # Days to keep conversations after their last activity; null falls back to the global setting.
-    conversation_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    conversation_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=validation.RETENTION_DAYS_VALIDATORS
+    )
 
     class Meta:
         indexes = [models.Index(fields=["owner", "-created_at"])]

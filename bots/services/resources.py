@@ -16,7 +16,7 @@ from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
 BOT_DEFINITION_FIELDS = frozenset(
     {"backstory", "model", "dataset_id", "skillset_id", "privacy", "moderation", "fallback_message", "welcome_messages"}
 )
-BOT_FIELDS = BOT_DEFINITION_FIELDS | {"name", "description", "meta", "visibility"}
+BOT_FIELDS = BOT_DEFINITION_FIELDS | {"name", "description", "meta", "visibility", "conversation_retention_days"}
 COMMON_FIELDS = frozenset({"name", "description", "meta"})
 RECORD_FIELDS = frozenset({"text", "source", "meta"})
 ABILITY_FIELDS = COMMON_FIELDS | {"instruction"}
@@ -28,6 +28,11 @@ def _checked(fields: dict, allowed: frozenset) -> dict:
         raise ValueError(f"unexpected fields: {sorted(unknown)}")
     if "meta" in fields:
         fields = {**fields, "meta": validation.meta(fields["meta"])}
+    if "conversation_retention_days" in fields:
+        fields = {
+            **fields,
+            "conversation_retention_days": validation.retention_days(fields["conversation_retention_days"]),
+        }
     return fields
 
 

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from botportal import validation
 from bots.models import Bot
 from sessions_app.models import BotSession, Conversation, EndReason, Message
 
@@ -408,6 +409,19 @@ def conversations_prunable(*, now: datetime | None = None) -> list[QuerySet]:
         rules.append(Conversation.objects.filter(~Q(bot__in=overriding.values("pk")), last_activity_at__lt=cutoff))
     days_values = overriding.order_by().values_list("conversation_retention_days", flat=True).distinct()
     for days in sorted(days_values):
+        if not validation.retention_days_valid(days):
+            # Written before the bound existed (or past it, in SQL): no cutoff can be computed for it, and
+            # a guessed one could delete what the owner meant to keep. Those bots keep their conversations;
+            # everyone else is pruned.
+            bot_ids = list(Bot.objects.filter(conversation_retention_days=days).values_list("pk", flat=True)[:20])
+            logger.error(
+                "prune: skipping bots with conversation_retention_days=%s (allowed %s..%s): %s",
+                days,
+                validation.RETENTION_DAYS_MIN,
+                validation.RETENTION_DAYS_MAX,
+                ", ".join(str(pk) for pk in bot_ids),
+            )
+            continue
         cutoff = now - timedelta(days=days)
         bots = Bot.objects.filter(conversation_retention_days=days).values("pk")
         rules.append(Conversation.objects.filter(bot__in=bots, last_activity_at__lt=cutoff))
