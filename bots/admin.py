@@ -4,12 +4,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from sessions_app import admin_views
+from sessions_app.admin_deletion import BatchedDeleteAdminMixin
 from sessions_app.admin_scoping import (
     OwnerScopedAdminMixin,
     OwnerScopedModelAdmin,
     OwnerScopedRelatedFilter,
     may_write,
 )
+from sessions_app.services import deletions
 from sessions_app.widget import bot_embed_snippet_html
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
@@ -111,7 +113,8 @@ class EntityTypeInline(ScopedTabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(OwnerScopedModelAdmin):
+class BotAdmin(BatchedDeleteAdminMixin, OwnerScopedModelAdmin):
+    delete_service = staticmethod(lambda bot: deletions.bot_delete(bot=bot))
     owns_directly = True
     list_display = ("name", "owner", "visibility", "dataset", "skillset", "version", "created_at", "try_link")
     list_filter = ("visibility",)

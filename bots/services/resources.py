@@ -7,6 +7,7 @@ the bot *is* bumps its version so that running conversations keep the definition
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import InvalidInput
@@ -68,8 +69,13 @@ def bot_update(*, bot: Bot, fields: dict) -> Bot:
     return bot
 
 
-def bot_delete(*, bot: Bot) -> None:
-    bot.delete()
+def bot_mark_deleted(*, bot: Bot) -> bool:
+    """Make the bot gone for every read at once (LiveBotManager), whatever it holds: one row updated.
+
+    Its rows are removed afterwards, in batches (`sessions_app.services.deletions.bot_delete` starts
+    that; the lifecycle's purge finishes whatever a killed worker left). False if it already was deleted.
+    """
+    return bool(Bot.all_objects.filter(pk=bot.pk, deleted_at__isnull=True).update(deleted_at=timezone.now()))
 
 
 def _update(instance, fields: dict):
