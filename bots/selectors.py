@@ -48,7 +48,9 @@ def bot_get_any(*, bot_id) -> Bot:
     """A bot whoever owns it, with its owner, for routes where visibility rather than ownership decides
     (session create)."""
     key = _pk(bot_id)
-    return _found(_BOT_WITH_OWNER.get(key) if key is not None else None, "bot", bot_id)
+    bot = _BOT_WITH_OWNER.get(key) if key is not None else None
+    # Hand-written SQL skips LiveBotManager's rule, so it is applied here: a deleted bot is not found.
+    return _found(bot if bot is None or bot.deleted_at is None else None, "bot", bot_id)
 
 
 def dataset_list(*, owner) -> QuerySet:

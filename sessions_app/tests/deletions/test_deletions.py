@@ -73,6 +73,7 @@ def test_deleted_bot_is_gone_for_every_read_before_its_rows_are(
     with pytest.raises(NotFound):
         runtime_session_get(owner=owner, org_id=org_id, session_id=str(made[1].pk))
     assert login_client(owner).get(f"/widget/{bot.pk}/").status_code == 404
+    assert_error(post(owner_client, f"/api/v1/bot/{bot.pk}/session/create"), 404, "NOT_FOUND")
     assert not Message.objects.filter(conversation__bot=bot).exists()
     assert not BotSession.objects.filter(pk=session.pk).exists()
     admin = login_client(owner)
