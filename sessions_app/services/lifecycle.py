@@ -131,10 +131,14 @@ def _settings_value(name: str):
     return settings.BOTPORTAL[name]
 
 
+# A batch's keys are bound as parameters (Batch.of), and PostgreSQL takes at most 65,535 per statement.
+MAX_BATCH_SIZE = 50_000
+
+
 def _batch_size(batch_size: int | None) -> int:
     size = batch_size or _settings_value("PRUNE_BATCH_SIZE")
-    if size < 1:
-        raise ValueError("the batch size must be at least 1")
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise ValueError(f"the batch size must be from 1 to {MAX_BATCH_SIZE}")
     return size
 
 
