@@ -242,7 +242,7 @@ def test_owner_delete_service_is_idempotent(owner):
     assert OwnerProfile.objects.get(owner=owner).deleted_at is not None
 
 
-@pytest.mark.parametrize("size", [0, lifecycle.MAX_BATCH_SIZE + 1])
+@pytest.mark.parametrize("size", [-1, lifecycle.MAX_BATCH_SIZE + 1])
 def test_a_batch_size_past_the_parameter_limit_is_refused(size):
     with pytest.raises(ValueError, match="batch size"):
         lifecycle.deleted_purge(batch_size=size)
