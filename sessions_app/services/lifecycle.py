@@ -309,10 +309,12 @@ def _delete_batch(page: QuerySet, order: str, *, count_as: str, children: dict[s
     return Step(chosen=len(rows), last=(rows[-1][1], rows[-1][0]), counts=counts)
 
 
-def _run(name: str, *, counts: list[str], dry_run: bool, body: Callable[[LifecycleRun], None]) -> LifecycleRun:
+def _run(
+    name: str, *, counts: list[str], dry_run: bool, body: Callable[[LifecycleRun], None], lock: str | None = None
+) -> LifecycleRun:
     run = LifecycleRun(task=name, dry_run=dry_run)
     started = time.monotonic()
-    with lifecycle_lock(name=name) as acquired:
+    with lifecycle_lock(name=lock or name) as acquired:
         if not acquired:
             run.ran = False
             logger.info("%s", run.summary())
@@ -636,4 +638,6 @@ def deleted_purge(*, dry_run: bool = False, batch_size: int | None = None) -> Li
             for rows_purge, object_id in pending:
                 rows_purge(run, object_id, size)
 
-    return _run(PURGE_DELETED, counts=_PURGE_COUNTS, dry_run=dry_run, body=body)
+    # The prune's lock: the two delete conversations in different orders, and run side by side they could
+    # deadlock on the same rows. A purge that finds the prune running is done by the prune task after it.
+    return _run(PURGE_DELETED, counts=_PURGE_COUNTS, dry_run=dry_run, body=body, lock=PRUNE_CONVERSATIONS)

@@ -248,3 +248,35 @@ def test_a_batch_size_past_the_parameter_limit_is_refused(size):
         lifecycle.deleted_purge(batch_size=size)
     with pytest.raises(ValueError, match="batch size"):
         lifecycle.conversations_prune(batch_size=size)
+
+
+def test_purge_and_prune_never_run_side_by_side(owner):
+    """They delete conversations in different orders: side by side they could deadlock on the same rows."""
+    from contextlib import contextmanager
+
+    asked = []
+
+    @contextmanager
+    def busy(*, name, **kwargs):
+        asked.append(name)
+        yield False  # another run holds it
+
+    bot = BotFactory(owner=owner)
+    bot_mark_deleted(bot=bot)
+    with mock.patch.object(lifecycle, "lifecycle_lock", busy):
+        assert not lifecycle.deleted_purge().ran
+        assert not lifecycle.conversations_prune().ran
+    assert asked == [lifecycle.PRUNE_CONVERSATIONS, lifecycle.PRUNE_CONVERSATIONS]
+    assert Bot.all_objects.filter(pk=bot.pk).exists()
+
+
+def test_a_failing_inline_purge_still_answers_the_delete(owner, owner_client, django_capture_on_commit_callbacks):
+    bot = BotFactory(owner=owner)
+    with (
+        mock.patch.object(lifecycle, "_bot_rows_purge", side_effect=RuntimeError("deadlock detected")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert post(owner_client, f"/api/v1/bot/{bot.pk}/delete").status_code == 200
+    assert not Bot.objects.filter(pk=bot.pk).exists()
+    lifecycle.deleted_purge()
+    assert not Bot.all_objects.filter(pk=bot.pk).exists()
