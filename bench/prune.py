@@ -7,7 +7,11 @@ INSERT ... SELECT generate_series), then deletes them all in a child process and
 per second, the child's peak memory (ru_maxrss) and the longest single transaction:
 
 - service:  sessions_app.services.lifecycle.conversations_prune (primary-key batches, database cascade)
-- queryset: Django's plain `Conversation.objects.filter(...).delete()` in one transaction
+- queryset: Django's plain `Conversation.objects.filter(...).delete()` in one transaction. Its collector
+            sends one `IN` list of every conversation id, which PostgreSQL refuses past 65,535 parameters
+            when they are bound on the server (DATABASE_PREPARED_STATEMENTS, the default); this child
+            runs with client-side binding so that the baseline runs at all (botportal itself never
+            deletes this way: see sessions_app.services.deletions)
 - raw:      one SQL `DELETE` of the same rows, children removed by the database's ON DELETE CASCADE (the floor)
 
 It needs a database of its own: it refuses to run when the database holds conversations it did not make.
@@ -176,10 +180,14 @@ def child(method: str, batch_size: int) -> None:
 
 
 def run_method(method: str, rows: int, batch_size: int, timeout: float) -> dict:
+    env = dict(os.environ)
+    if method == "queryset":
+        env["DATABASE_PREPARED_STATEMENTS"] = "false"  # see the module docstring
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, __file__, "--child", method, "--batch-size", str(batch_size)],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     deadline = time.monotonic() + timeout
     while True:

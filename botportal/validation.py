@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 
 from botportal.errors import InvalidInput
 
@@ -26,6 +26,30 @@ def session_duration(value, *, field: str = "durationInSeconds") -> int:
             fields={field: f"must be a whole number of seconds from {low} to {high} (0 or null: {default})"}
         )
     return int(value)
+
+
+# How long a bot may keep its conversations: a day to a hundred years. Beyond that the prune's cutoff
+# date leaves the calendar (datetime's year 1) and nothing could be pruned for anyone.
+RETENTION_DAYS_MIN = 1
+RETENTION_DAYS_MAX = 36500
+# The same bounds for the model field, so that the admin's form and full_clean() refuse what the API does.
+RETENTION_DAYS_VALIDATORS = [MinValueValidator(RETENTION_DAYS_MIN), MaxValueValidator(RETENTION_DAYS_MAX)]
+
+
+def retention_days_valid(value) -> bool:
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return whole and RETENTION_DAYS_MIN <= value <= RETENTION_DAYS_MAX
+
+
+def retention_days(value, *, field: str = "conversationRetentionDays") -> int | None:
+    """A bot's conversation retention in days, or None (the global setting applies)."""
+    if value is None:
+        return None
+    if not retention_days_valid(value):
+        raise InvalidInput(
+            fields={field: f"must be a whole number of days from {RETENTION_DAYS_MIN} to {RETENTION_DAYS_MAX}, or null"}
+        )
+    return value
 
 
 def meta(value, *, field: str = "meta") -> dict:

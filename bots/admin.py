@@ -6,12 +6,14 @@ from django.utils.html import format_html
 from botportal import validation
 from botportal.errors import InvalidInput
 from sessions_app import admin_views
+from sessions_app.admin_deletion import BatchedDeleteAdminMixin
 from sessions_app.admin_scoping import (
     OwnerScopedAdminMixin,
     OwnerScopedModelAdmin,
     OwnerScopedRelatedFilter,
     may_write,
 )
+from sessions_app.services import deletions
 from sessions_app.widget import bot_embed_snippet_html
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
@@ -130,7 +132,8 @@ class BotAdminForm(forms.ModelForm):
 
 
 @admin.register(Bot)
-class BotAdmin(OwnerScopedModelAdmin):
+class BotAdmin(BatchedDeleteAdminMixin, OwnerScopedModelAdmin):
+    delete_service = staticmethod(lambda bot: deletions.bot_delete(bot=bot))
     owns_directly = True
     form = BotAdminForm
     list_display = ("name", "owner", "visibility", "dataset", "skillset", "version", "created_at", "try_link")

@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from botportal import validation
+
 
 class Visibility(models.TextChoices):
     PRIVATE = "private", "Private"
@@ -102,6 +104,14 @@ class Ability(TimestampedModel):
         return self.name or str(self.id)
 
 
+class LiveBotManager(models.Manager):
+    """Bots that are not deleted. A deleted bot is gone for every read at once; its rows are removed in
+    batches afterwards (sessions_app.services.lifecycle.deleted_purge), then the bot itself."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Bot(TimestampedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
@@ -123,10 +133,24 @@ class Bot(TimestampedModel):
     # Origins allowed to frame the widget and call the session routes from a browser.
     allowed_origins = models.JSONField(default=list, blank=True)
     # Days to keep conversations after their last activity; null falls back to the global setting.
-    conversation_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    conversation_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=validation.RETENTION_DAYS_VALIDATORS
+    )
+    # When the bot was deleted: from then on no read sees it (nor its conversations) while its rows go.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Every row, deleted ones included: for the purge, and nothing else.
+    all_objects = models.Manager()
+    objects = LiveBotManager()
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        # Related-object access (conversation.bot) and Django's delete collector see every row.
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["deleted_at"], condition=models.Q(deleted_at__isnull=False), name="bot_deleted"),
+        ]
 
     def __str__(self):
         return self.name or str(self.id)

@@ -49,7 +49,8 @@ def bot_get_any(*, bot_id) -> Bot:
     (session create). A deactivated owner's bots serve no one: not found."""
     key = _pk(bot_id)
     bot = _BOT_WITH_OWNER.get(key) if key is not None else None
-    return _found(bot if bot is not None and bot.owner.is_active else None, "bot", bot_id)
+    # Hand-written SQL skips LiveBotManager's rule, so it is applied here: a deleted bot is not found.
+    return _found(bot if bot is not None and bot.owner.is_active and bot.deleted_at is None else None, "bot", bot_id)
 
 
 def dataset_list(*, owner) -> QuerySet:

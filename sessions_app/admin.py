@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from sessions_app.admin_deletion import BatchedDeleteAdminMixin
 from sessions_app.admin_scoping import (
     CappedCountPaginator,
     OwnerScopedModelAdmin,
@@ -21,6 +22,7 @@ from sessions_app.admin_scoping import (
     scope,
 )
 from sessions_app.selectors.admin import conversation_sessions, transcript_messages_for_export, transcript_page
+from sessions_app.services import deletions
 from sessions_app.services.owners import api_key_create, api_key_revoke
 from sessions_app.services.sessions import bot_session_revoke
 
@@ -109,7 +111,8 @@ class ApiKeyAdmin(OwnerScopedModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(OwnerScopedModelAdmin):
+class ContactAdmin(BatchedDeleteAdminMixin, OwnerScopedModelAdmin):
+    delete_service = staticmethod(lambda contact: deletions.contact_delete(contact=contact))
     owns_directly = True
     list_display = ("__str__", "email", "phone", "owner", "created_at")
     list_select_related = ("owner",)

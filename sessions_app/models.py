@@ -13,6 +13,9 @@ class OwnerProfile(models.Model):
 
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="botportal_profile")
     org_id = models.CharField(max_length=18, unique=True)
+    # When the owner was deleted: their contacts and conversations are gone for every read at once, and
+    # the owner's rows (the user last) are removed in batches afterwards.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self):
         return f"{self.owner} ({self.org_id})"
@@ -39,6 +42,42 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
+# What deletion hides, one rule for every read (API, Einstein, widget, admin): a deleted bot's
+# conversations, and a deleted owner's contacts and conversations (a deleted contact is its own row).
+# Each is a subquery over a handful of rows (a partial index keeps it so), so a read costs the same.
+
+
+def _deleted_bots():
+    from bots.models import Bot
+
+    return Bot.all_objects.filter(deleted_at__isnull=False).values("pk")
+
+
+def _deleted_owners():
+    return OwnerProfile.objects.filter(deleted_at__isnull=False).values("owner_id")
+
+
+class LiveContactManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True).exclude(owner_id__in=_deleted_owners())
+
+
+class LiveConversationManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().exclude(Q(bot_id__in=_deleted_bots()) | Q(owner_id__in=_deleted_owners()))
+
+
+class LiveConversationChildManager(models.Manager):
+    """Messages and sessions of conversations no read may see are not seen either."""
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .exclude(Q(conversation__bot_id__in=_deleted_bots()) | Q(conversation__owner_id__in=_deleted_owners()))
+        )
+
+
 class Contact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contacts")
@@ -54,8 +93,15 @@ class Contact(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the contact was deleted; its conversations are detached in batches, then the row goes.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    all_objects = models.Manager()
+    objects = LiveContactManager()
 
     class Meta:
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         constraints = [
             models.UniqueConstraint(fields=["owner", "fingerprint"], name="contact_unique_fingerprint_per_owner"),
             models.UniqueConstraint(
@@ -65,7 +111,10 @@ class Contact(models.Model):
                 fields=["owner", "phone"], condition=~Q(phone=""), name="contact_unique_phone_per_owner"
             ),
         ]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="contact_deleted"),
+        ]
 
     def __str__(self):
         return self.name or self.email or self.phone or self.fingerprint
@@ -119,7 +168,12 @@ class Conversation(models.Model):
     last_request_digest = models.CharField(max_length=64, blank=True)
     last_response = models.JSONField(null=True, blank=True)
 
+    all_objects = models.Manager()
+    objects = LiveConversationManager()
+
     class Meta:
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["bot", "-created_at"]),
@@ -156,7 +210,12 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    all_objects = models.Manager()
+    objects = LiveConversationChildManager()
+
     class Meta:
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         indexes = [models.Index(fields=["conversation", "id"])]
 
     def __str__(self):
@@ -181,7 +240,12 @@ class BotSession(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    all_objects = models.Manager()
+    objects = LiveConversationChildManager()
+
     class Meta:
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         verbose_name = "bot session"
         indexes = [models.Index(fields=["conversation", "-created_at"])]
 

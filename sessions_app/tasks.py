@@ -11,6 +11,7 @@ EXPIRE_SESSIONS_TASK = "sessions_app.expire_sessions"
 END_IDLE_CONVERSATIONS_TASK = "sessions_app.end_idle_conversations"
 PRUNE_SESSIONS_TASK = "sessions_app.prune_sessions"
 PRUNE_CONVERSATIONS_TASK = "sessions_app.prune_conversations"
+PURGE_DELETED_TASK = "sessions_app.purge_deleted"
 
 
 @shared_task(name=EXPIRE_SESSIONS_TASK)
@@ -30,4 +31,12 @@ def prune_sessions() -> dict:
 
 @shared_task(name=PRUNE_CONVERSATIONS_TASK)
 def prune_conversations() -> dict:
-    return lifecycle.conversations_prune().as_dict()
+    result = lifecycle.conversations_prune().as_dict()
+    # Also finishes whatever a delete left behind (a lost task, a killed worker).
+    result["purge_deleted"] = lifecycle.deleted_purge().as_dict()
+    return result
+
+
+@shared_task(name=PURGE_DELETED_TASK)
+def purge_deleted() -> dict:
+    return lifecycle.deleted_purge().as_dict()

@@ -1,7 +1,6 @@
 """Calling an owner's HTTPS webhook without letting a bot definition reach into the private network."""
 
 import http.client
-import ipaddress
 import json
 import socket
 import ssl
@@ -9,6 +8,8 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from bots.engine.netguard import is_public_address
 
 
 class WebhookError(Exception):
@@ -22,13 +23,6 @@ def _options() -> dict:
         "timeout": float(config.get("WEBHOOK_TIMEOUT", 5)),
         "max_bytes": int(config.get("WEBHOOK_MAX_BYTES", 64 * 1024)),
     }
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast)
 
 
 def resolve(url: str) -> tuple[str, str, int, str, str]:
@@ -49,7 +43,7 @@ def resolve(url: str) -> tuple[str, str, int, str, str]:
     except (socket.gaierror, UnicodeError) as error:
         raise WebhookError(f"cannot resolve {parts.hostname}") from error
     addresses = [info[4][0] for info in infos]
-    public = all(_is_public(a) for a in addresses)
+    public = all(is_public_address(a) for a in addresses)
     if not public and not options["allow_private"]:
         raise WebhookError("the webhook URL points to a private, loopback or link-local address")
     # Plain HTTP is only for a development server on an allowed private address.

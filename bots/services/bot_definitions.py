@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from botportal import validation
 from botportal.errors import InvalidInput
 from bots.engine.entities import BUILTIN_TYPES
 from bots.engine.variables import coerce
@@ -76,6 +77,7 @@ def bot_export(*, bot: Bot) -> dict:
             "welcomeMessages": bot.welcome_messages,
             "fallbackMessage": bot.fallback_message,
             "confidenceThreshold": bot.confidence_threshold,
+            "conversationRetentionDays": bot.conversation_retention_days,
         },
         "variables": [
             {
@@ -155,6 +157,10 @@ def _validate(document) -> None:
         "bot.confidenceThreshold",
         "must be a number from 0 to 1",
     )
+    try:
+        validation.retention_days(bot.get("conversationRetentionDays"), field="bot.conversationRetentionDays")
+    except InvalidInput as error:
+        errors.update(error.fields)
     _expect(isinstance(bot.get("welcomeMessages", []), list), errors, "bot.welcomeMessages", "must be a list")
     _expect(isinstance(bot.get("meta", {}), dict), errors, "bot.meta", "must be an object")
 
@@ -357,6 +363,7 @@ def bot_import(*, owner, document) -> Bot:
         welcome_messages=spec.get("welcomeMessages") or [],
         fallback_message=spec.get("fallbackMessage", "Sorry, I didn't understand that."),
         confidence_threshold=spec.get("confidenceThreshold", 0.5),
+        conversation_retention_days=spec.get("conversationRetentionDays"),
         dataset=dataset,
         skillset=skillset,
     )

@@ -7,6 +7,7 @@ the bot *is* bumps its version so that running conversations keep the definition
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import InvalidInput
@@ -16,7 +17,7 @@ from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
 BOT_DEFINITION_FIELDS = frozenset(
     {"backstory", "model", "dataset_id", "skillset_id", "privacy", "moderation", "fallback_message", "welcome_messages"}
 )
-BOT_FIELDS = BOT_DEFINITION_FIELDS | {"name", "description", "meta", "visibility"}
+BOT_FIELDS = BOT_DEFINITION_FIELDS | {"name", "description", "meta", "visibility", "conversation_retention_days"}
 COMMON_FIELDS = frozenset({"name", "description", "meta"})
 RECORD_FIELDS = frozenset({"text", "source", "meta"})
 ABILITY_FIELDS = COMMON_FIELDS | {"instruction"}
@@ -28,6 +29,11 @@ def _checked(fields: dict, allowed: frozenset) -> dict:
         raise ValueError(f"unexpected fields: {sorted(unknown)}")
     if "meta" in fields:
         fields = {**fields, "meta": validation.meta(fields["meta"])}
+    if "conversation_retention_days" in fields:
+        fields = {
+            **fields,
+            "conversation_retention_days": validation.retention_days(fields["conversation_retention_days"]),
+        }
     return fields
 
 
@@ -63,8 +69,13 @@ def bot_update(*, bot: Bot, fields: dict) -> Bot:
     return bot
 
 
-def bot_delete(*, bot: Bot) -> None:
-    bot.delete()
+def bot_mark_deleted(*, bot: Bot) -> bool:
+    """Make the bot gone for every read at once (LiveBotManager), whatever it holds: one row updated.
+
+    Its rows are removed afterwards, in batches (`sessions_app.services.deletions.bot_delete` starts
+    that; the lifecycle's purge finishes whatever a killed worker left). False if it already was deleted.
+    """
+    return bool(Bot.all_objects.filter(pk=bot.pk, deleted_at__isnull=True).update(deleted_at=timezone.now()))
 
 
 def _update(instance, fields: dict):

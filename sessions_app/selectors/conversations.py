@@ -34,7 +34,11 @@ _WITH_BOT = JoinedLookup(Conversation, relation="bot", by="id")
 def conversation_with_bot(*, conversation_id, for_update: bool = False, nowait: bool = False) -> Conversation | None:
     """The conversation with its bot (None if deleted); with `for_update`, the conversation's row is
     locked until the caller's transaction ends (with `nowait`, DatabaseError if another holds it)."""
-    return _WITH_BOT.get(conversation_id, for_update=for_update, nowait=nowait)
+    conversation = _WITH_BOT.get(conversation_id, for_update=for_update, nowait=nowait)
+    # The one read that bypasses the managers' rule (sessions_app.models): a deleted bot's conversation is gone.
+    if conversation is not None and conversation.bot is not None and conversation.bot.deleted_at is not None:
+        return None
+    return conversation
 
 
 MESSAGE_COLUMNS = ("id", "type", "text", "name", "description", "meta", "created_at", "updated_at")

@@ -81,4 +81,6 @@ def contact_update(*, contact: Contact, fields: dict) -> Contact:
 
 
 def contact_delete(*, contact: Contact) -> None:
-    contact.delete()
+    from sessions_app.services import deletions
+
+    deletions.contact_delete(contact=contact)

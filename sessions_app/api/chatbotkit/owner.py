@@ -21,7 +21,7 @@ from sessions_app.api.chatbotkit.resources import (
 )
 from sessions_app.selectors import contacts as contact_selectors
 from sessions_app.selectors import conversations as conversation_selectors
-from sessions_app.services import owner_contacts, owner_conversations
+from sessions_app.services import deletions, owner_contacts, owner_conversations
 from sessions_app.services.owners import owner_profile_ensure
 
 BOT = Resource(
@@ -35,7 +35,7 @@ BOT = Resource(
     get=lambda owner, parent, item_id: bot_selectors.bot_get(owner=owner, bot_id=item_id),
     create=lambda owner, parent, fields: bot_services.bot_create(owner=owner, fields=fields),
     update=lambda bot, fields: bot_services.bot_update(bot=bot, fields=fields),
-    delete=lambda bot: bot_services.bot_delete(bot=bot),
+    delete=lambda bot: deletions.bot_delete(bot=bot),
 )
 
 DATASET = Resource(
@@ -100,7 +100,7 @@ CONTACT = Resource(
     get=lambda owner, parent, item_id: contact_selectors.contact_get(owner=owner, contact_id=item_id),
     create=lambda owner, parent, fields: owner_contacts.contact_create(owner=owner, fields=fields),
     update=lambda contact, fields: owner_contacts.contact_update(contact=contact, fields=fields),
-    delete=lambda contact: owner_contacts.contact_delete(contact=contact),
+    delete=lambda contact: deletions.contact_delete(contact=contact),
 )
 
 

@@ -93,6 +93,7 @@ class BotOutput(Common):
     privacy = serializers.BooleanField(read_only=True)
     moderation = serializers.BooleanField(read_only=True)
     version = serializers.IntegerField(read_only=True)
+    conversationRetentionDays = serializers.IntegerField(source="conversation_retention_days", read_only=True)  # noqa: N815
 
 
 class BotFetchOutput(BotOutput):
@@ -113,6 +114,11 @@ class BotInput(CommonInput):
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     privacy = serializers.BooleanField(required=False)
     moderation = serializers.BooleanField(required=False)
+    # Days to keep conversations after their last activity (null: the server's setting); the bounds
+    # are botportal.validation's, checked by the service.
+    conversationRetentionDays = serializers.IntegerField(  # noqa: N815
+        source="conversation_retention_days", required=False, allow_null=True
+    )
 
 
 class DatasetOutput(Common):

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from bots.models import Bot
 from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Contact, Conversation, EndReason, Message
 from sessions_app.services import lifecycle
@@ -188,6 +189,26 @@ class TestPruneConversations:
         remaining = set(Conversation.objects.values_list("pk", flat=True))
         assert remaining == {short_kept.pk, long_kept.pk, default_kept.pk}
         assert short_old.pk not in remaining and long_old.pk not in remaining
+
+    @pytest.mark.parametrize("days", [1_000_000, 0])
+    def test_out_of_range_bot_retention_skips_that_bot_and_prunes_everyone_else(
+        self, now, lifecycle_settings, days, caplog
+    ):
+        # Stored around every check (as a row written before the bound existed would be).
+        odd = BotFactory()
+        Bot.objects.filter(pk=odd.pk).update(conversation_retention_days=days)
+        short = BotFactory(conversation_retention_days=2)
+        odd_kept = conversation_with_children(bot=odd, last_activity_at=now - 3650 * DAY)
+        short_old = conversation_with_children(bot=short, last_activity_at=now - 3 * DAY)
+        default_old = conversation_with_children(last_activity_at=now - 31 * DAY)
+
+        with caplog.at_level("ERROR", logger="sessions_app.services.lifecycle"):
+            run = lifecycle.conversations_prune(now=now)
+
+        assert run.counts["conversations_deleted"] == 2
+        assert list(Conversation.objects.values_list("pk", flat=True)) == [odd_kept.pk]
+        assert not Conversation.objects.filter(pk__in=[short_old.pk, default_old.pk]).exists()
+        assert str(odd.pk) in caplog.text and f"conversation_retention_days={days}" in caplog.text
 
     def test_longer_bot_retention_keeps_what_global_would_delete(self, now, lifecycle_settings):
         lifecycle_settings["CONVERSATION_RETENTION"] = 86400
