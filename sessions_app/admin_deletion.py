@@ -24,16 +24,20 @@ class BatchedDeleteAdminMixin:
 
     def delete_queryset(self, request, queryset):
         for obj in queryset.iterator():
-            type(self).delete_service(obj)
+            # The site-wide bulk action reaches here without the admin's write scope: each object's own
+            # delete permission decides, as Django's collector would have.
+            if self.has_delete_permission(request, obj):
+                type(self).delete_service(obj)
 
     def get_deleted_objects(self, objs, request):
         objs = list(objs)
         names = [str(obj) for obj in objs]
         opts = self.model._meta
         label = opts.verbose_name if len(objs) == 1 else opts.verbose_name_plural
-        # What the delete removes with each object is the service's rule (see its docstring); no
-        # permission on those rows is asked for, as the API's delete asks for none.
-        return names, {label: len(objs)}, set(), []
+        # What the delete removes with each object is the service's rule (see its docstring); only the
+        # objects themselves need the user's delete permission, as the API's delete asks for no more.
+        perms_needed = {opts.verbose_name for obj in objs if not self.has_delete_permission(request, obj)}
+        return names, {label: len(objs)}, perms_needed, []
 
 
 class OwnerDeleteUserAdmin(BatchedDeleteAdminMixin, UserAdmin):
