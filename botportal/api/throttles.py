@@ -4,6 +4,7 @@ The client IP comes from DRF's `get_ident`, which trusts exactly `NUM_PROXIES` (
 BOTPORTAL_TRUSTED_PROXIES) entries of X-Forwarded-For and never the header blindly.
 """
 
+import contextlib
 import uuid
 from types import SimpleNamespace
 
@@ -40,15 +41,20 @@ class PublicSessionCreateBotThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": bot_id}
 
 
+def _conversation_ident(conversation_id) -> str:
+    return f"conversation-{conversation_id}"
+
+
 class SessionTokenThrottle(SimpleRateThrottle):
-    """Requests per session token."""
+    """Requests with session tokens, per conversation: refreshing a token, or holding several tokens of
+    one conversation, never buys more requests in it (the same count as RuntimeSessionThrottle's)."""
 
     scope = "session_token"
 
     def get_cache_key(self, request, view):
         if not isinstance(request.auth, BotSession):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return self.cache_format % {"scope": self.scope, "ident": _conversation_ident(request.auth.conversation_id)}
 
 
 class ApiSecretThrottle(SimpleRateThrottle):
@@ -70,37 +76,59 @@ class RuntimeSessionThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         if not isinstance(request.auth, Conversation):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": f"conversation-{request.auth.pk}"}
+        return self.cache_format % {"scope": self.scope, "ident": _conversation_ident(request.auth.pk)}
 
 
 class FailedAuthenticationThrottle(SimpleRateThrottle):
-    """Failed authentication attempts per client IP: past the rate, every attempt is refused unchecked."""
+    """Failed authentication attempts per client IP: past the rate, every attempt is refused unchecked.
+
+    The count is one cache counter per IP, changed only by the cache's atomic `add` and `incr` (atomic
+    on Redis and in local memory): an attempt takes a slot before its credential is checked and gives
+    it back when the credential was good, so however many arrive at once, no more than the rate's
+    number of bad credentials are ever checked in a window. A window starts with the first attempt
+    after the previous one has run out.
+    """
 
     scope = "failed_auth"
 
     def get_cache_key(self, request, view=None):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-    def blocked_for(self, request) -> float | None:
-        """Seconds until this IP may try again, or None if it may try now."""
+    def attempt_begin(self, request) -> float | None:
+        """Take a slot for one credential check: None if it may go ahead, else seconds to wait."""
+        self.key = None
         if self.rate is None:
             return None
-        self.key = self.get_cache_key(request)
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        if len(self.history) >= self.num_requests:
-            return self.wait()
+        key = self.get_cache_key(request)
+        for _ in range(3):
+            if self.cache.add(key, 0, self.duration):
+                self.cache.set(f"{key}:since", self.timer(), self.duration)
+            try:
+                count = self.cache.incr(key)
+            except ValueError:
+                continue  # the window ran out between add and incr: start the next one
+            break
+        else:
+            return None
+        if count > self.num_requests:
+            return self._wait_for(key)
+        self.key = key
         return None
 
-    def record_failure(self, request) -> None:
-        if self.rate is None:
+    def attempt_succeeded(self) -> None:
+        """The credential was good (or never judged): its slot is not a failure."""
+        if self.key is None:
             return
-        if getattr(self, "key", None) is None:
-            self.blocked_for(request)
-        self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history, self.duration)
+        # ValueError: the window has run out meanwhile, nothing left to give back.
+        with contextlib.suppress(ValueError):
+            self.cache.decr(self.key)
+        self.key = None
+
+    def _wait_for(self, key) -> float:
+        since = self.cache.get(f"{key}:since")
+        if since is None:
+            return float(self.duration)
+        return max(1.0, since + self.duration - self.timer())
 
 
 # Every API view of botportal carries these; each applies only where its credential is present.
