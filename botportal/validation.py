@@ -36,6 +36,27 @@ def meta(value, *, field: str = "meta") -> dict:
     return value
 
 
+# The longest address SMTP carries (RFC 5321), and what botportal stores.
+EMAIL_MAX_LENGTH = 254
+
+
+def short_text(value, *, field: str, model, name: str, required: bool = False) -> str:
+    """A string for `model`'s field `name`, within that field's max_length: the model is the one rule.
+
+    Missing or null is "" unless `required`.
+    """
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(fields={field: "must be a string"})
+    if required and not value.strip():
+        raise InvalidInput(fields={field: "is required"})
+    limit = model._meta.get_field(name).max_length
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(fields={field: f"is {len(value)} characters long; the limit is {limit}"})
+    return value
+
+
 def email(value, *, field: str = "email") -> str:
     """An email address, normalised to lower case so the same person is recognised when they return."""
     if value is None or value == "":
@@ -43,6 +64,8 @@ def email(value, *, field: str = "email") -> str:
     if not isinstance(value, str):
         raise InvalidInput(fields={field: "must be a string"})
     normalised = value.strip().lower()
+    if len(normalised) > EMAIL_MAX_LENGTH:
+        raise InvalidInput(fields={field: f"is longer than {EMAIL_MAX_LENGTH} characters"})
     try:
         validate_email(normalised)
     except ValidationError:

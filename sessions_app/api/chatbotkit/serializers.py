@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from botportal.api.base import epoch_ms
 from bots.models import Visibility
-from sessions_app.models import MessageType
+from sessions_app.models import ContactSource, MessageType
 from sessions_app.selectors.conversations import MESSAGE_COLUMNS
 
 _UNDEFINED = (None, "")
@@ -179,6 +179,12 @@ class ContactOutput(Common):
     nick = serializers.CharField(read_only=True, required=False)
     preferences = serializers.CharField(read_only=True, required=False)
     verifiedAt = EpochMsField(source="verified_at", required=False)  # noqa: N815
+    source = serializers.ChoiceField(
+        choices=ContactSource.choices,
+        read_only=True,
+        help_text="`owner`: made by the owner. `visitor`: what anonymous visitors claimed when opening "
+        "sessions, unverified; it never changes or attaches to the owner's contacts.",
+    )
 
 
 class ContactInput(CommonInput):
