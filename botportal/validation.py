@@ -24,16 +24,50 @@ def session_duration(value, *, field: str = "durationInSeconds") -> int:
     return int(value)
 
 
+# Keys starting with this in any meta object are botportal's own (e.g. the Einstein runtime's state in
+# a conversation's meta): clients may neither write nor read them.
+RESERVED_META_PREFIX = "_"
+
+# Message meta keys that botportal writes: what the engine detected in a user message (intents,
+# entities), a bot message's rich content (messages) and the Einstein runtime's protocol details. The
+# transcript, its exports and the protocols read them as the server's word, so no client may set them.
+SERVER_MESSAGE_META_KEYS = frozenset(
+    {"intents", "entities", "messages", "protocol", "type", "inReplyToMessageId", "choiceId", "dialogId", "reason"}
+)
+
+
 def meta(value, *, field: str = "meta") -> dict:
     """Free-form metadata: an object whose keys do not start with an underscore (those are botportal's)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise InvalidInput(fields={field: "must be an object"})
-    reserved = sorted(key for key in value if str(key).startswith("_"))
+    reserved = sorted(key for key in value if str(key).startswith(RESERVED_META_PREFIX))
     if reserved:
         raise InvalidInput(fields={field: f"keys may not start with '_': {', '.join(reserved)}"})
     return value
+
+
+def message_meta(value, *, field: str = "meta") -> dict:
+    """A client's meta for a message: `meta`'s rules, and none of the keys botportal writes itself."""
+    checked = meta(value, field=field)
+    taken = sorted(SERVER_MESSAGE_META_KEYS.intersection(checked))
+    if taken:
+        raise InvalidInput(fields={field: f"keys written by botportal may not be set: {', '.join(taken)}"})
+    return checked
+
+
+def meta_replace(stored, value: dict) -> dict:
+    """A client's new meta (already checked) in place of the stored one, keeping botportal's own keys."""
+    kept = {key: inner for key, inner in (stored or {}).items() if str(key).startswith(RESERVED_META_PREFIX)}
+    return {**value, **kept}
+
+
+def meta_public(value) -> dict:
+    """What a client may read of a meta object: everything but botportal's own keys."""
+    if not isinstance(value, dict):
+        return {}
+    return {key: inner for key, inner in value.items() if not str(key).startswith(RESERVED_META_PREFIX)}
 
 
 # The longest address SMTP carries (RFC 5321), and what botportal stores.
@@ -143,7 +177,7 @@ def messages(value, *, allowed_types, field: str = "messages") -> list[dict]:
             continue
         try:
             text = message_text(item.get("text"), field=f"{where}.text")
-            item_meta = meta(item.get("meta"), field=f"{where}.meta")
+            item_meta = message_meta(item.get("meta"), field=f"{where}.meta")
         except InvalidInput as error:
             problems.update(error.fields)
             continue
