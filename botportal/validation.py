@@ -1,11 +1,48 @@
 """Input rules shared by every protocol and the admin. Each raises InvalidInput naming the field."""
 
+import json
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from botportal.errors import InvalidInput
+
+# How deeply arrays and objects may nest in a JSON document a client sends. Nothing botportal stores
+# needs more; far deeper would exhaust the parser's (and every later walk's) recursion.
+MAX_JSON_DEPTH = 64
+
+
+def json_loads(raw: str | bytes) -> object:
+    """A client's JSON document, parsed: ValueError (with the reason) if it is not JSON, uses NaN or
+    Infinity (which jsonb refuses), or nests deeper than MAX_JSON_DEPTH."""
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels") from None
+    json_depth_check(value)
+    return value
+
+
+def json_depth_check(value) -> None:
+    """ValueError if arrays and objects nest deeper than MAX_JSON_DEPTH (checked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def session_duration(value, *, field: str = "durationInSeconds") -> int:

@@ -5,7 +5,6 @@ Query: `cursor` (the id of the last item of the previous page), `order` (`asc` |
 the cursor left out on an empty page.
 """
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -65,7 +64,7 @@ def meta_filter(queryset: QuerySet, params) -> QuerySet:
         # A query string carries text; `meta.count=5` should also find the number 5 and `meta.ok=true` the boolean.
         candidates = [value]
         try:
-            parsed = json.loads(value)
+            parsed = validation.json_loads(value)
         except ValueError:
             parsed = value
         if isinstance(parsed, bool | int | float) and not isinstance(parsed, str):

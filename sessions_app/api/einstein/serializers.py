@@ -4,7 +4,6 @@ The spec closes most objects (`additionalProperties: false`): unknown fields are
 that a client's typo is reported instead of silently ignored. Each check raises InvalidInput.
 """
 
-import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -74,16 +73,11 @@ def json_body(request):
     if not raw.strip():
         raise InvalidInput("The request body is empty: a JSON object is required.")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
+        body = validation.json_loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
     validation.refuse_unstorable(body)
     return body
-
-
-def _refuse_constant(name):
-    # NaN and Infinity are not JSON, and PostgreSQL's jsonb would refuse them later.
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def _closed(value, allowed, where: str) -> None:
