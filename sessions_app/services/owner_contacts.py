@@ -27,6 +27,10 @@ def _normalised(fields: dict) -> dict:
         "email": lambda: validation.email(fields.get("email"), field="email"),
         "phone": lambda: validation.phone(fields.get("phone"), field="phone"),
         "meta": lambda: validation.meta(fields.get("meta"), field="meta"),
+        **{
+            name: (lambda name=name: validation.short_text(fields.get(name), field=name, model=Contact, name=name))
+            for name in ("fingerprint", "name", "nick")
+        },
     }
     present = [name for name in checks if name in fields]
     values = validation.collect(*(checks[name] for name in present))

@@ -122,3 +122,16 @@ def test_overlong_names_in_an_imported_bot_are_a_400(owner_client, document, whe
 
 def test_the_document_within_its_limits_imports(owner_client, document):
     assert post(owner_client, "/api/v1/bot/import", document).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["name", "nick", "fingerprint"])
+def test_the_contact_services_check_lengths_whoever_calls_them(owner, field):
+    from botportal.errors import InvalidInput
+    from sessions_app.services.owner_contacts import contact_create, contact_ensure
+
+    with pytest.raises(InvalidInput) as raised:
+        contact_create(owner=owner, fields={field: LONG})
+    assert field in raised.value.fields
+    with pytest.raises(InvalidInput):
+        contact_ensure(owner=owner, fields={"fingerprint": "fp-1", field: LONG})
+    assert not Contact.objects.exists()
