@@ -135,3 +135,12 @@ def test_the_contact_services_check_lengths_whoever_calls_them(owner, field):
     with pytest.raises(InvalidInput):
         contact_ensure(owner=owner, fields={"fingerprint": "fp-1", field: LONG})
     assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize("tz", [LONG, "x" * 65, 5])
+def test_an_overlong_or_odd_time_zone_is_a_spec_error_on_einstein_begin(api_secret, owner, bot, tz):
+    einstein = EinsteinClient(api_secret, owner_profile_ensure(owner=owner).org_id)
+    response = einstein.begin(bot, tz=tz)
+    assert response.status_code == 400, response.content
+    assert "tz" in response.json()["message"]
+    assert not Conversation.objects.exists()

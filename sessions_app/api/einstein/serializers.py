@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig
 
 from botportal import validation
 from botportal.errors import InvalidInput
+from sessions_app.models import Conversation
 
 INT64_MAX = 2**63 - 1
 
@@ -227,8 +228,9 @@ def begin_request_parse(body) -> BeginRequest:
         _closed(message, ("text",), "message")
         text = _string(message.get("text"), "message.text", required=False)
     tz = body.get("tz")
-    if tz is not None and not isinstance(tz, str):
-        raise InvalidInput(fields={"tz": "must be an IANA time zone name"})
+    if tz is not None:
+        # Within the stored length before any lookup: a name too long for a file name is no zone either.
+        validation.short_text(tz, field="tz", model=Conversation, name="timezone")
     return BeginRequest(
         external_session_key=key,
         force_config=force_config,
