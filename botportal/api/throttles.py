@@ -82,11 +82,13 @@ class RuntimeSessionThrottle(SimpleRateThrottle):
 class FailedAuthenticationThrottle(SimpleRateThrottle):
     """Failed authentication attempts per client IP: past the rate, every attempt is refused unchecked.
 
-    The count is one cache counter per IP, changed only by the cache's atomic `add` and `incr` (atomic
-    on Redis and in local memory): an attempt takes a slot before its credential is checked and gives
-    it back when the credential was good, so however many arrive at once, no more than the rate's
-    number of bad credentials are ever checked in a window. A window starts with the first attempt
-    after the previous one has run out.
+    Counted in fixed windows of the rate's duration, the previous window's count weighing in by how much
+    of it still lies within one duration of now (a sliding window, approximately). Each window's count
+    is one cache counter changed only by the cache's atomic `add` and `incr`/`decr` (atomic on Redis and
+    in local memory): an attempt takes a slot before its credential is checked and gives it back if the
+    credential was good, so however many arrive at once, no more bad credentials are checked than the
+    rate allows. The window's number is part of its key, so a counter that ever outlived its expiry
+    could never hold an address back beyond its own window.
     """
 
     scope = "failed_auth"
@@ -99,36 +101,51 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
         self.key = None
         if self.rate is None:
             return None
-        key = self.get_cache_key(request)
-        for _ in range(3):
-            if self.cache.add(key, 0, self.duration):
-                self.cache.set(f"{key}:since", self.timer(), self.duration)
-            try:
-                count = self.cache.incr(key)
-            except ValueError:
-                continue  # the window ran out between add and incr: start the next one
-            break
-        else:
-            return None
-        if count > self.num_requests:
-            return self._wait_for(key)
+        now = self.timer()
+        window, elapsed = divmod(now, self.duration)
+        base = self.get_cache_key(request)
+        key = f"{base}:{int(window)}"
+        count = self._count_up(key)
+        previous = self.cache.get(f"{base}:{int(window) - 1}", 0)
+        remaining_share = (self.duration - elapsed) / self.duration
+        if previous * remaining_share + count > self.num_requests:
+            self._count_down(key)  # refused unchecked: not a check, so not a slot
+            return self._wait(count=count, previous=previous, elapsed=elapsed)
         self.key = key
         return None
 
     def attempt_succeeded(self) -> None:
         """The credential was good (or never judged): its slot is not a failure."""
-        if self.key is None:
-            return
-        # ValueError: the window has run out meanwhile, nothing left to give back.
-        with contextlib.suppress(ValueError):
-            self.cache.decr(self.key)
-        self.key = None
+        if self.key is not None:
+            self._count_down(self.key)
+            self.key = None
 
-    def _wait_for(self, key) -> float:
-        since = self.cache.get(f"{key}:since")
-        if since is None:
-            return float(self.duration)
-        return max(1.0, since + self.duration - self.timer())
+    def _count_up(self, key) -> int:
+        try:
+            return self.cache.incr(key)
+        except ValueError:
+            pass  # the window's first attempt
+        # Kept for two windows: the next one weighs this count in.
+        if self.cache.add(key, 1, 2 * self.duration):
+            return 1
+        try:
+            return self.cache.incr(key)
+        except ValueError:
+            return 1
+
+    def _count_down(self, key) -> None:
+        # ValueError: the counter has expired meanwhile, nothing left to give back.
+        with contextlib.suppress(ValueError):
+            self.cache.decr(key)
+
+    def _wait(self, *, count: int, previous: int, elapsed: float) -> float:
+        """Seconds until an attempt would be let through, if no other comes meanwhile."""
+        until_next_window = self.duration - elapsed
+        if count > self.num_requests or not previous:
+            return max(1.0, until_next_window)
+        # Within this window, once enough of the previous one has slid out of reach.
+        share_allowed = (self.num_requests - count) / previous
+        return max(1.0, until_next_window - share_allowed * self.duration)
 
 
 # Every API view of botportal carries these; each applies only where its credential is present.

@@ -5,12 +5,14 @@ The parallel test runs on whatever cache is configured: local memory by default,
 """
 
 import threading
+import time
 
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from botportal.api.throttles import FailedAuthenticationThrottle
 from sessions_app.api import authentication
 from sessions_app.tests.apis.helpers import assert_error, post, token_client
 
@@ -66,6 +68,9 @@ def test_parallel_bad_secrets_get_no_more_checks_than_the_limit(rates, monkeypat
         return real_check(secret)
 
     monkeypatch.setattr(authentication, "_live_secret_owner", counted)
+    # One instant for the whole test, so that every attempt falls in the same window.
+    instant = time.time()
+    monkeypatch.setattr(FailedAuthenticationThrottle, "timer", staticmethod(lambda: instant))
     threads_count, per_thread = 30, 10
     barrier = threading.Barrier(threads_count)
     statuses, errors = [], []
@@ -94,3 +99,35 @@ def test_parallel_bad_secrets_get_no_more_checks_than_the_limit(rates, monkeypat
     assert set(statuses) <= {401, 429}
     assert checks[0] <= 30, f"{checks[0]} credential checks in a window limited to 30"
     assert statuses.count(401) == checks[0]
+
+
+def test_the_previous_windows_failures_still_count_as_they_slide_out(rates, monkeypatch, rf):
+    rates(failed_auth="10/minute")
+    clock = [6000.0]  # the start of a window
+    monkeypatch.setattr(FailedAuthenticationThrottle, "timer", staticmethod(lambda: clock[0]))
+    request = rf.get("/", REMOTE_ADDR="198.51.100.8")
+
+    def attempt_fails() -> bool:
+        return FailedAuthenticationThrottle().attempt_begin(request) is None
+
+    assert all(attempt_fails() for _ in range(10))
+    assert not attempt_fails()
+    clock[0] += 60 + 15  # a quarter into the next window: three quarters of 10 still weigh in
+    allowed = sum(attempt_fails() for _ in range(10))
+    assert allowed == 2
+    # 10 * (60 - elapsed) / 60 + 3 <= 10 from 18 s into the window: 3 s from now.
+    assert FailedAuthenticationThrottle().attempt_begin(request) == pytest.approx(3)
+    clock[0] += 60  # a window later, only the 2 of the window before weigh in (three quarters of them)
+    assert sum(attempt_fails() for _ in range(12)) == 8
+
+
+def test_good_credentials_give_their_slot_back(rates, rf):
+    rates(failed_auth="2/minute")
+    request = rf.get("/", REMOTE_ADDR="198.51.100.9")
+    for _ in range(5):
+        guard = FailedAuthenticationThrottle()
+        assert guard.attempt_begin(request) is None
+        guard.attempt_succeeded()
+    assert FailedAuthenticationThrottle().attempt_begin(request) is None
+    assert FailedAuthenticationThrottle().attempt_begin(request) is None
+    assert FailedAuthenticationThrottle().attempt_begin(request) is not None
