@@ -114,8 +114,8 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
         self.key = key
         return None
 
-    def attempt_succeeded(self) -> None:
-        """The credential was good (or never judged): its slot is not a failure."""
+    def attempt_release(self) -> None:
+        """The attempt was no failure (a good credential, or one never judged): its slot is given back."""
         if self.key is not None:
             self._count_down(self.key)
             self.key = None

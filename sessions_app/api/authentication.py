@@ -36,9 +36,9 @@ def _guarded(request, check):
     except NotAuthenticated:
         raise  # the slot taken stays counted as a failure
     except BaseException:
-        guard.attempt_succeeded()
+        guard.attempt_release()  # never judged: not a failure
         raise
-    guard.attempt_succeeded()
+    guard.attempt_release()
     return result
 
 

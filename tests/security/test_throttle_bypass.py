@@ -127,7 +127,7 @@ def test_good_credentials_give_their_slot_back(rates, rf):
     for _ in range(5):
         guard = FailedAuthenticationThrottle()
         assert guard.attempt_begin(request) is None
-        guard.attempt_succeeded()
+        guard.attempt_release()
     assert FailedAuthenticationThrottle().attempt_begin(request) is None
     assert FailedAuthenticationThrottle().attempt_begin(request) is None
     assert FailedAuthenticationThrottle().attempt_begin(request) is not None
