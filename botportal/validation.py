@@ -1,6 +1,7 @@
 """Input rules shared by every protocol and the admin. Each raises InvalidInput naming the field."""
 
 import ipaddress
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -10,6 +11,41 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 
 from botportal.errors import InvalidInput
+
+# How deeply arrays and objects may nest in a JSON document a client sends. Nothing botportal stores
+# needs more; far deeper would exhaust the parser's (and every later walk's) recursion.
+MAX_JSON_DEPTH = 64
+
+
+def json_loads(raw: str | bytes) -> object:
+    """A client's JSON document, parsed: ValueError (with the reason) if it is not JSON, uses NaN or
+    Infinity (which jsonb refuses), or nests deeper than MAX_JSON_DEPTH."""
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels") from None
+    json_depth_check(value)
+    return value
+
+
+def json_depth_check(value) -> None:
+    """ValueError if arrays and objects nest deeper than MAX_JSON_DEPTH (checked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def session_duration(value, *, field: str = "durationInSeconds") -> int:
@@ -50,6 +86,16 @@ def retention_days(value, *, field: str = "conversationRetentionDays") -> int | 
             fields={field: f"must be a whole number of days from {RETENTION_DAYS_MIN} to {RETENTION_DAYS_MAX}, or null"}
         )
     return value
+# Keys starting with this in any meta object are botportal's own (e.g. the Einstein runtime's state in
+# a conversation's meta): clients may neither write nor read them.
+RESERVED_META_PREFIX = "_"
+
+# Message meta keys that botportal writes: what the engine detected in a user message (intents,
+# entities), a bot message's rich content (messages) and the Einstein runtime's protocol details. The
+# transcript, its exports and the protocols read them as the server's word, so no client may set them.
+SERVER_MESSAGE_META_KEYS = frozenset(
+    {"intents", "entities", "messages", "protocol", "type", "inReplyToMessageId", "choiceId", "dialogId", "reason"}
+)
 
 
 def meta(value, *, field: str = "meta") -> dict:
@@ -58,9 +104,52 @@ def meta(value, *, field: str = "meta") -> dict:
         return {}
     if not isinstance(value, dict):
         raise InvalidInput(fields={field: "must be an object"})
-    reserved = sorted(key for key in value if str(key).startswith("_"))
+    reserved = sorted(key for key in value if str(key).startswith(RESERVED_META_PREFIX))
     if reserved:
         raise InvalidInput(fields={field: f"keys may not start with '_': {', '.join(reserved)}"})
+    return value
+
+
+def message_meta(value, *, field: str = "meta") -> dict:
+    """A client's meta for a message: `meta`'s rules, and none of the keys botportal writes itself."""
+    checked = meta(value, field=field)
+    taken = sorted(SERVER_MESSAGE_META_KEYS.intersection(checked))
+    if taken:
+        raise InvalidInput(fields={field: f"keys written by botportal may not be set: {', '.join(taken)}"})
+    return checked
+
+
+def meta_replace(stored, value: dict) -> dict:
+    """A client's new meta (already checked) in place of the stored one, keeping botportal's own keys."""
+    kept = {key: inner for key, inner in (stored or {}).items() if str(key).startswith(RESERVED_META_PREFIX)}
+    return {**value, **kept}
+
+
+def meta_public(value) -> dict:
+    """What a client may read of a meta object: everything but botportal's own keys."""
+    if not isinstance(value, dict):
+        return {}
+    return {key: inner for key, inner in value.items() if not str(key).startswith(RESERVED_META_PREFIX)}
+
+
+# The longest address SMTP carries (RFC 5321), and what botportal stores.
+EMAIL_MAX_LENGTH = 254
+
+
+def short_text(value, *, field: str, model, name: str, required: bool = False) -> str:
+    """A string for `model`'s field `name`, within that field's max_length: the model is the one rule.
+
+    Missing or null is "" unless `required`.
+    """
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(fields={field: "must be a string"})
+    if required and not value.strip():
+        raise InvalidInput(fields={field: "is required"})
+    limit = model._meta.get_field(name).max_length
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(fields={field: f"is {len(value)} characters long; the limit is {limit}"})
     return value
 
 
@@ -71,6 +160,8 @@ def email(value, *, field: str = "email") -> str:
     if not isinstance(value, str):
         raise InvalidInput(fields={field: "must be a string"})
     normalised = value.strip().lower()
+    if len(normalised) > EMAIL_MAX_LENGTH:
+        raise InvalidInput(fields={field: f"is longer than {EMAIL_MAX_LENGTH} characters"})
     try:
         validate_email(normalised)
     except ValidationError:
@@ -148,7 +239,7 @@ def messages(value, *, allowed_types, field: str = "messages") -> list[dict]:
             continue
         try:
             text = message_text(item.get("text"), field=f"{where}.text")
-            item_meta = meta(item.get("meta"), field=f"{where}.meta")
+            item_meta = message_meta(item.get("meta"), field=f"{where}.meta")
         except InvalidInput as error:
             problems.update(error.fields)
             continue

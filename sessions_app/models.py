@@ -76,6 +76,13 @@ class LiveConversationChildManager(models.Manager):
             .get_queryset()
             .exclude(Q(conversation__bot_id__in=_deleted_bots()) | Q(conversation__owner_id__in=_deleted_owners()))
         )
+class ContactSource(models.TextChoices):
+    # The owner created it (API, admin, or a session opened with the owner's API secret): visitors'
+    # claims never change it nor attach to it.
+    OWNER = "owner", "Owner"
+    # Made from what anonymous visitors said about themselves when opening sessions: nobody has
+    # checked it. Claims with the same email (or phone) share one such contact.
+    VISITOR = "visitor", "Visitor claim (unverified)"
 
 
 class Contact(models.Model):
@@ -91,6 +98,9 @@ class Contact(models.Model):
     preferences = models.TextField(blank=True)
     meta = models.JSONField(default=dict, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(
+        max_length=16, choices=ContactSource.choices, default=ContactSource.OWNER, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # When the contact was deleted; its conversations are detached in batches, then the row goes.
@@ -102,13 +112,15 @@ class Contact(models.Model):
     class Meta:
         default_manager_name = "objects"
         base_manager_name = "all_objects"
+        # An email or phone is unique among the owner's own contacts, and among visitors' claims: a claim
+        # may name the same email as an owner's contact, and is then a separate, unverified contact.
         constraints = [
             models.UniqueConstraint(fields=["owner", "fingerprint"], name="contact_unique_fingerprint_per_owner"),
             models.UniqueConstraint(
-                fields=["owner", "email"], condition=~Q(email=""), name="contact_unique_email_per_owner"
+                fields=["owner", "source", "email"], condition=~Q(email=""), name="contact_unique_email_per_source"
             ),
             models.UniqueConstraint(
-                fields=["owner", "phone"], condition=~Q(phone=""), name="contact_unique_phone_per_owner"
+                fields=["owner", "source", "phone"], condition=~Q(phone=""), name="contact_unique_phone_per_source"
             ),
         ]
         indexes = [

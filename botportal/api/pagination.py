@@ -5,19 +5,20 @@ Query: `cursor` (the id of the last item of the previous page), `order` (`asc` |
 the cursor left out on an empty page.
 """
 
-import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 
 from botportal import validation
 from botportal.errors import InvalidInput
 
 MAX_TAKE = 100
 META_PREFIX = "meta."
+# A key starting with "_" is botportal's own and never a filter (see validation.meta).
 _META_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
 
 
@@ -48,21 +49,31 @@ def _order(value, default: str) -> str:
 
 
 def meta_filter(queryset: QuerySet, params) -> QuerySet:
-    """Apply every `meta.<key>=<value>` query parameter as an equality filter on the meta object."""
-    for name, value in sorted((k, v) for k, v in params.items() if k.startswith(META_PREFIX)):
+    """Apply every `meta.<key>=<value>` query parameter as an equality filter on the meta object.
+
+    The key is one plain JSON key (a KeyTransform), never part of an ORM lookup string: `meta.contains`,
+    `meta.isnull`, `meta.regex` and `meta.a__b` all name keys, and can only ever compare for equality.
+    """
+    filters = sorted((k, v) for k, v in params.items() if k.startswith(META_PREFIX))
+    for index, (name, value) in enumerate(filters):
         key = name[len(META_PREFIX) :]
-        if not _META_KEY.match(key) or "__" in key:
+        # Digits alone would be read as an array index by Django's JSON key transforms, not as a key.
+        if not _META_KEY.match(key) or key.isdigit():
             raise InvalidInput(fields={name: "is not a valid meta key"})
         validation.refuse_unstorable(value, name)
         # A query string carries text; `meta.count=5` should also find the number 5 and `meta.ok=true` the boolean.
-        condition = Q(**{f"meta__{key}": value})
+        candidates = [value]
         try:
-            parsed = json.loads(value)
+            parsed = validation.json_loads(value)
         except ValueError:
             parsed = value
         if isinstance(parsed, bool | int | float) and not isinstance(parsed, str):
-            condition |= Q(**{f"meta__{key}": parsed})
-        queryset = queryset.filter(condition)
+            candidates.append(parsed)
+        alias = f"meta_filter_{index}"
+        condition = Q()
+        for candidate in candidates:
+            condition |= Q(**{alias: candidate})
+        queryset = queryset.alias(**{alias: KeyTransform(key, "meta")}).filter(condition)
     return queryset
 
 

@@ -4,6 +4,7 @@ The client IP comes from DRF's `get_ident`, which trusts exactly `NUM_PROXIES` (
 BOTPORTAL_TRUSTED_PROXIES) entries of X-Forwarded-For and never the header blindly.
 """
 
+import contextlib
 import uuid
 from types import SimpleNamespace
 
@@ -40,15 +41,20 @@ class PublicSessionCreateBotThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": bot_id}
 
 
+def _conversation_ident(conversation_id) -> str:
+    return f"conversation-{conversation_id}"
+
+
 class SessionTokenThrottle(SimpleRateThrottle):
-    """Requests per session token."""
+    """Requests with session tokens, per conversation: refreshing a token, or holding several tokens of
+    one conversation, never buys more requests in it (the same count as RuntimeSessionThrottle's)."""
 
     scope = "session_token"
 
     def get_cache_key(self, request, view):
         if not isinstance(request.auth, BotSession):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return self.cache_format % {"scope": self.scope, "ident": _conversation_ident(request.auth.conversation_id)}
 
 
 class ApiSecretThrottle(SimpleRateThrottle):
@@ -70,37 +76,76 @@ class RuntimeSessionThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         if not isinstance(request.auth, Conversation):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": f"conversation-{request.auth.pk}"}
+        return self.cache_format % {"scope": self.scope, "ident": _conversation_ident(request.auth.pk)}
 
 
 class FailedAuthenticationThrottle(SimpleRateThrottle):
-    """Failed authentication attempts per client IP: past the rate, every attempt is refused unchecked."""
+    """Failed authentication attempts per client IP: past the rate, every attempt is refused unchecked.
+
+    Counted in fixed windows of the rate's duration, the previous window's count weighing in by how much
+    of it still lies within one duration of now (a sliding window, approximately). Each window's count
+    is one cache counter changed only by the cache's atomic `add` and `incr`/`decr` (atomic on Redis and
+    in local memory): an attempt takes a slot before its credential is checked and gives it back if the
+    credential was good, so however many arrive at once, no more bad credentials are checked than the
+    rate allows. The window's number is part of its key, so a counter that ever outlived its expiry
+    could never hold an address back beyond its own window.
+    """
 
     scope = "failed_auth"
 
     def get_cache_key(self, request, view=None):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-    def blocked_for(self, request) -> float | None:
-        """Seconds until this IP may try again, or None if it may try now."""
+    def attempt_begin(self, request) -> float | None:
+        """Take a slot for one credential check: None if it may go ahead, else seconds to wait."""
+        self.key = None
         if self.rate is None:
             return None
-        self.key = self.get_cache_key(request)
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        if len(self.history) >= self.num_requests:
-            return self.wait()
+        now = self.timer()
+        window, elapsed = divmod(now, self.duration)
+        base = self.get_cache_key(request)
+        key = f"{base}:{int(window)}"
+        count = self._count_up(key)
+        previous = self.cache.get(f"{base}:{int(window) - 1}", 0)
+        remaining_share = (self.duration - elapsed) / self.duration
+        if previous * remaining_share + count > self.num_requests:
+            self._count_down(key)  # refused unchecked: not a check, so not a slot
+            return self._wait(count=count, previous=previous, elapsed=elapsed)
+        self.key = key
         return None
 
-    def record_failure(self, request) -> None:
-        if self.rate is None:
-            return
-        if getattr(self, "key", None) is None:
-            self.blocked_for(request)
-        self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history, self.duration)
+    def attempt_release(self) -> None:
+        """The attempt was no failure (a good credential, or one never judged): its slot is given back."""
+        if self.key is not None:
+            self._count_down(self.key)
+            self.key = None
+
+    def _count_up(self, key) -> int:
+        try:
+            return self.cache.incr(key)
+        except ValueError:
+            pass  # the window's first attempt
+        # Kept for two windows: the next one weighs this count in.
+        if self.cache.add(key, 1, 2 * self.duration):
+            return 1
+        try:
+            return self.cache.incr(key)
+        except ValueError:
+            return 1
+
+    def _count_down(self, key) -> None:
+        # ValueError: the counter has expired meanwhile, nothing left to give back.
+        with contextlib.suppress(ValueError):
+            self.cache.decr(key)
+
+    def _wait(self, *, count: int, previous: int, elapsed: float) -> float:
+        """Seconds until an attempt would be let through, if no other comes meanwhile."""
+        until_next_window = self.duration - elapsed
+        if count > self.num_requests or not previous:
+            return max(1.0, until_next_window)
+        # Within this window, once enough of the previous one has slid out of reach.
+        share_allowed = (self.num_requests - count) / previous
+        return max(1.0, until_next_window - share_allowed * self.duration)
 
 
 # Every API view of botportal carries these; each applies only where its credential is present.

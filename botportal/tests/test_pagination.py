@@ -35,7 +35,8 @@ def test_pages_cover_everything_once_in_both_orders(owner):
         ({"order": "random"}, "order"),
         ({"cursor": "not-an-id"}, "cursor"),
         ({"meta.a b": "x"}, "meta.a b"),
-        ({"meta.a__b": "x"}, "meta.a__b"),
+        ({"meta._runtime": "x"}, "meta._runtime"),
+        ({"meta.0": "x"}, "meta.0"),
     ],
 )
 def test_invalid_parameters_name_the_field(owner, params, field):
@@ -64,3 +65,15 @@ def test_meta_filters_match_strings_numbers_and_booleans(bot):
     assert texts({"meta.ok": "true"}) == ["a"]
     assert texts({"meta.s": "x", "meta.n": "5"}) == ["a"]
     assert texts({"meta.missing": "x"}) == []
+
+
+@pytest.mark.parametrize("key", ["contains", "isnull", "regex", "a__b", "has_key", "in", "0x", "s__contains"])
+def test_a_meta_key_is_a_plain_json_key_never_an_orm_lookup(bot, key):
+    conversation = ConversationFactory(bot=bot)
+    MessageFactory(conversation=conversation, text="match", meta={key: "x"})
+    MessageFactory(conversation=conversation, text="other", meta={"s": "x", "a": {"b": "x"}, key: "y"})
+    MessageFactory(conversation=conversation, text="none", meta={})
+    queryset = Message.objects.filter(conversation=conversation)
+    for value in ("x", "true", ".*"):
+        page = paginate(queryset, {f"meta.{key}": value}, default_order="asc", sequential=True)
+        assert [m.text for m in page.items] == (["match"] if value == "x" else [])

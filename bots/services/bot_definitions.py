@@ -1,7 +1,5 @@
 """Writes to bot definitions: the version bump, and export/import of a whole bot as one JSON document."""
 
-import json
-
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -136,6 +134,15 @@ def _expect(condition: bool, errors: dict, field: str, problem: str):
         errors.setdefault(field, problem)
 
 
+def _text(container: dict, key: str, errors: dict, path: str, model, name: str = "name") -> None:
+    """An optional string that fits `model`'s field `name` (the model's max_length is the one rule)."""
+    try:
+        validation.short_text(container.get(key, ""), field=path, model=model, name=name)
+    except InvalidInput as error:
+        for field, problem in error.fields.items():
+            errors.setdefault(field, problem)
+
+
 def _validate(document) -> None:
     """Every problem of the document at once, each under its dotted path."""
     errors: dict[str, str] = {}
@@ -147,8 +154,10 @@ def _validate(document) -> None:
     if not isinstance(bot, dict):
         errors["bot"] = "must be an object"
         bot = {}
-    for name in ("name", "description", "backstory", "model", "fallbackMessage"):
+    for name in ("description", "backstory", "fallbackMessage"):
         _expect(isinstance(bot.get(name, ""), str), errors, f"bot.{name}", "must be a string")
+    for name in ("name", "model"):
+        _text(bot, name, errors, f"bot.{name}", Bot, name)
     _expect(bot.get("visibility", "private") in Visibility.values, errors, "bot.visibility", "unknown visibility")
     threshold = bot.get("confidenceThreshold", 0.5)
     _expect(
@@ -170,6 +179,7 @@ def _validate(document) -> None:
         if not isinstance(entity, dict) or not isinstance(entity.get("name"), str) or not entity.get("name"):
             errors[f"{path}.name"] = "required"
             continue
+        _text(entity, "name", errors, f"{path}.name", EntityType)
         _expect(entity["name"] not in entity_names, errors, f"{path}.name", "duplicate entity type")
         entity_names.add(entity["name"])
         values = entity.get("values", [])
@@ -188,6 +198,7 @@ def _validate(document) -> None:
         if not isinstance(variable, dict) or not isinstance(variable.get("name"), str) or not variable.get("name"):
             errors[f"{path}.name"] = "required"
             continue
+        _text(variable, "name", errors, f"{path}.name", Variable)
         _expect(variable["name"] not in variable_names, errors, f"{path}.name", "duplicate variable")
         variable_names.add(variable["name"])
         kind = variable.get("type", "text")
@@ -199,6 +210,7 @@ def _validate(document) -> None:
             except ValueError as error:
                 errors[f"{path}.default"] = str(error)
         entity_type = variable.get("entityType", "")
+        _text(variable, "entityType", errors, f"{path}.entityType", Variable, "entity_type")
         _expect(
             entity_type in ("", None) or entity_type in BUILTIN_TYPES or entity_type in entity_names,
             errors,
@@ -213,12 +225,14 @@ def _validate(document) -> None:
         if not isinstance(skillset, dict):
             errors["skillset"] = "must be an object or null"
         else:
+            _text(skillset, "name", errors, "skillset.name", Skillset)
             abilities = _list(skillset, "abilities", errors, prefix="skillset.")
             for i, ability in enumerate(abilities):
                 path = f"skillset.abilities.{i}"
                 if not isinstance(ability, dict):
                     errors[path] = "must be an object"
                     continue
+                _text(ability, "name", errors, f"{path}.name", Ability)
                 _expect(ability.get("kind", "") in ("", *Ability.Kind.values), errors, f"{path}.kind", "unknown kind")
                 _expect(isinstance(ability.get("config", {}), dict), errors, f"{path}.config", "must be an object")
 
@@ -230,6 +244,7 @@ def _validate(document) -> None:
         if not isinstance(intent, dict) or not isinstance(intent.get("label"), str) or not intent.get("label"):
             errors[f"{path}.label"] = "required"
             continue
+        _text(intent, "label", errors, f"{path}.label", Intent, "label")
         _expect(intent["label"] not in labels, errors, f"{path}.label", "duplicate intent label")
         labels.add(intent["label"])
         utterances = intent.get("utterances", [])
@@ -268,6 +283,7 @@ def _validate(document) -> None:
         if not isinstance(dataset, dict):
             errors["dataset"] = "must be an object or null"
         else:
+            _text(dataset, "name", errors, "dataset.name", Dataset)
             for i, record in enumerate(_list(dataset, "records", errors, prefix="dataset.")):
                 if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"]:
                     errors[f"dataset.records.{i}.text"] = "required"
@@ -317,7 +333,7 @@ def bot_import(*, owner, document) -> Bot:
     """Create a bot (with its own skillset and dataset) from an exported document, all or nothing."""
     if isinstance(document, str | bytes):
         try:
-            document = json.loads(document)
+            document = validation.json_loads(document)
         except ValueError:
             raise InvalidInput(fields={"document": "is not valid JSON"}) from None
     _validate(document)

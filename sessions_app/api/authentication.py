@@ -28,14 +28,18 @@ def bearer_credential(request) -> str | None:
 def _guarded(request, check):
     """Run a credential check, counting its failures per client IP; past the limit, refuse unchecked."""
     guard = FailedAuthenticationThrottle()
-    wait = guard.blocked_for(request)
+    wait = guard.attempt_begin(request)
     if wait is not None:
         raise exceptions.Throttled(wait=wait)
     try:
-        return check()
+        result = check()
     except NotAuthenticated:
-        guard.record_failure(request)
+        raise  # the slot taken stays counted as a failure
+    except BaseException:
+        guard.attempt_release()  # never judged: not a failure
         raise
+    guard.attempt_release()
+    return result
 
 
 def _live_secret_owner(secret: str):

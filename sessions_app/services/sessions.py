@@ -11,7 +11,7 @@ from botportal import validation
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
 from bots.models import Bot, Visibility
 from sessions_app import credentials
-from sessions_app.models import BotSession, Conversation, MessageType, Origin
+from sessions_app.models import BotSession, Contact, ContactSource, Conversation, MessageType, Origin
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.contacts import contact_for_person
 from sessions_app.services.conversations import conversation_messages_add, conversation_open, conversation_welcome
@@ -55,7 +55,9 @@ def bot_session_create(
 ) -> OpenedSession:
     """Open a conversation with the bot and issue its session token, all in one transaction.
 
-    `contact` ({name?, email?, phone?}) ties the conversation to the owner's contact for that person;
+    `contact` ({name?, email?, phone?}) ties the conversation to the owner's contact for that person
+    when the bot's owner opens the session; from anyone else it is a visitor's claim, which never
+    changes nor attaches to a contact the owner made (see contact_for_person).
     `messages` pre-fill the conversation and may only be user messages.
     """
     bot_session_access_check(bot=bot, actor=actor)
@@ -67,7 +69,8 @@ def bot_session_create(
         lambda: validation.meta(meta),
     )
     with transaction.atomic():
-        contact_row = contact_for_person(owner=bot.owner, **person) if person else None
+        source = ContactSource.OWNER if actor is not None and actor.pk == bot.owner_id else ContactSource.VISITOR
+        contact_row = contact_for_person(owner=bot.owner, source=source, **person) if person else None
         conversation = conversation_open(
             owner=bot.owner, bot=bot, origin=origin, contact=contact_row, meta=checked_meta
         )
@@ -178,12 +181,14 @@ def _person(contact) -> dict | None:
     if not isinstance(contact, dict):
         raise InvalidInput(fields={"contact": "must be an object with name, email and/or phone"})
     unknown = sorted(set(contact) - {"name", "email", "phone"})
-    name = contact.get("name") or ""
     problems = {f"contact.{key}": "is not a known field" for key in unknown}
-    if not isinstance(name, str):
-        problems["contact.name"] = "must be a string"
-    person = {"name": name if isinstance(name, str) else ""}
-    for key, check in (("email", validation.email), ("phone", validation.phone)):
+    person = {}
+    checks = (
+        ("name", lambda value, field: validation.short_text(value, field=field, model=Contact, name="name")),
+        ("email", validation.email),
+        ("phone", validation.phone),
+    )
+    for key, check in checks:
         try:
             person[key] = check(contact.get(key), field=f"contact.{key}")
         except InvalidInput as error:

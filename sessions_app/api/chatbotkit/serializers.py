@@ -9,9 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from botportal import validation
 from botportal.api.base import epoch_ms
 from bots.models import Visibility
-from sessions_app.models import MessageType
+from sessions_app.models import ContactSource, MessageType
 from sessions_app.selectors.conversations import MESSAGE_COLUMNS
 
 _UNDEFINED = (None, "")
@@ -45,6 +46,18 @@ class MetaField(serializers.DictField):
         super().__init__(child=serializers.JSONField(), **kwargs)
 
 
+class PublicMetaField(serializers.DictField):
+    """A stored meta object as a client may read it: without botportal's own keys (starting with '_')."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return super().to_representation(validation.meta_public(value))
+
+
 class Output(serializers.Serializer):
     # What the OpenAPI document marks required: every other key is left out when undefined.
     always_present = ("id", "createdAt", "updatedAt")
@@ -60,7 +73,7 @@ class Common(Output):
     updatedAt = EpochMsField(source="updated_at")  # noqa: N815
     name = serializers.CharField(read_only=True, required=False)
     description = serializers.CharField(read_only=True, required=False)
-    meta = serializers.DictField(read_only=True, required=False)
+    meta = PublicMetaField()
 
 
 class ErrorOutput(serializers.Serializer):
@@ -185,6 +198,12 @@ class ContactOutput(Common):
     nick = serializers.CharField(read_only=True, required=False)
     preferences = serializers.CharField(read_only=True, required=False)
     verifiedAt = EpochMsField(source="verified_at", required=False)  # noqa: N815
+    source = serializers.ChoiceField(
+        choices=ContactSource.choices,
+        read_only=True,
+        help_text="`owner`: made by the owner. `visitor`: what anonymous visitors claimed when opening "
+        "sessions, unverified; it never changes or attaches to the owner's contacts.",
+    )
 
 
 class ContactInput(CommonInput):

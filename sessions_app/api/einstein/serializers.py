@@ -4,7 +4,6 @@ The spec closes most objects (`additionalProperties: false`): unknown fields are
 that a client's typo is reported instead of silently ignored. Each check raises InvalidInput.
 """
 
-import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -12,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig
 
 from botportal import validation
 from botportal.errors import InvalidInput
+from sessions_app.models import Conversation
 
 INT64_MAX = 2**63 - 1
 
@@ -74,16 +74,11 @@ def json_body(request):
     if not raw.strip():
         raise InvalidInput("The request body is empty: a JSON object is required.")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
+        body = validation.json_loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
     validation.refuse_unstorable(body)
     return body
-
-
-def _refuse_constant(name):
-    # NaN and Infinity are not JSON, and PostgreSQL's jsonb would refuse them later.
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def _closed(value, allowed, where: str) -> None:
@@ -233,8 +228,9 @@ def begin_request_parse(body) -> BeginRequest:
         _closed(message, ("text",), "message")
         text = _string(message.get("text"), "message.text", required=False)
     tz = body.get("tz")
-    if tz is not None and not isinstance(tz, str):
-        raise InvalidInput(fields={"tz": "must be an IANA time zone name"})
+    if tz is not None:
+        # Within the stored length before any lookup: a name too long for a file name is no zone either.
+        validation.short_text(tz, field="tz", model=Conversation, name="timezone")
     return BeginRequest(
         external_session_key=key,
         force_config=force_config,
