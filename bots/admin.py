@@ -13,6 +13,24 @@ from sessions_app.admin_scoping import (
 from sessions_app.widget import bot_embed_snippet_html
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
+from .services.bot_definitions import bot_definition_changed, bot_definition_changes
+
+
+class OneVersionPerSaveMixin:
+    """A save (or delete) in the admin is one change of the bot, however many rows it writes: one
+    version bump and one model build, not one per utterance."""
+
+    def changeform_view(self, *args, **kwargs):
+        with bot_definition_changes():
+            return super().changeform_view(*args, **kwargs)
+
+    def delete_view(self, *args, **kwargs):
+        with bot_definition_changes():
+            return super().delete_view(*args, **kwargs)
+
+    def changelist_view(self, *args, **kwargs):  # bulk actions, such as deleting selected intents
+        with bot_definition_changes():
+            return super().changelist_view(*args, **kwargs)
 
 
 class ScopedTabularInline(OwnerScopedAdminMixin, admin.TabularInline):
@@ -75,9 +93,11 @@ class IntentInlineForm(forms.ModelForm):
         if "utterances_text" not in self.changed_data or self.instance.pk is None:
             return
         self.instance.utterances.all().delete()
-        # One by one, not bulk_create: each save is a definition change the bot's version must count.
-        for text in self.cleaned_data["utterances_text"]:
-            Utterance.objects.create(intent=self.instance, text=text)
+        # bulk_create sends no signal: the change is counted here, once (the admin view batches it).
+        Utterance.objects.bulk_create(
+            Utterance(intent=self.instance, text=t) for t in self.cleaned_data["utterances_text"]
+        )
+        bot_definition_changed(bot_id=self.instance.bot_id)
 
 
 class IntentInline(ScopedStackedInline):
@@ -111,7 +131,7 @@ class EntityTypeInline(ScopedTabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(OwnerScopedModelAdmin):
+class BotAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     owns_directly = True
     list_display = ("name", "owner", "visibility", "dataset", "skillset", "version", "created_at", "try_link")
     list_filter = ("visibility",)
@@ -187,7 +207,7 @@ class BotAdmin(OwnerScopedModelAdmin):
 
 
 @admin.register(Intent)
-class IntentAdmin(OwnerScopedModelAdmin):
+class IntentAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("label", "bot")
     list_filter = (("bot", OwnerScopedRelatedFilter),)
     ordering = ("bot__name", "label")
@@ -198,14 +218,14 @@ class IntentAdmin(OwnerScopedModelAdmin):
 
 
 @admin.register(Variable)
-class VariableAdmin(OwnerScopedModelAdmin):
+class VariableAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("name", "type", "bot")
     list_filter = (("bot", OwnerScopedRelatedFilter), "type")
     list_select_related = ("bot",)
 
 
 @admin.register(EntityType)
-class EntityTypeAdmin(OwnerScopedModelAdmin):
+class EntityTypeAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("name", "bot")
     list_filter = (("bot", OwnerScopedRelatedFilter),)
     list_select_related = ("bot",)
@@ -236,7 +256,7 @@ class AbilityInline(ScopedStackedInline):
 
 
 @admin.register(Skillset)
-class SkillsetAdmin(OwnerScopedModelAdmin):
+class SkillsetAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     owns_directly = True
     list_display = ("name", "owner", "created_at")
     list_select_related = ("owner",)
@@ -246,7 +266,7 @@ class SkillsetAdmin(OwnerScopedModelAdmin):
 
 
 @admin.register(Ability)
-class AbilityAdmin(OwnerScopedModelAdmin):
+class AbilityAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("name", "kind", "skillset")
     list_filter = (("skillset", OwnerScopedRelatedFilter), "kind")
     list_select_related = ("skillset",)
