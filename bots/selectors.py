@@ -101,6 +101,14 @@ def record_covers_query(text: str, query: str) -> bool:
     return wanted <= {_stem(w) for w in _WORD.findall(text.casefold())}
 
 
+def record_coverage(text: str, query: str) -> float:
+    """The share of a query's content words that a record holds (0 for a query without content words)."""
+    wanted = {_stem(t) for t in _terms(query)}
+    if not wanted:
+        return 0.0
+    return len(wanted & {_stem(w) for w in _WORD.findall(text.casefold())}) / len(wanted)
+
+
 def dataset_search(*, dataset: Dataset, search: str, limit: int = 10) -> list[tuple[DatasetRecord, float]]:
     """The dataset's records best matching `search`, best first, each with a score in (0, 1).
 
