@@ -238,7 +238,7 @@ def _svc(x, y: np.ndarray, noise):
     if len(set(y.tolist())) < 2:
         x = sparse.vstack([x, noise]).tocsr()
         y = np.concatenate([y, np.full(noise.shape[0], NONE_LABEL, dtype=object)])
-    return LinearSVC(C=SVC_C).fit(x, y)
+    return LinearSVC(C=SVC_C, random_state=0).fit(x, y)  # reproducible: the same utterances, the same model
 
 
 def _scores(svc, x) -> tuple[np.ndarray, np.ndarray]:
