@@ -99,7 +99,8 @@ def banking77_slice():
 
 
 def _answers(bot, rows):
-    return [(respond(Turn(bot=bot, variables={}, state={}, text=text)).messages[0]["text"], label) for text, label in rows]
+    turns = [(Turn(bot=bot, variables={}, state={}, text=text), label) for text, label in rows]
+    return [(respond(turn).messages[0]["text"], label) for turn, label in turns]
 
 
 def test_banking77_held_out_utterances_get_the_right_intent(owner, banking77_slice):
