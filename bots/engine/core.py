@@ -19,7 +19,7 @@ from .definition import Definition, definition_for
 from .entities import extract
 from .text import normalize, substitute
 from .types import DetectedEntity, DetectedIntent, EngineReply, Turn
-from .variables import coerce
+from .variables import coerce, contact_variables
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,6 @@ CERTAIN = 0.95
 # Below this confidence a record holding most (RECORD_COVERAGE) of the question's content words answers instead.
 UNSURE = 0.85
 RECORD_COVERAGE = 0.6
-CONTACT_FIELDS = ("name", "email", "phone")
 
 
 def welcome(turn: Turn) -> EngineReply:
@@ -179,31 +178,6 @@ def variable_defaults(bot, *, contact=None) -> dict:
         if spec.default is not None
     }
     values.update(contact_variables(bot, contact))
-    return values
-
-
-def contact_variables(bot, contact) -> dict:
-    """Variables filled from the contact a conversation is opened for, so the bot never asks what it knows.
-
-    A variable named like a contact field (`name`, `email`, `phone`, in any case) takes that field; the
-    bot's `meta.contactVariables` ({"variable": "field"}) maps others, e.g. {"customerEmail": "email"}.
-    """
-    if contact is None:
-        return {}
-    definition = definition_for(bot)
-    mapping = {name: name.casefold() for name in definition.variables if name.casefold() in CONTACT_FIELDS}
-    mapped = (bot.meta or {}).get("contactVariables") if isinstance(bot.meta, dict) else None
-    if isinstance(mapped, dict):
-        mapping.update({n: str(f).casefold() for n, f in mapped.items() if n in definition.variables})
-    values = {}
-    for name, field in mapping.items():
-        value = getattr(contact, field, None) if field in CONTACT_FIELDS else None
-        if value in (None, ""):
-            continue
-        try:
-            values[name] = coerce(definition.variables[name].type, value)
-        except ValueError:
-            logger.info("Bot %s: contact %s does not fit variable %s", bot.pk, field, name)
     return values
 
 
