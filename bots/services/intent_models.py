@@ -10,8 +10,11 @@ import hashlib
 import json
 import logging
 import time
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from bots.models import Bot, BotIntentModel, Utterance
 from bots.selectors import intent_utterances
@@ -21,7 +24,14 @@ logger = logging.getLogger(__name__)
 # Measured (docs/performance.md): 171 utterances take 0.2 s of CPU, 500 (of 77 intents) 0.74 s.
 INLINE_MAX_UTTERANCES = 250
 
+# A build not finished after this long is taken for lost (the largest bots build in a few minutes).
+STALE_AFTER = timedelta(minutes=30)
+
 Status = BotIntentModel.Status
+
+
+def _stale():
+    return timezone.now() - STALE_AFTER
 
 
 def _digest(examples) -> str:
@@ -37,9 +47,11 @@ def intent_model_build(*, bot_id, version=None, force: bool = False) -> BotInten
     if current is None or (version is not None and version != current):
         return None
     row, _ = BotIntentModel.objects.get_or_create(bot_id=bot_id, version=current)
-    claimable = [Status.QUEUED, Status.FAILED, *([Status.BUILDING] if force else [])]
-    if row.status == Status.READY or not BotIntentModel.objects.filter(pk=row.pk, status__in=claimable).update(
-        status=Status.BUILDING
+    claimable = Q(status__in=[Status.QUEUED, Status.FAILED]) | Q(status=Status.BUILDING, updated_at__lt=_stale())
+    if force:
+        claimable |= Q(status=Status.BUILDING)
+    if row.status == Status.READY or not BotIntentModel.objects.filter(claimable, pk=row.pk).update(
+        status=Status.BUILDING, updated_at=timezone.now()
     ):
         row.refresh_from_db()
         return row
@@ -56,9 +68,10 @@ def intent_model_build(*, bot_id, version=None, force: bool = False) -> BotInten
         if data is None:
             data = classifier.train(examples).to_bytes()
     except Exception:
-        BotIntentModel.objects.filter(pk=row.pk).update(status=Status.FAILED)
+        BotIntentModel.objects.filter(pk=row.pk).update(status=Status.FAILED, updated_at=timezone.now())
         raise
     BotIntentModel.objects.filter(pk=row.pk).update(
+        updated_at=timezone.now(),
         status=Status.READY,
         data=data,
         format=classifier.FORMAT,
@@ -77,7 +90,11 @@ def intent_model_requested(*, bot_id, version) -> None:
     from bots.tasks import build_intent_model
 
     row, created = BotIntentModel.objects.get_or_create(bot_id=bot_id, version=version)
-    if created or row.status == Status.FAILED:
+    # A build whose worker died (or whose message was lost) is queued again once it is stale.
+    lost = row.status in (Status.QUEUED, Status.BUILDING) and row.updated_at < _stale()
+    if lost:
+        BotIntentModel.objects.filter(pk=row.pk).update(status=Status.QUEUED, updated_at=timezone.now())
+    if created or lost or row.status == Status.FAILED:
         try:
             build_intent_model.delay(str(bot_id), version)
         except Exception:  # a broker outage must not stop the bot from answering (or being saved)

@@ -75,3 +75,18 @@ def test_a_stale_build_is_skipped(bot):
     intent_models.intent_model_build(bot_id=bot.pk)
     bot.refresh_from_db()
     assert intent_models.intent_model_build(bot_id=bot.pk, version=bot.version - 1) is None
+
+
+def test_a_lost_build_is_queued_again_once_stale(bot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    BotIntentModel.objects.create(bot=bot, version=bot.version, status="building")
+    with mock.patch("bots.tasks.build_intent_model.delay") as queued:
+        intent_models.intent_model_requested(bot_id=bot.pk, version=bot.version)
+        queued.assert_not_called()  # still building
+        BotIntentModel.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+        intent_models.intent_model_requested(bot_id=bot.pk, version=bot.version)
+    queued.assert_called_once_with(str(bot.pk), bot.version)
+    assert intent_models.intent_model_build(bot_id=bot.pk, version=bot.version).status == "ready"
