@@ -102,3 +102,15 @@ def _fresh_throttle_counts():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _celery_tasks_run_in_process():
+    # No worker runs beside the tests, and a test's transaction never commits (so builds queued on
+    # commit never start): a queued task, such as a bot version's intent model build, runs at once.
+    from botportal.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -17,6 +17,24 @@ from sessions_app.services import deletions
 from sessions_app.widget import bot_embed_snippet_html
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
+from .services.bot_definitions import bot_definition_changed, bot_definition_changes
+
+
+class OneVersionPerSaveMixin:
+    """A save (or delete) in the admin is one change of the bot, however many rows it writes: one
+    version bump and one model build, not one per utterance."""
+
+    def changeform_view(self, *args, **kwargs):
+        with bot_definition_changes():
+            return super().changeform_view(*args, **kwargs)
+
+    def delete_view(self, *args, **kwargs):
+        with bot_definition_changes():
+            return super().delete_view(*args, **kwargs)
+
+    def changelist_view(self, *args, **kwargs):  # bulk actions, such as deleting selected intents
+        with bot_definition_changes():
+            return super().changelist_view(*args, **kwargs)
 
 
 class ScopedTabularInline(OwnerScopedAdminMixin, admin.TabularInline):
@@ -79,9 +97,11 @@ class IntentInlineForm(forms.ModelForm):
         if "utterances_text" not in self.changed_data or self.instance.pk is None:
             return
         self.instance.utterances.all().delete()
-        # One by one, not bulk_create: each save is a definition change the bot's version must count.
-        for text in self.cleaned_data["utterances_text"]:
-            Utterance.objects.create(intent=self.instance, text=text)
+        # bulk_create sends no signal: the change is counted here, once (the admin view batches it).
+        Utterance.objects.bulk_create(
+            Utterance(intent=self.instance, text=t) for t in self.cleaned_data["utterances_text"]
+        )
+        bot_definition_changed(bot_id=self.instance.bot_id)
 
 
 class IntentInline(ScopedStackedInline):
@@ -132,7 +152,7 @@ class BotAdminForm(forms.ModelForm):
 
 
 @admin.register(Bot)
-class BotAdmin(BatchedDeleteAdminMixin, OwnerScopedModelAdmin):
+class BotAdmin(BatchedDeleteAdminMixin, OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     delete_service = staticmethod(lambda bot: deletions.bot_delete(bot=bot))
     owns_directly = True
     form = BotAdminForm
@@ -210,7 +230,7 @@ class BotAdmin(BatchedDeleteAdminMixin, OwnerScopedModelAdmin):
 
 
 @admin.register(Intent)
-class IntentAdmin(OwnerScopedModelAdmin):
+class IntentAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("label", "bot")
     list_filter = (("bot", OwnerScopedRelatedFilter),)
     ordering = ("bot__name", "label")
@@ -221,14 +241,14 @@ class IntentAdmin(OwnerScopedModelAdmin):
 
 
 @admin.register(Variable)
-class VariableAdmin(OwnerScopedModelAdmin):
+class VariableAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("name", "type", "bot")
     list_filter = (("bot", OwnerScopedRelatedFilter), "type")
     list_select_related = ("bot",)
 
 
 @admin.register(EntityType)
-class EntityTypeAdmin(OwnerScopedModelAdmin):
+class EntityTypeAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("name", "bot")
     list_filter = (("bot", OwnerScopedRelatedFilter),)
     list_select_related = ("bot",)
@@ -259,7 +279,7 @@ class AbilityInline(ScopedStackedInline):
 
 
 @admin.register(Skillset)
-class SkillsetAdmin(OwnerScopedModelAdmin):
+class SkillsetAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     owns_directly = True
     list_display = ("name", "owner", "created_at")
     list_select_related = ("owner",)
@@ -269,7 +289,7 @@ class SkillsetAdmin(OwnerScopedModelAdmin):
 
 
 @admin.register(Ability)
-class AbilityAdmin(OwnerScopedModelAdmin):
+class AbilityAdmin(OneVersionPerSaveMixin, OwnerScopedModelAdmin):
     list_display = ("name", "kind", "skillset")
     list_filter = (("skillset", OwnerScopedRelatedFilter), "kind")
     list_select_related = ("skillset",)

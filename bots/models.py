@@ -211,3 +211,34 @@ class Utterance(models.Model):
 
     def __str__(self):
         return self.text
+
+
+class BotIntentModel(models.Model):
+    """The intent model of one version of a bot, built once (bots.services.intent_models) and read by
+    every process: numpy arrays in `data` (bots.engine.classifier.IntentModel.to_bytes), never a pickle."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="intent_models")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    format = models.PositiveSmallIntegerField(default=0)
+    data = models.BinaryField(null=True, blank=True)
+    # SHA-256 of the training utterances: a version with the same ones reuses the model.
+    digest = models.CharField(max_length=64, blank=True)
+    utterance_count = models.PositiveIntegerField(default=0)
+    build_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "version"], name="bot_intent_model_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.bot_id} v{self.version} ({self.status})"

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from botportal.errors import NotFound
 from botportal.rows import JoinedLookup
-from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
+from bots.models import Ability, Bot, BotIntentModel, Dataset, DatasetRecord, Skillset, Utterance
 
 
 def _pk(value) -> uuid.UUID | None:
@@ -101,6 +101,14 @@ def record_covers_query(text: str, query: str) -> bool:
     if len(wanted) < 2:
         return False
     return wanted <= {_stem(w) for w in _WORD.findall(text.casefold())}
+
+
+def record_coverage(text: str, query: str) -> float:
+    """The share of a query's content words that a record holds (0 for a query without content words)."""
+    wanted = {_stem(t) for t in _terms(query)}
+    if not wanted:
+        return 0.0
+    return len(wanted & {_stem(w) for w in _WORD.findall(text.casefold())}) / len(wanted)
 
 
 def dataset_search(*, dataset: Dataset, search: str, limit: int = 10) -> list[tuple[DatasetRecord, float]]:
@@ -224,3 +232,19 @@ def ability_list(*, skillset: Skillset) -> QuerySet:
 
 def ability_get(*, skillset: Skillset, ability_id) -> Ability:
     return _get(ability_list(skillset=skillset), ability_id, "ability")
+
+
+# --- intent models (engine reads: the bot is already known, so no owner scoping here) -----------------
+
+
+def intent_model_data(*, bot_id, version, before=None) -> bytes | None:
+    """The stored model of one version of the bot (or, with `before`, of its newest ready version before it)."""
+    ready = BotIntentModel.objects.filter(bot_id=bot_id, status=BotIntentModel.Status.READY, data__isnull=False)
+    ready = ready.filter(version=version) if before is None else ready.filter(version__lt=before)
+    data = ready.order_by("-version").values_list("data", flat=True).first()
+    return bytes(data) if data is not None else None
+
+
+def intent_utterances(*, bot_id) -> list[tuple[str, str]]:
+    """(intent label, utterance text) of every training utterance of the bot, in a stable order."""
+    return list(Utterance.objects.filter(intent__bot_id=bot_id).order_by("id").values_list("intent__label", "text"))

@@ -12,14 +12,14 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-from bots.selectors import dataset_search, record_covers_query
+from bots.selectors import dataset_search, record_coverage, record_covers_query
 
 from . import llm, webhook
 from .definition import Definition, definition_for
 from .entities import extract
 from .text import normalize, substitute
 from .types import DetectedEntity, DetectedIntent, EngineReply, Turn
-from .variables import coerce
+from .variables import coerce, contact_variables
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ MAX_PROMPT_ATTEMPTS = 3
 TOP_INTENTS = 5
 # Above this confidence an intent answers even when a dataset record matches every word of the question.
 CERTAIN = 0.95
+# Below this confidence a record holding most (RECORD_COVERAGE) of the question's content words answers instead.
+UNSURE = 0.85
+RECORD_COVERAGE = 0.6
 
 
 def welcome(turn: Turn) -> EngineReply:
@@ -166,13 +169,16 @@ class _Context:
         )
 
 
-def variable_defaults(bot) -> dict:
-    """The values a new conversation's variables start with: each defined variable's default, if it has one."""
-    return {
+def variable_defaults(bot, *, contact=None) -> dict:
+    """The values a new conversation's variables start with: each defined variable's default, if it has one,
+    and what the conversation's contact already says (see `contact_variables`)."""
+    values = {
         name: copy.deepcopy(spec.default)
         for name, spec in definition_for(bot).variables.items()
         if spec.default is not None
     }
+    values.update(contact_variables(bot, contact))
+    return values
 
 
 def offered_choices(state: dict) -> list[dict]:
@@ -218,14 +224,21 @@ def _run(turn: Turn):
     confident = [p for p in predictions if p.confidence >= threshold and p.label in context.definition.intents]
     top = confident[0] if confident else None
 
+    interrupted = None
     if pending and pending.get("intent") in context.definition.intents:
         # A confident different intent means the user changed the subject; otherwise the text answers the question.
         changed_subject = (
             top is not None
             and top.label != pending["intent"]
-            and (top.source == "DIRECT" or not _fill(context, pending["variable"], text, dry_run=True))
+            and (
+                top.source == "DIRECT"
+                or not _fill(context, pending["variable"], text, dry_run=True)
+                or (top.confidence >= CERTAIN and not _slot_entity_type(context, pending["variable"]))
+            )
         )
-        if not changed_subject:
+        if changed_subject:
+            interrupted = pending
+        else:
             if _fill(context, pending["variable"], text):
                 context.intents = [
                     DetectedIntent(pending["intent"], 1.0, "DIRECT"),
@@ -242,10 +255,15 @@ def _run(turn: Turn):
     records = None
     if top is not None and top.source != "DIRECT" and top.confidence < CERTAIN:
         records = _records(context, text)
-        if records and record_covers_query(records[0][0].text, text):
-            top = None  # "do gift cards expire?" is the FAQ's, not the payment intent's that knows "cards"
+        if records and (
+            record_covers_query(records[0][0].text, text)
+            or (top.confidence < UNSURE and record_coverage(records[0][0].text, text) >= RECORD_COVERAGE)
+        ):
+            top = None  # "do you sell gift cards?" is the FAQ's, not the payment intent's that knows "cards"
     if top is not None:
         _answer_intent(context, top.label)
+        if interrupted is not None:
+            _resume(context, interrupted)
         return context.reply()
 
     yield from _fallback(context, text, records)
@@ -285,6 +303,22 @@ def _fill(context: _Context, name: str, text: str, *, dry_run: bool = False) -> 
             context.variables[name] = coerced
         return True
     return False
+
+
+def _slot_entity_type(context: _Context, name: str) -> str:
+    spec = context.definition.variables.get(name)
+    return spec.entity_type if spec is not None else ""
+
+
+def _resume(context: _Context, interrupted: dict):
+    """After an intent that interrupted a slot prompt: the interrupted question is asked again, unless the
+    new intent asks its own (it took over), ended or escalated the conversation, or filled the slot."""
+    if context.state.get("pending") or context.ended or context.escalated:
+        return
+    if context.variables.get(interrupted["variable"]) not in (None, ""):
+        return
+    context.state["pending"] = {**interrupted, "attempts": 1}
+    _ask(context, interrupted["variable"])
 
 
 def _ask(context: _Context, name: str):

@@ -2,13 +2,18 @@
 
 import datetime as dt
 import json
+import logging
 
 from bots.variables import type_of, value_problem
 
+from .definition import definition_for
 from .entities import extract_builtin, money_value, number_value
 
 TRUE_WORDS = {"yes", "y", "true", "yeah", "yep", "sure", "ok", "okay", "correct", "right", "1"}
 FALSE_WORDS = {"no", "n", "false", "nope", "nah", "wrong", "incorrect", "0"}
+CONTACT_FIELDS = ("name", "email", "phone")
+
+logger = logging.getLogger(__name__)
 
 
 def coerce(kind: str, value, *, timezone: str = "UTC"):
@@ -104,3 +109,28 @@ def _coerce(kind: str, value, timezone: str):
             raise ValueError("expected a list")
         return value
     raise ValueError(f"unknown variable type {kind!r}")
+
+
+def contact_variables(bot, contact) -> dict:
+    """Variables filled from the contact a conversation is opened for, so the bot never asks what it knows.
+
+    A variable named like a contact field (`name`, `email`, `phone`, in any case) takes that field; the
+    bot's `meta.contactVariables` ({"variable": "field"}) maps others, e.g. {"customerEmail": "email"}.
+    """
+    if contact is None:
+        return {}
+    definition = definition_for(bot)
+    mapping = {name: name.casefold() for name in definition.variables if name.casefold() in CONTACT_FIELDS}
+    mapped = (bot.meta or {}).get("contactVariables") if isinstance(bot.meta, dict) else None
+    if isinstance(mapped, dict):
+        mapping.update({n: str(f).casefold() for n, f in mapped.items() if n in definition.variables})
+    values = {}
+    for name, field in mapping.items():
+        value = getattr(contact, field, None) if field in CONTACT_FIELDS else None
+        if value in (None, ""):
+            continue
+        try:
+            values[name] = coerce(definition.variables[name].type, value)
+        except ValueError:
+            logger.info("Bot %s: contact %s does not fit variable %s", bot.pk, field, name)
+    return values

@@ -1,5 +1,8 @@
 """Writes to bot definitions: the version bump, and export/import of a whole bot as one JSON document."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -28,9 +31,42 @@ MESSAGE_TYPES = ("text", "choices", "escalate", "link", "end")
 RECORD_BATCH = 2000
 
 
+# Bots changed inside the current `bot_definition_changes()` block; None outside one.
+_changed_in_batch: ContextVar[set | None] = ContextVar("bot_definition_batch", default=None)
+
+
 def bot_definition_changed(*, bot_id) -> None:
-    """The one place a bot's version is bumped: its cached intent model is then rebuilt on next use."""
+    """The one place a bot's version is bumped; the new version's intent model is built once it commits.
+
+    Inside `bot_definition_changes()` the bump waits for the end of the block, once per bot.
+    """
+    batch = _changed_in_batch.get()
+    if batch is not None:
+        batch.add(bot_id)
+        return
+    from bots.services.intent_models import intent_model_schedule_on_commit
+
     Bot.objects.filter(pk=bot_id).update(version=F("version") + 1, updated_at=timezone.now())
+    intent_model_schedule_on_commit(bot_id=bot_id)
+
+
+@contextmanager
+def bot_definition_changes():
+    """Every change to a bot's definition inside the block counts as one: one version, one model build.
+
+    A save in the admin writes the intent, then each utterance, each firing its signal.
+    """
+    if _changed_in_batch.get() is not None:  # nested: the outer block bumps
+        yield
+        return
+    changed: set = set()
+    token = _changed_in_batch.set(changed)
+    try:
+        yield
+    finally:
+        _changed_in_batch.reset(token)
+    for bot_id in sorted(changed, key=str):
+        bot_definition_changed(bot_id=bot_id)
 
 
 def bots_using_ability_changed(*, ability: Ability) -> None:
@@ -328,9 +364,17 @@ def _validate_message(message, path: str, labels: set, errors: dict):
         _expect(isinstance(message.get("url"), str) and message.get("url"), errors, f"{path}.url", "required")
 
 
-@transaction.atomic
 def bot_import(*, owner, document) -> Bot:
-    """Create a bot (with its own skillset and dataset) from an exported document, all or nothing."""
+    """Create a bot (with its own skillset and dataset) from an exported document, all or nothing.
+
+    The intent model is built once the import commits (here when quick, else on the worker)."""
+    with bot_definition_changes(), transaction.atomic():
+        bot = _bot_import(owner=owner, document=document)
+    bot.refresh_from_db()
+    return bot
+
+
+def _bot_import(*, owner, document) -> Bot:
     if isinstance(document, str | bytes):
         try:
             document = validation.json_loads(document)

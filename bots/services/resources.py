@@ -6,12 +6,12 @@ the bot *is* bumps its version so that running conversations keep the definition
 """
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import InvalidInput
 from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
+from bots.services.bot_definitions import bot_definition_changed
 
 # Fields that change how the bot answers; name, description, meta and visibility do not.
 BOT_DEFINITION_FIELDS = frozenset(
@@ -64,7 +64,7 @@ def bot_update(*, bot: Bot, fields: dict) -> Bot:
             setattr(bot, name, fields[name])
         bot.save(update_fields=[*(n.removesuffix("_id") for n in changed), "updated_at"])
         if BOT_DEFINITION_FIELDS.intersection(changed):
-            Bot.objects.filter(pk=bot.pk).update(version=F("version") + 1)
+            bot_definition_changed(bot_id=bot.pk)
             bot.refresh_from_db(fields=["version"])
     return bot
 

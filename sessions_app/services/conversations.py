@@ -41,7 +41,7 @@ def conversation_open(
     external_session_key: str = "",
 ) -> Conversation:
     """A new conversation bound to the bot's current version, dataset and skillset."""
-    initial_variables = engine.variable_defaults(bot) if bot is not None else {}
+    initial_variables = engine.variable_defaults(bot, contact=contact) if bot is not None else {}
     initial_variables.update(variables or {})
     return Conversation.objects.create(
         owner=owner,

@@ -5,10 +5,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from botportal.errors import InvalidInput
 from bots.services.bot_definitions import bot_import
+from bots.services.intent_models import intent_model_build
 
 
 class Command(BaseCommand):
-    help = "Create a bot from a JSON document written by dumpbot (or the export API); prints the new bot's id."
+    help = (
+        "Create a bot from a JSON document written by dumpbot (or the export API) and build its intent model; "
+        "prints the new bot's id."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
@@ -34,4 +38,6 @@ class Command(BaseCommand):
             bot = bot_import(owner=user, document=document)
         except InvalidInput as error:
             raise CommandError(f"Invalid bot document: {error.message}") from error
+        # Ready when this returns, however large: the first message must not wait for a worker.
+        intent_model_build(bot_id=bot.id, force=True)
         self.stdout.write(str(bot.id))

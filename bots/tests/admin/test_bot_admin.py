@@ -84,3 +84,37 @@ def test_required_variables_offer_only_this_bots_variables(owner, bot, login_cli
     response = login_client(owner).get(reverse("admin:bots_bot_change", args=[bot.pk]))
     formset = next(f for f in response.context["inline_admin_formsets"] if f.formset.model is Intent).formset
     assert list(formset.forms[0].fields["required_variables"].queryset) == [mine]
+
+
+def test_one_save_is_one_version_and_builds_its_model_in_the_request(
+    owner, bot, login_client, django_capture_on_commit_callbacks
+):
+    from bots.models import BotIntentModel
+
+    intent = IntentFactory(bot=bot, label="hours")
+    UtteranceFactory(intent=intent, text="old phrase")
+    bot.refresh_from_db()
+    before = bot.version
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login_client(owner).post(
+            reverse("admin:bots_bot_change", args=[bot.pk]),
+            bot_admin_form(
+                name=bot.name,
+                **intent_forms(
+                    {
+                        "id": intent.pk,
+                        "bot": bot.pk,
+                        "label": "hours",
+                        "utterances_text": "when are you open\nopening hours\nare you open on sunday",
+                        "responses": json.dumps(intent.responses),
+                    },
+                    {"label": "bye", "utterances_text": "goodbye\nbye\nsee you", "responses": '[{"type": "end"}]'},
+                    initial=1,
+                ),
+            ),
+        )
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.version == before + 1  # not once per intent and utterance written
+    model = BotIntentModel.objects.get(bot=bot, version=bot.version)
+    assert model.status == "ready" and model.utterance_count == 6

@@ -178,3 +178,21 @@ def test_variable_defaults_seed_new_conversations_and_follow_the_definition(publ
     assert second.variables == {"language": "fr"}
     first.refresh_from_db()
     assert first.variables == {"language": "en"}
+
+
+def test_a_session_opened_for_a_contact_is_not_asked_what_the_contact_says(owner):
+    import json
+    from pathlib import Path
+
+    from bots.services.bot_definitions import bot_import
+
+    document = json.loads((Path(__file__).resolve().parents[3] / "examples" / "order-assistant.json").read_text())
+    bot = bot_import(owner=owner, document=document)
+    opened = bot_session_create(bot=bot, actor=None, contact={"email": "Ann@Example.com"})
+    assert opened.conversation.variables["email"] == "ann@example.com"
+    result = conversation_exchange(conversation=opened.conversation, text="where is my order")
+    assert result.reply.messages[-1]["text"].startswith("What is your order number?")
+    result = conversation_exchange(conversation=opened.conversation, text="123456")
+    assert result.reply.messages[0]["text"] == (
+        "Thanks! Order 123456 for ann@example.com shipped and should arrive within 2 business days."
+    )
