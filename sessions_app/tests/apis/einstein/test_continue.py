@@ -10,6 +10,7 @@ from bots import engine
 from bots.engine import DetectedEntity, DetectedIntent, EngineReply
 from bots.tests.factories import IntentFactory, UtteranceFactory, VariableFactory
 from sessions_app.models import Conversation, Message
+from sessions_app.tests.apis.helpers import scripted_turn_run
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ class ScriptedEngine:
 @pytest.fixture
 def scripted(monkeypatch):
     fake = ScriptedEngine()
-    monkeypatch.setattr(engine, "stream", fake)
+    monkeypatch.setattr(engine, "TurnRun", scripted_turn_run(fake))
     return fake
 
 
