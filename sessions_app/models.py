@@ -122,9 +122,9 @@ class Conversation(models.Model):
     # a turn that finds another in progress takes the next ticket and waits until `turn_served` reaches
     # the ticket before it; `turn_since` is when the turn now due was claimed (or became due), so that
     # a turn whose process died is released after BOTPORTAL["TURN_TIMEOUT"] seconds.
-    turn_ticket = models.BigIntegerField(default=0)
-    turn_served = models.BigIntegerField(default=0)
-    turn_since = models.DateTimeField(null=True, blank=True)
+    turn_ticket = models.BigIntegerField(default=0, editable=False)
+    turn_served = models.BigIntegerField(default=0, editable=False)
+    turn_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [

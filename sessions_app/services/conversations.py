@@ -119,10 +119,11 @@ class TurnClaim:
     run: engine.TurnRun | None = None
     user_message: Message | None = None
     result: ExchangeResult | None = None
-    # Called inside the finishing transaction with the locked conversation and the result (Einstein
-    # stores its response there); its return value is kept in `extra`.
+    # Called inside the finishing transaction with the locked conversation, its new state applied, and
+    # the result; returns (extra, more fields to save): Einstein stores its response in the same UPDATE.
     on_finish: object = None
     extra: object = None
+    restore: dict | None = None  # fields to put back if the turn fails
 
     @property
     def waiting(self) -> bool:
@@ -228,9 +229,7 @@ def _claimed_turn(locked: Conversation, claim: TurnClaim) -> None:
         claim.result = ExchangeResult(user_message=user_message, bot_message=bot_message, reply=reply)
         if claim.ticket is not None:
             locked.turn_served, locked.turn_since = claim.ticket, timezone.now()
-        _conversation_state_save(locked, reply, turn=claim.ticket is not None)
-        if claim.on_finish is not None:
-            claim.extra = claim.on_finish(locked, claim.result)
+        _conversation_state_save(locked, reply, turn=claim.ticket is not None, claim=claim)
         return
     if claim.store_user_message:
         user_message.save()
@@ -254,19 +253,18 @@ def conversation_turn_finish(*, claim: TurnClaim) -> ExchangeResult:
         if bot_message is not None:
             bot_message.save()
         locked.turn_served, locked.turn_since = claim.ticket, timezone.now()
-        _conversation_state_save(locked, reply, turn=True)
         claim.result = ExchangeResult(user_message=claim.user_message, bot_message=bot_message, reply=reply)
-        if claim.on_finish is not None:
-            claim.extra = claim.on_finish(locked, claim.result)
+        _conversation_state_save(locked, reply, turn=True, claim=claim)
     _turn_notify(claim.conversation_id)
     return claim.result
 
 
-def conversation_turn_release(*, conversation_id, ticket: int) -> bool:
+def conversation_turn_release(*, conversation_id, ticket: int, restore: dict | None = None) -> bool:
     """Hand the conversation on past `ticket` (a turn that failed, or whose client left), if it is still
-    the turn due; its user message, if stored, stays waiting for a reply. One statement."""
+    the turn due; its user message, if stored, stays waiting for a reply. `restore`: fields the claim
+    changed to put back. One statement."""
     released = Conversation.objects.filter(pk=conversation_id, turn_served=ticket - 1).update(
-        turn_served=ticket, turn_since=timezone.now()
+        turn_served=ticket, turn_since=timezone.now(), **(restore or {})
     )
     _turn_notify(conversation_id)
     return bool(released)
@@ -363,8 +361,10 @@ async def conversation_turn_stream(*, claim: TurnClaim) -> AsyncIterator[str | E
     finally:
         if not finished:
             # Shielded: a cancelled request (its client left) still hands the conversation on.
-            await asyncio.shield(db_phase(conversation_turn_release)(conversation_id=claim.conversation_id,
-                                                                    ticket=claim.ticket))
+            release = db_phase(conversation_turn_release)
+            await asyncio.shield(
+                release(conversation_id=claim.conversation_id, ticket=claim.ticket, restore=claim.restore)
+            )
 
 
 async def conversation_exchange_astream(**kwargs) -> AsyncIterator[str | ExchangeResult]:
@@ -548,7 +548,10 @@ def _bot_message(conversation: Conversation, reply: EngineReply) -> Message:
     return Message(conversation=conversation, type=MessageType.BOT, text=reply.text, meta={"messages": reply.messages})
 
 
-def _conversation_state_save(conversation: Conversation, reply: EngineReply, *, turn: bool = False) -> None:
+def _conversation_state_save(
+    conversation: Conversation, reply: EngineReply, *, turn: bool = False, claim: TurnClaim | None = None
+) -> None:
+    """The turn's new state in one UPDATE; a claim's `on_finish` sees it applied and may add fields."""
     conversation.variables = reply.variables
     conversation.engine_state = reply.state
     conversation.last_activity_at = timezone.now()
@@ -562,6 +565,9 @@ def _conversation_state_save(conversation: Conversation, reply: EngineReply, *, 
         BotSession.objects.filter(conversation=conversation, revoked_at__isnull=True).update(
             revoked_at=conversation.ended_at
         )
+    if claim is not None and claim.on_finish is not None:
+        claim.extra, more = claim.on_finish(conversation, claim.result)
+        fields += more
     conversation.save(update_fields=fields)
 
 
