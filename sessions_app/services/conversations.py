@@ -272,8 +272,8 @@ def conversation_turn_release(*, conversation_id, ticket: int, restore: dict | N
 
 
 def _turn_position(conversation_id) -> tuple[int, object] | None:
-    row = Conversation.objects.filter(pk=conversation_id).values_list("turn_served", "turn_since").first()
-    return row
+    """(the last ticket served, since when the next one is due), or None for a deleted conversation."""
+    return Conversation.objects.filter(pk=conversation_id).values_list("turn_served", "turn_since").first()
 
 
 def _turn_skip_stale(conversation_id, served: int) -> None:
