@@ -206,3 +206,41 @@ def test_variable_defaults_seed_new_conversations_and_follow_the_definition(publ
     assert second.variables == {"language": "fr"}
     first.refresh_from_db()
     assert first.variables == {"language": "en"}
+
+
+def test_a_turn_whose_client_leaves_while_it_waits_gives_its_turn_up(public_bot, llm_settings, fake_upstream):
+    import asyncio
+
+    from botportal.asyncdb import db_phase
+
+    public_bot.model = "fake/any"
+    public_bot.save()
+    fake_upstream.config.tokens, fake_upstream.config.interval = 5, 0.05
+    conversation = bot_session_create(bot=public_bot, actor=None).conversation
+    tickets = db_phase(lambda: Conversation.objects.values_list("turn_ticket", "turn_served").get(pk=conversation.pk))
+
+    async def whole(text):
+        return [piece async for piece in conversation_exchange_astream(conversation=conversation, text=text)]
+
+    async def until(condition):
+        for _ in range(200):
+            if condition(await tickets()):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
+    async def scenario():
+        first = asyncio.ensure_future(whole("one"))
+        await until(lambda t: t == (1, 0))  # the first turn waits on the model
+        second = asyncio.ensure_future(whole("two"))
+        await until(lambda t: t == (2, 0))  # the second took a ticket and waits behind it
+        second.cancel()
+        await first
+        # The abandoned ticket is passed as soon as it is due, not after TURN_TIMEOUT.
+        await until(lambda t: t == (2, 2))
+
+    async_to_sync(scenario)()
+    assert list(Message.objects.filter(conversation=conversation).values_list("type", "text")) == [
+        ("user", "one"),
+        ("bot", "tok " * 5),
+    ]
