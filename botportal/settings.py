@@ -17,16 +17,21 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: a deployment that forgets the variable must not serve technical error pages.
+# `make run` and the test settings (botportal/settings_test.py) turn it on for themselves.
+DEBUG = env.bool("DEBUG", default=False)
 
 
 def _secret_key() -> str:
-    """Production must set SECRET_KEY; a development machine gets one generated once under var/."""
+    """Production must set SECRET_KEY; a development machine (DEBUG=true) gets one generated once under var/."""
     configured = env.str("SECRET_KEY", default="")
     if configured:
         return configured
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is false (the default). "
+            "For development, set DEBUG=true: a secret is then generated once under var/."
+        )
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
