@@ -1,7 +1,8 @@
 """botportal settings: everything comes from the environment (and an optional `.env`).
 
 With nothing set, botportal runs on embedded defaults: SQLite under `var/` and a Celery broker
-and result store on the file system, so `make run` needs no server but itself.
+and result store on the file system, so `make run` needs no server but itself. DEBUG is off unless
+set, and then SECRET_KEY is required; `make run` sets DEBUG=true for itself.
 """
 
 import secrets
