@@ -5,7 +5,12 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint bench screenshots
+# Debian's Chromium drives the browser tests (tests/e2e); Playwright never downloads a browser.
+BOTPORTAL_CHROMIUM ?= /usr/bin/chromium
+# root runs apt-get itself; anyone else through sudo, when that needs no password.
+APT_GET ?= $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
+
+.PHONY: run test install install-dev chromium lint bench screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +25,29 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 	touch $@ $(VENV)/.installed-run
 
 install: $(VENV)/.installed-run
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev chromium
 	@# The official ChatBotKit client for tests/compat (its test fails under CI=true without it).
 	@if command -v npm >/dev/null 2>&1; then \
 		[ tests/compat/node_modules/.package-lock.json -nt tests/compat/package-lock.json ] \
 			|| npm ci --prefix tests/compat --no-audit --no-fund; \
 	else echo "npm not found: the ChatBotKit client test will be skipped"; fi
 
+chromium:
+	@command -v "$(BOTPORTAL_CHROMIUM)" >/dev/null 2>&1 || { \
+		if $(APT_GET) --version >/dev/null 2>&1; then \
+			echo "Chromium not found at $(BOTPORTAL_CHROMIUM): installing Debian's chromium for the browser tests"; \
+			$(APT_GET) update -qq && $(APT_GET) install -y -qq chromium \
+				|| { echo "apt-get could not install chromium (see above)" >&2; exit 1; }; \
+		fi; \
+		command -v "$(BOTPORTAL_CHROMIUM)" >/dev/null 2>&1 || echo "Chromium not found at $(BOTPORTAL_CHROMIUM)" \
+			"and not installed (apt-get needs root or password-less sudo): install it yourself" \
+			"(Debian/Ubuntu: sudo apt-get install chromium) or set BOTPORTAL_CHROMIUM to its path;" \
+			"the browser tests in tests/e2e fail without it." >&2; \
+	}
+
+# A development server: DEBUG on (and a secret generated once under var/) unless the environment
+# says otherwise; botportal's own default is off.
+run: export DEBUG ?= true
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setupdemo

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botportal.settings")
+os.environ.setdefault("DEBUG", "true")  # development settings: a secret generated under var/, no HTTPS redirect
 
 BENCH_OWNER = "bench-prune"
 METHODS = ("service", "queryset", "raw")

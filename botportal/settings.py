@@ -1,7 +1,8 @@
 """botportal settings: everything comes from the environment (and an optional `.env`).
 
 With nothing set, botportal runs on embedded defaults: SQLite under `var/` and a Celery broker
-and result store on the file system, so `make run` needs no server but itself.
+and result store on the file system, so `make run` needs no server but itself. DEBUG is off unless
+set, and then SECRET_KEY is required; `make run` sets DEBUG=true for itself.
 """
 
 import secrets
@@ -17,16 +18,21 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: a deployment that forgets the variable must not serve technical error pages.
+# `make run` and the test settings (botportal/settings_test.py) turn it on for themselves.
+DEBUG = env.bool("DEBUG", default=False)
 
 
 def _secret_key() -> str:
-    """Production must set SECRET_KEY; a development machine gets one generated once under var/."""
+    """Production must set SECRET_KEY; a development machine (DEBUG=true) gets one generated once under var/."""
     configured = env.str("SECRET_KEY", default="")
     if configured:
         return configured
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is false (the default). "
+            "For development, set DEBUG=true: a secret is then generated once under var/."
+        )
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -37,6 +43,7 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "botportal.api.protocols.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -17,9 +17,11 @@ urlpatterns = [
     # Bot definitions as one JSON document: export and import.
     path("api/v1/", include("bots.api.urls")),
     path("v1/", include(("bots.api.urls", "bots-v1"), namespace="bots-short")),
-    # Last: anything else under the API prefixes is a JSON 404, in DEBUG too.
-    re_path(r"^(api|v1)/", api_not_found),
+    # Last: anything else under the API prefixes (and the bare prefixes) is a JSON 404, in DEBUG too.
+    re_path(r"^(api|v1)(?:/|$)", api_not_found),
 ]
 
+handler400 = "botportal.api.protocols.handler400"
+handler403 = "botportal.api.protocols.handler403"
 handler404 = "botportal.api.protocols.handler404"
 handler500 = "botportal.api.protocols.handler500"

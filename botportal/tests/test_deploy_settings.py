@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(args: list[str], extra_env: dict, tmp_path) -> subprocess.CompletedProcess:
-    # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests' harness in this process, never in a deployment.
-    dropped = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests' harness in this process, never in a deployment;
+    # DJANGO_SETTINGS_MODULE names the test settings.
+    dropped = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update({"BOTPORTAL_VAR_DIR": str(tmp_path), "STATIC_ROOT": str(tmp_path / "static")}, **extra_env)
     command = [sys.executable, *args]

@@ -28,7 +28,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        raise RuntimeError(f"Chromium not found at {CHROMIUM}: `apt-get install -y chromium` (.ci/run does it)")
+        raise RuntimeError(
+            f"Chromium not found at {CHROMIUM}: `apt-get install chromium` (`make test` does it when it can run"
+            " apt-get), or set BOTPORTAL_CHROMIUM to its path"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,24 +1,21 @@
 """Schemathesis against the Einstein Bots Runtime v5.0.0 spec itself, every operation, in process.
 
-The spec lives in `shared/specs/` beside the repository (as CI clones it): a missing file fails.
+The spec ships with the adapter (`sessions_app/api/einstein/spec/`): a missing file fails.
 """
-
-from pathlib import Path
 
 import pytest
 import schemathesis
-from django.conf import settings
 
 from botportal.wsgi import application
 from bots.models import Bot
+from sessions_app.api.einstein import SPEC_PATH
 from sessions_app.services.runtime import runtime_session_begin
 from tests.fuzz.conftest import CHECKS, FUZZ_SETTINGS, aim
 
-SPEC = Path(settings.BASE_DIR).parent / "shared" / "specs" / "einstein-bots-v5.0.0.yaml"
-if not SPEC.is_file():
-    pytest.fail(f"The Einstein Bots spec is missing: {SPEC}", pytrace=False)
+if not SPEC_PATH.is_file():
+    pytest.fail(f"The Einstein Bots spec is missing: {SPEC_PATH}", pytrace=False)
 
-schema = schemathesis.openapi.from_path(SPEC)
+schema = schemathesis.openapi.from_path(SPEC_PATH)
 
 
 @pytest.fixture

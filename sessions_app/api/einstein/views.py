@@ -257,6 +257,7 @@ def session_view(request, session_id: str):
     return _json(body, bot=conversation.bot)
 
 
-@einstein_view("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+@csrf_exempt
 def not_found_view(request, rest: str = ""):
+    # Any method: an unknown path is a 404 whatever is asked of it.
     return einstein_error_response(request, 404, f"No resource at {request.path}.")

@@ -1,17 +1,15 @@
 """Every response these tests receive is validated against the Einstein Bots v5.0.0 spec file itself.
 
-The spec lives outside the repository, in `shared/specs/` beside it (as CI clones it); a missing file
+The spec ships with the adapter (`sessions_app/api/einstein/spec/`, with its licence); a missing file
 fails the tests rather than skipping the validation.
 """
 
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 import yaml
-from django.conf import settings
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
@@ -19,25 +17,16 @@ from openapi_schema_validator import OAS30Validator
 from rest_framework.test import APIClient
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from sessions_app.api.einstein import SPEC_PATH
 from sessions_app.services.owners import owner_profile_ensure
-
-SPEC_NAME = "einstein-bots-v5.0.0.yaml"
-
-
-def spec_path() -> Path:
-    base = Path(settings.BASE_DIR)
-    candidates = [base.parent / "shared" / "specs" / SPEC_NAME, base / "shared" / "specs" / SPEC_NAME]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    pytest.fail(f"The Einstein Bots spec is missing; looked for: {', '.join(map(str, candidates))}")
 
 
 @lru_cache(maxsize=1)
 def _spec():
-    path = spec_path()
-    document = yaml.safe_load(path.read_text())
-    return OpenAPI.from_file_path(str(path)), document
+    if not SPEC_PATH.is_file():
+        pytest.fail(f"The Einstein Bots spec is missing: {SPEC_PATH}")
+    document = yaml.safe_load(SPEC_PATH.read_text())
+    return OpenAPI.from_file_path(str(SPEC_PATH)), document
 
 
 @dataclass
