@@ -38,7 +38,7 @@ run: install
 		trap stop INT TERM EXIT; \
 		$(VENV)/bin/celery -A botportal worker --loglevel=INFO --concurrency=2 & pids+=($$!); \
 		$(VENV)/bin/celery -A botportal beat --loglevel=INFO & pids+=($$!); \
-		$(PY) manage.py runserver $(HOST):$(PORT) --noreload & pids+=($$!); \
+		$(VENV)/bin/gunicorn botportal.asgi:application --bind $(HOST):$(PORT) --access-logfile - & pids+=($$!); \
 		wait -n; stop'
 
 test: install-dev
