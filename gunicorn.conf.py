@@ -8,6 +8,12 @@ overridden on the command line or in GUNICORN_CMD_ARGS (`--bind`, `--workers`, .
 """
 
 import os
+from pathlib import Path
+
+import environ
+
+# The same optional `.env` as botportal/settings.py, so that WEB_CONCURRENCY set there counts here too.
+environ.Env.read_env(Path(__file__).resolve().parent / ".env", overwrite=False)
 
 wsgi_app = "botportal.asgi:application"
 worker_class = "uvicorn_worker.UvicornWorker"
