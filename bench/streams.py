@@ -111,11 +111,15 @@ async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens
 async def plain_creates(base: str, bot_id: str, done: asyncio.Event) -> list[float]:
     """Session creates one after another (a visitor of any bot) while the streams run."""
     latencies = []
-    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
         while not done.is_set():
             started = time.perf_counter()
-            response = await client.post(f"/api/v1/bot/{bot_id}/session/create", json={})
-            latencies.append(time.perf_counter() - started if response.status_code == 200 else float("inf"))
+            try:
+                response = await client.post(f"/api/v1/bot/{bot_id}/session/create", json={})
+                failed = response.status_code != 200
+            except httpx.HTTPError:
+                failed = True
+            latencies.append(float("inf") if failed else time.perf_counter() - started)
             await asyncio.sleep(0.05)
     return latencies
 
