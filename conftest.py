@@ -102,3 +102,24 @@ def _fresh_throttle_counts():
     from django.core.cache import cache
 
     cache.clear()
+
+
+# --- a language model upstream ---------------------------------------------------------------------
+@pytest.fixture
+def fake_upstream():
+    """bench/fake_upstream.py serving in a background thread: 3 tokens, no delay, mode "ok"."""
+    from bench.fake_upstream import start
+
+    server = start(tokens=3, interval=0.0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm_settings(settings, fake_upstream):
+    """A provider named "fake" on the fake upstream: a bot with model "fake/fake-<mode>" gets that mode."""
+    settings.BOTPORTAL = {
+        **settings.BOTPORTAL,
+        "LLM_PROVIDERS": {"fake": {"base_url": fake_upstream.url, "api_key": "sk-fake", "timeout": 2}},
+    }
+    return settings

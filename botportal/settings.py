@@ -282,6 +282,12 @@ BOTPORTAL.update(
         "WEBHOOK_ALLOW_PRIVATE": env.bool("BOTPORTAL_WEBHOOK_ALLOW_PRIVATE", default=False),
         "WEBHOOK_TIMEOUT": env.float("BOTPORTAL_WEBHOOK_TIMEOUT", default=5.0),
         "WEBHOOK_MAX_BYTES": env.int("BOTPORTAL_WEBHOOK_MAX_BYTES", default=64 * 1024),
+        # One deadline for a language model's whole answer: connecting, the headers and every token
+        # (a provider's own "timeout" overrides it).
+        "LLM_TIMEOUT": env.float("BOTPORTAL_LLM_TIMEOUT", default=30.0),
+        # A turn claimed by a process that died frees its conversation after this many seconds; keep it
+        # above the language model and webhook deadlines.
+        "TURN_TIMEOUT": env.float("BOTPORTAL_TURN_TIMEOUT", default=120.0),
         # Region assumed for phone numbers written without a country code.
         "PHONE_REGION": env.str("BOTPORTAL_PHONE_REGION", default="US"),
     }

@@ -118,6 +118,13 @@ class Conversation(models.Model):
     last_sequence_id = models.BigIntegerField(null=True, blank=True)
     last_request_digest = models.CharField(max_length=64, blank=True)
     last_response = models.JSONField(null=True, blank=True)
+    # Turns run one at a time, in arrival order, without a lock held while one waits on the network:
+    # a turn that finds another in progress takes the next ticket and waits until `turn_served` reaches
+    # the ticket before it; `turn_since` is when the turn now due was claimed (or became due), so that
+    # a turn whose process died is released after BOTPORTAL["TURN_TIMEOUT"] seconds.
+    turn_ticket = models.BigIntegerField(default=0, editable=False)
+    turn_served = models.BigIntegerField(default=0, editable=False)
+    turn_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [

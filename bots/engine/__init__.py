@@ -14,18 +14,37 @@ Choice ids are stable (derived from the bot, the intent, the position and the la
 gives one); `EngineReply.state` remembers the choices on offer, so the next turn's `choice_id`,
 `choice_index` (1-based) or the label typed as text selects one. `EngineReply.ended` means the
 conversation is over; `EngineReply.escalated` that a transfer to a person was asked for.
+
+A turn that needs the network (a language model, a webhook ability) is answered in steps by `TurnRun`:
+its database reads and CPU work first, then the calls awaited (httpx, `transport`), then the rest, so a
+caller can hold its transaction for the first step only.
 """
 
-from .core import detect_entities, offered_choices, respond, stream, variable_defaults, welcome
+from .core import (
+    LLMCall,
+    TurnRun,
+    WebhookCall,
+    detect_entities,
+    offered_choices,
+    reply_pieces,
+    respond,
+    stream,
+    variable_defaults,
+    welcome,
+)
 from .types import DetectedEntity, DetectedIntent, EngineReply, Turn
 
 __all__ = [
     "DetectedEntity",
     "DetectedIntent",
     "EngineReply",
+    "LLMCall",
     "Turn",
+    "TurnRun",
+    "WebhookCall",
     "detect_entities",
     "offered_choices",
+    "reply_pieces",
     "respond",
     "stream",
     "variable_defaults",

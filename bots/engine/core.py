@@ -10,7 +10,10 @@ bot's dataset answers, else the fallback message.
 import copy
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
 
 from bots.selectors import dataset_search, record_covers_query
 
@@ -42,33 +45,96 @@ def welcome(turn: Turn) -> EngineReply:
     return context.reply()
 
 
-def respond(turn: Turn) -> EngineReply:
-    """Answer one user turn."""
-    run = _run(turn)
-    while True:
+@dataclass(frozen=True)
+class LLMCall:
+    """A network call the turn waits on: the language model's answer to `messages`."""
+
+    provider: dict
+    model: str
+    messages: list
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    """A network call the turn waits on: a webhook ability's reply (a dict, or the WebhookError)."""
+
+    url: str
+    payload: dict
+    headers: dict
+
+
+class TurnRun:
+    """A turn answered in steps, so that its network calls can be awaited outside any transaction.
+
+    `advance()` runs the turn up to its first network call (`pending`) or to its end (`reply`); a
+    caller performs the pending call (`perform`) and advances with its result. The steps between
+    calls are CPU only: every database read of a turn happens before its first call.
+    """
+
+    def __init__(self, turn: Turn):
+        self._context = _Context(turn)
+        self._steps = _run(turn, self._context)
+        self.pending: LLMCall | WebhookCall | None = None
+        self.reply: EngineReply | None = None
+        self.streamed = False  # whether a language model streamed the reply's tokens
+
+    def advance(self, result=None) -> "TurnRun":
         try:
-            next(run)
+            self.pending = self._steps.send(result) if self.pending is not None else next(self._steps)
         except StopIteration as done:
-            return done.value
+            self.pending, self.reply = None, done.value
+        return self
+
+    @property
+    def intents(self) -> list[DetectedIntent]:
+        return self._context.intents
+
+    @property
+    def entities(self) -> list[DetectedEntity]:
+        return self._context.entities
+
+    async def perform(self) -> AsyncIterator[str]:
+        """Await the pending calls one after the other, yielding a language model's tokens as they
+        arrive, until the turn has its reply. An LLMError (failed, timed out, ended early) fails the turn."""
+        while self.pending is not None:
+            call = self.pending
+            if isinstance(call, LLMCall):
+                pieces = []
+                async for token in llm.astream_chat(call.provider, call.model, call.messages):
+                    pieces.append(token)
+                    self.streamed = True
+                    yield token
+                self.advance("".join(pieces))
+            else:
+                try:
+                    answer = await webhook.acall(call.url, call.payload, headers=call.headers)
+                except webhook.WebhookError as error:
+                    answer = error
+                self.advance(answer)
+
+
+def reply_pieces(reply: EngineReply) -> list[str]:
+    """A reply that no language model streamed, in word-sized pieces for a streaming client."""
+    return [word if index == 0 else " " + word for index, word in enumerate(reply.text.split(" ")) if word or index]
+
+
+def respond(turn: Turn) -> EngineReply:
+    """Answer one user turn (for synchronous callers outside an event loop)."""
+    return list(stream(turn))[-1]
 
 
 def stream(turn: Turn) -> Iterator[str | EngineReply]:
-    """Yield the reply's text in pieces as it is produced, then the whole EngineReply last."""
-    run = _run(turn)
-    streamed = False
-    while True:
-        try:
-            token = next(run)
-        except StopIteration as done:
-            reply = done.value
-            break
-        streamed = True
-        yield token
-    if not streamed:
-        for index, word in enumerate(reply.text.split(" ")):
-            if word or index:
-                yield word if index == 0 else " " + word
-    yield reply
+    """Yield the reply's text in pieces as it is produced, then the whole EngineReply last (for
+    synchronous callers outside an event loop: network calls run in an event loop of their own)."""
+    run = TurnRun(turn).advance()
+    if run.pending is not None:
+        async def collect():
+            return [token async for token in run.perform()]
+
+        yield from async_to_sync(collect)()
+    if not run.streamed:
+        yield from reply_pieces(run.reply)
+    yield run.reply
 
 
 def detect_entities(turn: Turn) -> list[DetectedEntity]:
@@ -183,9 +249,9 @@ def offered_choices(state: dict) -> list[dict]:
     return list((state or {}).get("choices") or [])
 
 
-def _run(turn: Turn):
-    """The turn as a generator: it yields tokens when a language model streams, and returns the reply."""
-    context = _Context(turn)
+def _run(turn: Turn, context: "_Context"):
+    """The turn as a generator: it yields each network call it needs (LLMCall, WebhookCall), is sent its
+    result, and returns the reply."""
     state = turn.state or {}
     offered = offered_choices(state)
     pending = state.get("pending")
@@ -196,7 +262,7 @@ def _run(turn: Turn):
     choice = _selected_choice(offered, turn, text)
     if choice is not None and choice.get("intent") in context.definition.intents:
         context.intents = [DetectedIntent(choice["intent"], 1.0, "DIRECT")]
-        _answer_intent(context, choice["intent"])
+        yield from _answer_intent(context, choice["intent"])
         return context.reply()
 
     if not text:
@@ -231,7 +297,7 @@ def _run(turn: Turn):
                     DetectedIntent(pending["intent"], 1.0, "DIRECT"),
                     *[i for i in context.intents if i.label != pending["intent"]],
                 ]
-                _answer_intent(context, pending["intent"])
+                yield from _answer_intent(context, pending["intent"])
                 return context.reply()
             attempts = int(pending.get("attempts", 1)) + 1
             if attempts <= MAX_PROMPT_ATTEMPTS:
@@ -245,7 +311,7 @@ def _run(turn: Turn):
         if records and record_covers_query(records[0][0].text, text):
             top = None  # "do gift cards expire?" is the FAQ's, not the payment intent's that knows "cards"
     if top is not None:
-        _answer_intent(context, top.label)
+        yield from _answer_intent(context, top.label)
         return context.reply()
 
     yield from _fallback(context, text, records)
@@ -305,7 +371,7 @@ def _answer_intent(context: _Context, label: str, depth: int = 0):
             _ask(context, name)
             return
     if intent.ability:
-        _run_ability(context, intent.ability, label)
+        yield from _run_ability(context, intent.ability, label)
     for position, message in enumerate(intent.responses):
         if context.ended:
             break
@@ -332,7 +398,7 @@ def _run_ability(context: _Context, ability: dict, label: str):
     elif kind == "end":
         context.end(substitute(str(config.get("text") or ""), context.variables))
     elif kind == "webhook":
-        _call_webhook(context, config, label)
+        yield from _call_webhook(context, config, label)
 
 
 def _call_webhook(context: _Context, config: dict, label: str):
@@ -344,9 +410,9 @@ def _call_webhook(context: _Context, config: dict, label: str):
         "entities": [{"type": e.type, "value": e.value} for e in context.entities],
     }
     headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
-    try:
-        answer = webhook.call(str(config.get("url") or ""), payload, headers=headers)
-    except webhook.WebhookError as error:
+    answer = yield WebhookCall(url=str(config.get("url") or ""), payload=payload, headers=headers)
+    if isinstance(answer, webhook.WebhookError):
+        error = answer
         logger.warning("Bot %s: webhook for intent %r failed: %s", context.bot.pk, label, error)
         failure = config.get("error_message") or "Sorry, that service is not available right now."
         context.say({"type": "text", "text": str(failure)})
@@ -380,15 +446,9 @@ def _fallback(context: _Context, text: str, records=None):
         messages = llm.build_messages(
             backstory=bot.backstory, records=[record for record, _ in records], history=context.turn.history, text=text
         )
-        pieces = []
-        try:
-            for token in llm.stream_chat(settings_, model_name, messages):
-                pieces.append(token)
-                yield token
-        except llm.LLMError as error:
-            logger.warning("Bot %s: %s", bot.pk, error)
-        if pieces:
-            context.say({"type": "text", "text": "".join(pieces)})
+        answer = yield LLMCall(provider=settings_, model=model_name, messages=messages)
+        if answer:
+            context.say({"type": "text", "text": answer})
             return
     if records:
         best = records[0][0]

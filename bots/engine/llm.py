@@ -6,14 +6,20 @@ uses the provider's default model) is answered by that provider; any other bot b
 """
 
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from django.conf import settings
 
+from . import transport
+
+MAX_JSON_BYTES = 1024 * 1024
+
 
 class LLMError(Exception):
+    pass
+
+
+class LLMTimeout(LLMError):
     pass
 
 
@@ -45,33 +51,39 @@ def build_messages(*, backstory: str, records, history, text: str) -> list[dict]
     return messages
 
 
-def stream_chat(provider: dict, model: str, messages: list[dict]) -> Iterator[str]:
-    """Yield the answer's tokens as the provider streams them (server-sent events)."""
+def deadline_seconds(provider: dict) -> float:
+    """The one deadline of a whole answer: connecting, the response headers and every token."""
+    return float(provider.get("timeout") or getattr(settings, "BOTPORTAL", {}).get("LLM_TIMEOUT", 30))
+
+
+async def astream_chat(provider: dict, model: str, messages: list[dict]) -> AsyncIterator[str]:
+    """Yield the answer's tokens as the provider streams them (server-sent events), or raise LLMError.
+
+    An answer that ends without the closing `[DONE]` event, a redirect, an HTTP error or a provider still
+    talking at the deadline fail the answer: half an answer is not an answer.
+    """
     url = provider["base_url"].rstrip("/") + "/chat/completions"
     if not url.startswith(("https://", "http://")):
         raise LLMError("the provider's base URL must be an http(s) URL")
     body = json.dumps({"model": model, "messages": messages, "stream": True}).encode()
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream",
-            "Authorization": f"Bearer {provider.get('api_key', '')}",
-        },
-    )
-    timeout = float(provider.get("timeout", 30))
+    # The key goes only to the provider's own URL: redirects are never followed (transport).
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        "Authorization": f"Bearer {provider.get('api_key', '')}",
+    }
+    deadline = transport.deadline_in(deadline_seconds(provider))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            content_type = response.headers.get("Content-Type", "")
-            if "text/event-stream" not in content_type:
+        async with transport.stream("POST", url, deadline=deadline, content=body, headers=headers) as response:
+            if response.status_code != 200:
+                raise LLMError(f"the language model provider answered HTTP {response.status_code}")
+            if "text/event-stream" not in response.headers.get("Content-Type", ""):
                 # A provider may ignore `stream`; a whole JSON answer is one token then.
-                data = json.loads(response.read(1024 * 1024))
+                data = json.loads(await transport.read_until(response, deadline=deadline, max_bytes=MAX_JSON_BYTES))
                 yield data["choices"][0]["message"]["content"] or ""
                 return
-            for raw in response:
-                line = raw.decode("utf-8", "replace").strip()
+            async for raw in transport.lines_until(response, deadline=deadline):
+                line = raw.strip()
                 if not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
@@ -82,5 +94,8 @@ def stream_chat(provider: dict, model: str, messages: list[dict]) -> Iterator[st
                     token = (choice.get("delta") or {}).get("content")
                     if token:
                         yield token
-    except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError) as error:
-        raise LLMError(f"the language model provider failed: {error.__class__.__name__}") from error
+            raise LLMError("the language model provider ended its answer early")
+    except transport.DeadlineExceeded as error:
+        raise LLMTimeout(f"the language model provider did not answer in time: {error}") from error
+    except (transport.TransportError, ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        raise LLMError(f"the language model provider failed: {error.__class__.__name__}: {error}") from error

@@ -1,14 +1,15 @@
 """Calling an owner's HTTPS webhook without letting a bot definition reach into the private network."""
 
-import http.client
+import asyncio
 import ipaddress
 import json
 import socket
-import ssl
-import time
 from urllib.parse import urlsplit
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
+
+from . import transport
 
 
 class WebhookError(Exception):
@@ -61,55 +62,46 @@ def resolve(url: str) -> tuple[str, str, int, str, str]:
     return parts.scheme, parts.hostname, port, path, addresses[0]
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host, port, address, **kwargs):
-        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
-        self._address = address
+async def acall(url: str, payload: dict, *, headers: dict | None = None) -> dict:
+    """POST `payload` as JSON and answer the decoded JSON reply (an object), or raise WebhookError.
 
-    def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host, port, address, **kwargs):
-        super().__init__(host, port, **kwargs)
-        self._address = address
-
-    def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-def call(url: str, payload: dict, *, headers: dict | None = None) -> dict:
-    """POST `payload` as JSON and answer the decoded JSON reply (an object), or raise WebhookError."""
+    The host name is resolved and checked once (`resolve`) and the request goes to exactly that address,
+    with the name kept for the Host header and TLS (SNI and the certificate check). One deadline bounds
+    the lookup, connecting, the headers and the whole body; redirects are not followed.
+    """
     options = _options()
-    scheme, host, port, path, address = resolve(url)
-    connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(host, port, address, timeout=options["timeout"])
-    body = json.dumps(payload).encode()
+    deadline = transport.deadline_in(options["timeout"])
+    try:
+        async with asyncio.timeout_at(deadline):
+            scheme, host, port, path, address = await asyncio.to_thread(resolve, url)
+    except TimeoutError as error:
+        raise WebhookError("the webhook took too long to answer") from error
+    literal = f"[{address}]" if ":" in address else address
+    default_port = 443 if scheme == "https" else 80
     request_headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "botportal"}
     request_headers.update(headers or {})
+    request_headers["Host"] = host if port == default_port else f"{host}:{port}"
+    extensions = {"sni_hostname": host} if scheme == "https" else None
     try:
-        connection.request("POST", path, body=body, headers=request_headers)
-        response = connection.getresponse()
-        # The socket timeout bounds each read; the deadline bounds a server that trickles bytes.
-        deadline = time.monotonic() + options["timeout"]
-        data = b""
-        while len(data) <= options["max_bytes"]:
-            chunk = response.read1(8192)
-            if not chunk:
-                break
-            data += chunk
-            if time.monotonic() > deadline:
-                raise WebhookError("the webhook took too long to answer")
-    except (OSError, http.client.HTTPException) as error:
-        raise WebhookError(f"the webhook call failed: {error.__class__.__name__}") from error
-    finally:
-        connection.close()
-    if len(data) > options["max_bytes"]:
-        raise WebhookError("the webhook reply is larger than allowed")
-    if not 200 <= response.status < 300:
-        raise WebhookError(f"the webhook answered HTTP {response.status}")
+        async with transport.stream(
+            "POST",
+            f"{scheme}://{literal}:{port}{path}",
+            deadline=deadline,
+            content=json.dumps(payload).encode(),
+            headers=request_headers,
+            extensions=extensions,
+            pooled=False,
+        ) as response:
+            data = await transport.read_until(response, deadline=deadline, max_bytes=options["max_bytes"])
+            status = response.status_code
+    except transport.DeadlineExceeded as error:
+        raise WebhookError("the webhook took too long to answer") from error
+    except transport.TooLarge as error:
+        raise WebhookError("the webhook reply is larger than allowed") from error
+    except transport.TransportError as error:
+        raise WebhookError(f"the webhook call failed: {error}") from error
+    if not 200 <= status < 300:
+        raise WebhookError(f"the webhook answered HTTP {status}")
     if not data.strip():
         return {}
     try:
@@ -119,3 +111,8 @@ def call(url: str, payload: dict, *, headers: dict | None = None) -> dict:
     if not isinstance(decoded, dict):
         raise WebhookError("the webhook reply must be a JSON object")
     return decoded
+
+
+def call(url: str, payload: dict, *, headers: dict | None = None) -> dict:
+    """`acall` for synchronous callers (outside an event loop)."""
+    return async_to_sync(acall)(url, payload, headers=headers)

@@ -1,18 +1,31 @@
 """Conversations and the messages exchanged in them, for every protocol.
 
-A turn locks its conversation row, so turns in one conversation are processed one at a time and
-every user message is followed by its bot reply: concurrent requests never interleave.
+Turns in one conversation are processed one at a time, in arrival order, and every user message is
+followed by its bot reply: concurrent requests never interleave. A turn that needs no network call
+runs in one short transaction under its conversation's row lock. A turn that waits on a language model
+or a webhook claims the conversation in one short transaction (its user message stored, the turn marked
+in progress), awaits the upstream with no transaction, lock or connection held, and stores the reply in
+a second one; turns arriving meanwhile take a ticket and wait for theirs without holding anything.
 """
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from botportal.errors import Conflict
+from botportal.asyncdb import db_phase
+from botportal.errors import Conflict, DomainError
 from bots import engine
-from bots.engine import EngineReply, Turn
+from bots.engine import EngineReply, Turn, llm
 from sessions_app.models import BotSession, Conversation, EndReason, Message, MessageType
 from sessions_app.selectors.conversations import conversation_with_bot
 
@@ -89,7 +102,46 @@ def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
     return ExchangeResult(user_message=None, bot_message=bot_message, reply=reply)
 
 
-def conversation_exchange_stream(
+@dataclass
+class TurnClaim:
+    """A turn in progress. `result` set: it is over (it never needed the network). `run` set: it holds
+    the conversation's turn and waits on the network, nothing locked and no transaction open, until
+    `conversation_turn_finish` (or `conversation_turn_release`). Neither: it waits behind `ticket - 1`."""
+
+    conversation_id: object
+    text: str | None
+    choice_id: str | None = None
+    sequence_id: int | None = None
+    user_meta: dict | None = None
+    store_user_message: bool = True
+    received_at: object = None
+    ticket: int | None = None
+    run: engine.TurnRun | None = None
+    user_message: Message | None = None
+    result: ExchangeResult | None = None
+    # Called inside the finishing transaction with the locked conversation, its new state applied, and
+    # the result; returns (extra, more fields to save): Einstein stores its response in the same UPDATE.
+    on_finish: object = None
+    extra: object = None
+    restore: dict | None = None  # fields to put back if the turn fails
+
+    @property
+    def waiting(self) -> bool:
+        return self.result is None and self.run is None
+
+
+def turn_timeout() -> float:
+    """Seconds after which a claimed turn that never finished (its process died) is released."""
+    return float(getattr(settings, "BOTPORTAL", {}).get("TURN_TIMEOUT", 120))
+
+
+def turn_is_stale(conversation: Conversation, *, at=None) -> bool:
+    since = conversation.turn_since
+    at = at or timezone.now()
+    return since is None or since <= at - timedelta(seconds=turn_timeout())
+
+
+def conversation_turn_claim(
     *,
     conversation: Conversation,
     text: str | None,
@@ -98,50 +150,264 @@ def conversation_exchange_stream(
     user_meta: dict | None = None,
     store_user_message: bool = True,
     lock_held: bool = False,
-) -> Iterator[str | ExchangeResult]:
-    """One turn: store the user's message, let the engine answer, store the answer.
+    claim: TurnClaim | None = None,
+    on_finish=None,
+) -> TurnClaim:
+    """Claim the conversation for one turn, in one short transaction.
 
-    Yields the reply's text in pieces as the engine produces them, then the ExchangeResult. Everything
-    happens in one transaction: a turn that fails, or a stream abandoned by its client, stores nothing.
-    With `text` None and `store_user_message` False, answers the last message that is waiting for a reply.
-    With `lock_held`, the caller has already locked `conversation` (select_for_update, bot loaded) in
-    its own transaction; the turn then works on that instance and leaves it up to date.
+    When no turn is in progress (or `claim` holds the ticket now due), the engine runs up to its first
+    network call: a turn that needs none is answered, stored and over right here (`result`); one that does
+    stores the user's message, marks the turn in progress and returns with `run` pending, the transaction
+    committed. When another turn is in progress, the claim takes the next ticket and returns waiting
+    (`conversation_turn_wait` waits for its turn and claims again). With `text` None and
+    `store_user_message` False, the turn answers the last message that is waiting for a reply. With
+    `lock_held`, the caller's transaction already holds `conversation` locked (bot loaded).
     """
-    received_at = timezone.now()
+    if claim is None:
+        claim = TurnClaim(
+            conversation_id=conversation.pk,
+            text=text,
+            choice_id=choice_id,
+            sequence_id=sequence_id,
+            user_meta=user_meta,
+            store_user_message=store_user_message,
+            received_at=timezone.now(),
+            on_finish=on_finish,
+        )
     with transaction.atomic():
         locked = _conversation_held(conversation) if lock_held else conversation_lock(conversation)
-        if not store_user_message:
-            user_message = _message_waiting_for_reply(locked)
-            text = user_message.text
-        reply = None
-        for piece in engine.stream(_turn(locked, text=text, choice_id=choice_id)):
-            if isinstance(piece, EngineReply):
-                reply = piece
-            else:
-                yield piece
-        new_messages = []
-        if store_user_message:
-            # Stored once the engine has answered, so that it carries what the engine detected in it
-            # without a second write; the row lock keeps it right before its reply.
-            user_message = Message(
-                conversation=locked,
-                type=MessageType.USER,
-                text=text or "",
-                meta={**(user_meta or {}), **_detections_json(reply)},
-                sequence_id=sequence_id,
-                created_at=received_at,
-            )
-            new_messages.append(user_message)
-        elif reply.intents or reply.entities:
-            user_message.meta = {**user_message.meta, **_detections_json(reply)}
-            user_message.save(update_fields=["meta", "updated_at"])
+        if claim.ticket is None and locked.turn_ticket > locked.turn_served and turn_is_stale(locked):
+            # The turn due has been due for longer than any live turn takes and no turn behind it
+            # skipped it (waiters poll far more often): every ticket handed out belongs to a dead
+            # process. Release them all.
+            locked.turn_served = locked.turn_ticket
+            locked.save(update_fields=["turn_served"])
+        if claim.ticket is None and locked.turn_ticket > locked.turn_served:
+            # Another turn is in progress (or waiting): queue behind the last one.
+            locked.turn_ticket += 1
+            locked.save(update_fields=["turn_ticket"])
+            claim.ticket = locked.turn_ticket
+            return claim
+        if claim.ticket is not None and locked.turn_served != claim.ticket - 1:
+            return claim  # not yet this turn's
+        _claimed_turn(locked, claim)
+    if claim.result is not None and claim.ticket is not None:
+        _turn_notify(claim.conversation_id)
+    return claim
+
+
+def _claimed_turn(locked: Conversation, claim: TurnClaim) -> None:
+    """The claim's transaction, once the turn is this one's: answer it, or store its message and mark it."""
+    text = claim.text
+    user_message = None
+    if not claim.store_user_message:
+        user_message = _message_waiting_for_reply(locked)
+        text = user_message.text
+    run = engine.TurnRun(_turn(locked, text=text, choice_id=claim.choice_id)).advance()
+    if claim.store_user_message:
+        # Stored once the engine has classified it, so that it carries what the engine detected in it
+        # without a second write.
+        user_message = Message(
+            conversation=locked,
+            type=MessageType.USER,
+            text=text or "",
+            meta={**(claim.user_meta or {}), **_detections_json(run.intents, run.entities)},
+            sequence_id=claim.sequence_id,
+            created_at=claim.received_at,
+        )
+    elif run.intents or run.entities:
+        user_message.meta = {**user_message.meta, **_detections_json(run.intents, run.entities)}
+        user_message.save(update_fields=["meta", "updated_at"])
+    claim.user_message = user_message
+    if run.pending is None:
+        # No network call: the whole turn in this one transaction.
+        reply = run.reply
         bot_message = _bot_message(locked, reply) if reply.messages else None
-        if bot_message is not None:
-            new_messages.append(bot_message)
+        new_messages = [m for m in (user_message if claim.store_user_message else None, bot_message) if m is not None]
         # One INSERT for the turn's messages; both databases return the new keys in order.
         Message.objects.bulk_create(new_messages)
-        _conversation_state_save(locked, reply)
-    yield ExchangeResult(user_message=user_message, bot_message=bot_message, reply=reply)
+        claim.result = ExchangeResult(user_message=user_message, bot_message=bot_message, reply=reply)
+        if claim.ticket is not None:
+            locked.turn_served, locked.turn_since = claim.ticket, timezone.now()
+        _conversation_state_save(locked, reply, turn=claim.ticket is not None, claim=claim)
+        return
+    if claim.store_user_message:
+        user_message.save()
+    if claim.ticket is None:
+        locked.turn_ticket += 1
+        claim.ticket = locked.turn_ticket
+    locked.turn_since = locked.last_activity_at = timezone.now()
+    locked.save(update_fields=["turn_ticket", "turn_since", "last_activity_at", "updated_at"])
+    claim.run = run
+
+
+def conversation_turn_finish(*, claim: TurnClaim) -> ExchangeResult:
+    """Store the reply of a turn that waited on the network and hand the conversation to the next turn,
+    in one short transaction. A turn released meanwhile (it outlived TURN_TIMEOUT) stores nothing."""
+    reply = claim.run.reply
+    with transaction.atomic():
+        locked = conversation_lock(Conversation(pk=claim.conversation_id), allow_ended=True)
+        if locked.turn_served != claim.ticket - 1:
+            raise Conflict("The turn took too long and was released; send the message again.")
+        bot_message = _bot_message(locked, reply) if reply.messages else None
+        if bot_message is not None:
+            bot_message.save()
+        locked.turn_served, locked.turn_since = claim.ticket, timezone.now()
+        claim.result = ExchangeResult(user_message=claim.user_message, bot_message=bot_message, reply=reply)
+        _conversation_state_save(locked, reply, turn=True, claim=claim)
+    _turn_notify(claim.conversation_id)
+    return claim.result
+
+
+def conversation_turn_release(*, conversation_id, ticket: int, restore: dict | None = None) -> bool:
+    """Hand the conversation on past `ticket` (a turn that failed, or whose client left), if it is still
+    the turn due; its user message, if stored, stays waiting for a reply. `restore`: fields the claim
+    changed to put back. One statement."""
+    released = Conversation.objects.filter(pk=conversation_id, turn_served=ticket - 1).update(
+        turn_served=ticket, turn_since=timezone.now(), **(restore or {})
+    )
+    _turn_notify(conversation_id)
+    return bool(released)
+
+
+def _turn_position(conversation_id) -> tuple[int, object] | None:
+    row = Conversation.objects.filter(pk=conversation_id).values_list("turn_served", "turn_since").first()
+    return row
+
+
+def _turn_skip_stale(conversation_id, served: int) -> None:
+    """Release the turn due after `served` whose process died (claimed, or due, for too long)."""
+    cutoff = timezone.now() - timedelta(seconds=turn_timeout())
+    Conversation.objects.filter(pk=conversation_id, turn_served=served).filter(
+        Q(turn_since__isnull=True) | Q(turn_since__lte=cutoff)
+    ).update(turn_served=served + 1, turn_since=timezone.now())
+
+
+async def conversation_turn_wait(*, claim: TurnClaim, claim_again) -> TurnClaim:
+    """Wait, holding no connection and no worker, until the turn before `claim.ticket` is over, then
+    claim again (`claim_again(claim)`, a database phase). Returns the claim, no longer waiting."""
+    poll = POLL_MIN_SECONDS
+    while claim.waiting:
+        position = await db_phase(_turn_position)(claim.conversation_id)
+        if position is None:
+            raise Conversation.DoesNotExist(f"No conversation {claim.conversation_id}.")
+        served, since = position
+        if served >= claim.ticket:
+            raise Conflict("The turn waited too long and was released; send the message again.")
+        if served == claim.ticket - 1:
+            claim = await claim_again(claim)
+            if not claim.waiting:
+                return claim
+        elif since is None or since <= timezone.now() - timedelta(seconds=turn_timeout()):
+            await db_phase(_turn_skip_stale)(claim.conversation_id, served)
+            continue
+        await _turn_changed(claim.conversation_id, poll)
+        poll = min(poll * 2, POLL_MAX_SECONDS)
+    return claim
+
+
+def conversation_turn_abandon(claim: TurnClaim) -> None:
+    """A claim whose client left: release its turn now if it holds it, else when it comes due (a task of
+    its own, so that the turns behind it need not wait for the stale timeout)."""
+    if claim.ticket is None or claim.result is not None:
+        return
+    task = asyncio.ensure_future(_abandon(claim.conversation_id, claim.ticket, holding=claim.run is not None))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _abandon(conversation_id, ticket: int, *, holding: bool) -> None:
+    poll = POLL_MIN_SECONDS
+    deadline = time.monotonic() + turn_timeout()
+    while time.monotonic() < deadline:
+        if holding:
+            await db_phase(conversation_turn_release)(conversation_id=conversation_id, ticket=ticket)
+            return
+        position = await db_phase(_turn_position)(conversation_id)
+        if position is None or position[0] >= ticket:
+            return
+        if position[0] == ticket - 1:
+            holding = True
+            continue
+        await _turn_changed(conversation_id, poll)
+        poll = min(poll * 2, POLL_MAX_SECONDS)
+
+
+async def conversation_turn_stream(*, claim: TurnClaim) -> AsyncIterator[str | ExchangeResult]:
+    """The rest of a claimed turn: await its network calls (yielding a language model's tokens as they
+    arrive), then store the reply; yields the ExchangeResult last. A failed, late or broken upstream
+    fails the turn (UpstreamFailed); a turn that fails, or whose consumer stops, is released, its user
+    message kept waiting for a reply."""
+    if claim.result is not None:
+        for piece in engine.reply_pieces(claim.result.reply):
+            yield piece
+        yield claim.result
+        return
+    finished = False
+    try:
+        try:
+            async for token in claim.run.perform():
+                yield token
+        except llm.LLMTimeout as error:
+            raise UpstreamFailed(str(error), status=504) from error
+        except llm.LLMError as error:
+            raise UpstreamFailed(str(error)) from error
+        if not claim.run.streamed:
+            for piece in engine.reply_pieces(claim.run.reply):
+                yield piece
+        result = await db_phase(conversation_turn_finish)(claim=claim)
+        finished = True
+        yield result
+    finally:
+        if not finished:
+            # Shielded: a cancelled request (its client left) still hands the conversation on.
+            release = db_phase(conversation_turn_release)
+            await asyncio.shield(
+                release(conversation_id=claim.conversation_id, ticket=claim.ticket, restore=claim.restore)
+            )
+
+
+async def conversation_exchange_astream(**kwargs) -> AsyncIterator[str | ExchangeResult]:
+    """A whole turn from async code: claim, wait for its turn if need be, the network, the finish."""
+    claim = await db_phase(conversation_turn_claim)(**kwargs)
+    claim = await conversation_turn_wait_claim(claim)
+    async for piece in conversation_turn_stream(claim=claim):
+        yield piece
+
+
+async def conversation_turn_wait_claim(claim: TurnClaim) -> TurnClaim:
+    """`conversation_turn_wait` with the plain claim (a client that leaves while waiting gives its turn up)."""
+    if not claim.waiting:
+        return claim
+    try:
+        return await conversation_turn_wait(claim=claim, claim_again=_claim_again)
+    except BaseException:
+        conversation_turn_abandon(claim)
+        raise
+
+
+async def _claim_again(claim: TurnClaim) -> TurnClaim:
+    return await db_phase(conversation_turn_claim)(conversation=Conversation(pk=claim.conversation_id),
+                                                    text=claim.text, claim=claim)
+
+
+def conversation_exchange_stream(**kwargs) -> Iterator[str | ExchangeResult]:
+    """One whole turn for synchronous callers (outside an event loop): the pieces, the ExchangeResult last.
+
+    Network calls are awaited in an event loop of their own, with no transaction open.
+    """
+
+    async def collect():
+        return [piece async for piece in conversation_exchange_astream(**kwargs)]
+
+    if kwargs.get("lock_held"):
+        claim = conversation_turn_claim(**kwargs)
+        if claim.result is None:
+            raise RuntimeError("a turn under the caller's lock must not need the network")
+        yield from engine.reply_pieces(claim.result.reply)
+        yield claim.result
+        return
+    yield from async_to_sync(collect)()
 
 
 def conversation_exchange(**kwargs) -> ExchangeResult:
@@ -150,6 +416,39 @@ def conversation_exchange(**kwargs) -> ExchangeResult:
     for piece in conversation_exchange_stream(**kwargs):
         result = piece
     return result
+
+
+# In-process notification of a turn's end, per event loop; other processes' waiters poll.
+POLL_MIN_SECONDS = 0.01
+POLL_MAX_SECONDS = 0.25
+_changes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+_background: set = set()
+
+
+async def _turn_changed(conversation_id, timeout: float) -> None:
+    events = _changes.setdefault(asyncio.get_running_loop(), {})
+    event = events.setdefault(conversation_id, asyncio.Event())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+def _turn_notify(conversation_id) -> None:
+    """Wake this process's waiters of the conversation (called from any thread)."""
+    for loop, events in list(_changes.items()):
+        event = events.pop(conversation_id, None)
+        if event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+
+class UpstreamFailed(DomainError):
+    """The language model failed, answered late or broke off: the turn fails, the conversation goes on."""
+
+    status = 502
+    default_message = "The language model did not answer; try again."
+
+    def __init__(self, message: str | None = None, *, status: int = 502):
+        super().__init__(message)
+        self.status = status
 
 
 def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message, list]:
@@ -234,13 +533,13 @@ def _entity_json(entity) -> dict:
     return {"type": entity.type, "value": entity.value, "text": entity.text, "confidence": entity.confidence}
 
 
-def _detections_json(reply: EngineReply) -> dict:
+def _detections_json(intents, entities) -> dict:
     """What the engine detected in a user message, kept on that message's meta."""
-    if not (reply.intents or reply.entities):
+    if not (intents or entities):
         return {}
     return {
-        "intents": [_intent_json(intent) for intent in reply.intents],
-        "entities": [_entity_json(entity) for entity in reply.entities],
+        "intents": [_intent_json(intent) for intent in intents],
+        "entities": [_entity_json(entity) for entity in entities],
     }
 
 
@@ -249,11 +548,16 @@ def _bot_message(conversation: Conversation, reply: EngineReply) -> Message:
     return Message(conversation=conversation, type=MessageType.BOT, text=reply.text, meta={"messages": reply.messages})
 
 
-def _conversation_state_save(conversation: Conversation, reply: EngineReply) -> None:
+def _conversation_state_save(
+    conversation: Conversation, reply: EngineReply, *, turn: bool = False, claim: TurnClaim | None = None
+) -> None:
+    """The turn's new state in one UPDATE; a claim's `on_finish` sees it applied and may add fields."""
     conversation.variables = reply.variables
     conversation.engine_state = reply.state
     conversation.last_activity_at = timezone.now()
     fields = ["variables", "engine_state", "last_activity_at", "updated_at"]
+    if turn:
+        fields += ["turn_served", "turn_since"]
     if reply.ended and conversation.ended_at is None:
         conversation.ended_at = conversation.last_activity_at
         conversation.end_reason = EndReason.OTHER
@@ -261,6 +565,9 @@ def _conversation_state_save(conversation: Conversation, reply: EngineReply) -> 
         BotSession.objects.filter(conversation=conversation, revoked_at__isnull=True).update(
             revoked_at=conversation.ended_at
         )
+    if claim is not None and claim.on_finish is not None:
+        claim.extra, more = claim.on_finish(conversation, claim.result)
+        fields += more
     conversation.save(update_fields=fields)
 
 

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from django.core.cache import cache
+from asgiref.sync import async_to_sync
 from django.db import DatabaseError, transaction
 
 from botportal import validation
+from botportal.asyncdb import db_phase
 from botportal.errors import Busy, InvalidInput, NotFound
 from bots import engine
 from bots.engine import EngineReply
@@ -23,12 +24,16 @@ from bots.models import Bot, Intent
 from bots.variables import variables_validate
 from sessions_app.models import Conversation, EndReason, Message, MessageType, Origin
 from sessions_app.services.conversations import (
+    ExchangeResult,
+    TurnClaim,
     conversation_end,
-    conversation_exchange,
     conversation_lock,
     conversation_messages_add,
     conversation_open,
+    conversation_turn_claim,
+    conversation_turn_stream,
     conversation_welcome,
+    turn_is_stale,
 )
 from sessions_app.services.owners import owner_profile_ensure
 from sessions_app.services.sessions import conversation_is_idle
@@ -36,9 +41,6 @@ from sessions_app.services.sessions import conversation_is_idle
 # Where protocol details of a runtime session are kept in Conversation.meta (keys starting with "_"
 # are botportal's own; clients cannot set them).
 META_KEY = "_runtime"
-# A turn lock that is never released (a crashed worker) frees itself after this many seconds.
-TURN_LOCK_SECONDS = 120
-
 TRANSFER_FAILED_TEXT = "Sorry, the transfer did not succeed. Is there anything else I can help with?"
 
 
@@ -126,7 +128,39 @@ def runtime_session_begin(
     protocol_meta: dict | None = None,
 ) -> TurnOutcome:
     """Open a session: its variables and time zone, the bot's welcome, and the answer to `text` if given.
-    One transaction: a begin that fails leaves nothing behind."""
+    A begin that fails leaves nothing behind. (For synchronous callers; the API's view is async.)"""
+    begun = runtime_session_begin_claim(
+        bot=bot,
+        external_session_key=external_session_key,
+        text=text,
+        tz=tz,
+        variables=variables,
+        protocol_meta=protocol_meta,
+    )
+    if isinstance(begun, BeginPending):
+        return async_to_sync(runtime_session_begin_finish)(begun)
+    return begun
+
+
+@dataclass
+class BeginPending:
+    """A begin whose first answer waits on the network: the session is open, the turn claimed."""
+
+    outcome: TurnOutcome
+    claim: TurnClaim
+
+
+def runtime_session_begin_claim(
+    *,
+    bot: Bot,
+    external_session_key: str,
+    text: str | None = None,
+    tz=None,
+    variables=None,
+    protocol_meta: dict | None = None,
+) -> "TurnOutcome | BeginPending":
+    """The begin's one transaction: the session opened, its welcome, and its first turn claimed (answered
+    already unless it needs the network: then BeginPending, for `runtime_session_begin_finish`)."""
     tz_name, typed, text = validation.collect(
         lambda: time_zone_check(tz),
         lambda: variables_validate(bot=bot, variables=variables),
@@ -149,12 +183,34 @@ def runtime_session_begin(
         if welcome.bot_message is not None:
             outcome.bot_messages.append(welcome.bot_message)
         if text:
-            result = conversation_exchange(conversation=conversation, text=text)
-            outcome.reply = _merge(welcome.reply, result.reply)
-            if result.bot_message is not None:
-                outcome.bot_messages.append(result.bot_message)
-        conversation.refresh_from_db()
+            # The new conversation is this transaction's own: no other turn can hold it.
+            claim = conversation_turn_claim(conversation=conversation, text=text, lock_held=True)
+            if claim.result is None:
+                return BeginPending(outcome=outcome, claim=claim)
+            _begin_merge(outcome, claim.result)
     return outcome
+
+
+async def runtime_session_begin_finish(begun: BeginPending) -> TurnOutcome:
+    """The begin's first answer, awaited with nothing held; a failed one removes the session it opened."""
+    result = None
+    try:
+        async for piece in conversation_turn_stream(claim=begun.claim):
+            if isinstance(piece, ExchangeResult):
+                result = piece
+    except Exception:
+        await db_phase(Conversation.objects.filter(pk=begun.outcome.conversation.pk).delete)()
+        raise
+    _begin_merge(begun.outcome, result)
+    return begun.outcome
+
+
+def _begin_merge(outcome: TurnOutcome, result: ExchangeResult) -> None:
+    outcome.reply = _merge(outcome.reply, result.reply)
+    if result.bot_message is not None:
+        outcome.bot_messages.append(result.bot_message)
+    conversation = outcome.conversation
+    conversation.variables, conversation.engine_state = result.reply.variables, result.reply.state
 
 
 def _merge(first: EngineReply, second: EngineReply) -> EngineReply:
@@ -185,38 +241,74 @@ def runtime_session_continue(
     message: dict,
     render: Callable[[TurnOutcome], dict],
 ) -> ContinueResult:
+    """One numbered turn, whole (for synchronous callers; the API's view is async): see
+    `runtime_session_continue_claim`."""
+    claimed = runtime_session_continue_claim(
+        conversation=conversation, sequence_id=sequence_id, digest=digest, message=message, render=render
+    )
+    if isinstance(claimed, TurnClaim):
+        return async_to_sync(runtime_session_continue_finish)(claimed)
+    return claimed
+
+
+def runtime_session_continue_claim(
+    *,
+    conversation: Conversation,
+    sequence_id: int,
+    digest: str,
+    message: dict,
+    render: Callable[[TurnOutcome], dict],
+) -> "ContinueResult | TurnClaim":
     """One numbered turn. `message` is the validated client message (type text, choice, transferSucceeded,
     transferFailed or redirect); `render` turns the outcome into the response, which is stored with the
     turn so that a retry of the same request is answered again without being processed twice.
 
-    sequenceIds must increase; a second request while one is processed is refused with Busy.
+    sequenceIds must increase; a request while another turn of the session is in progress (its row
+    locked, or its turn waiting on the network) is refused with Busy. One short transaction: a turn that
+    needs no network call is answered in it (ContinueResult); one that does returns its TurnClaim,
+    the sequenceId taken, for `runtime_session_continue_finish`.
     """
-    lock_key = f"botportal:runtime-turn:{conversation.pk}"
-    if not cache.add(lock_key, 1, timeout=TURN_LOCK_SECONDS):
-        raise Busy("Another request for this session is being processed; retry shortly.")
-    try:
-        with transaction.atomic():
-            locked = _lock_or_busy(conversation)
-            if locked.ended_at is not None:
-                raise NotFound(f"Session '{conversation.pk}' has ended ({locked.end_reason or EndReason.OTHER}).")
-            last = locked.last_sequence_id
-            if last is not None and sequence_id <= last:
-                if sequence_id == last and digest == locked.last_request_digest and locked.last_response:
-                    return ContinueResult(response=locked.last_response, replayed=True)
+    with transaction.atomic():
+        locked = _lock_or_busy(conversation)
+        if locked.ended_at is not None:
+            raise NotFound(f"Session '{conversation.pk}' has ended ({locked.end_reason or EndReason.OTHER}).")
+        in_progress = locked.turn_ticket > locked.turn_served and not turn_is_stale(locked)
+        last = locked.last_sequence_id
+        if last is not None and sequence_id <= last:
+            if sequence_id == last and digest == locked.last_request_digest and locked.last_response:
+                return ContinueResult(response=locked.last_response, replayed=True)
+            if not in_progress:
                 raise InvalidInput(
                     f"sequenceId {sequence_id} was not greater than the last processed sequenceId {last}.",
                     fields={"message.sequenceId": f"must be greater than the last processed sequenceId {last}"},
                 )
-            # The turn runs under this transaction's row lock and keeps `locked` up to date.
-            outcome = _turn(locked, sequence_id=sequence_id, message=message)
+        if in_progress:
+            raise Busy("Another request for this session is being processed; retry shortly.")
+
+        def store(conversation_: Conversation, outcome: TurnOutcome) -> tuple[dict, list[str]]:
+            # In the turn's last transaction, with the conversation's new state: saved in its UPDATE.
             response = render(outcome)
-            locked.last_sequence_id = sequence_id
-            locked.last_request_digest = digest
-            locked.last_response = response
-            locked.save(update_fields=["last_sequence_id", "last_request_digest", "last_response", "updated_at"])
-        return ContinueResult(response=response, replayed=False)
-    finally:
-        cache.delete(lock_key)
+            conversation_.last_sequence_id = sequence_id
+            conversation_.last_request_digest = digest
+            conversation_.last_response = response
+            return response, ["last_sequence_id", "last_request_digest", "last_response"]
+
+        done = _turn(locked, sequence_id=sequence_id, message=message, store=store)
+        if isinstance(done, TurnClaim):
+            # Taken now, so that a retry while the turn waits is refused as busy; put back if it fails.
+            done.restore = {"last_sequence_id": last, "last_request_digest": locked.last_request_digest}
+            Conversation.objects.filter(pk=locked.pk).update(
+                last_sequence_id=sequence_id, last_request_digest=digest, last_response=None
+            )
+            return done
+    return ContinueResult(response=done, replayed=False)
+
+
+async def runtime_session_continue_finish(claim: TurnClaim) -> ContinueResult:
+    """The rest of a turn that waits on the network: its reply, stored with the response."""
+    async for _piece in conversation_turn_stream(claim=claim):
+        pass
+    return ContinueResult(response=claim.extra, replayed=False)
 
 
 def _lock_or_busy(conversation: Conversation) -> Conversation:
@@ -226,45 +318,42 @@ def _lock_or_busy(conversation: Conversation) -> Conversation:
         raise Busy("Another request for this session is being processed; retry shortly.") from None
 
 
-def _turn(conversation: Conversation, *, sequence_id: int, message: dict) -> TurnOutcome:
+def _turn(conversation: Conversation, *, sequence_id: int, message: dict, store) -> "dict | TurnClaim":
+    """The turn under the caller's lock: its response (stored by `store`), or the claim of a turn that
+    waits on the network (`store` then runs in its finishing transaction)."""
     kind = message["type"]
     user_meta = {"protocol": "einstein", "type": kind}
     if message.get("inReplyToMessageId"):
         user_meta["inReplyToMessageId"] = message["inReplyToMessageId"]
-    if kind == "text":
-        text = validation.message_text(message["text"], field="message.text")
-        result = conversation_exchange(
-            conversation=conversation, text=text, sequence_id=sequence_id, user_meta=user_meta, lock_held=True
-        )
-        return _outcome(conversation, result)
-    if kind == "choice":
-        choice = choice_resolve(
-            conversation=conversation, choice_id=message.get("choiceId"), choice_index=message.get("choiceIndex")
-        )
-        result = conversation_exchange(
+    if kind in ("text", "choice", "redirect"):
+        if kind == "text":
+            text = validation.message_text(message["text"], field="message.text")
+            choice_id = None
+        elif kind == "choice":
+            choice = choice_resolve(
+                conversation=conversation, choice_id=message.get("choiceId"), choice_index=message.get("choiceIndex")
+            )
+            text, choice_id = choice["label"], choice["id"]
+            user_meta["choiceId"] = choice["id"]
+        else:
+            intent = _dialog_intent(conversation, message["dialogId"])
+            text = intent.utterances.order_by("id").values_list("text", flat=True).first() or intent.label
+            choice_id = None
+            user_meta["dialogId"] = message["dialogId"]
+        claim = conversation_turn_claim(
             conversation=conversation,
-            text=choice["label"],
-            choice_id=choice["id"],
+            text=text,
+            choice_id=choice_id,
             sequence_id=sequence_id,
-            user_meta={**user_meta, "choiceId": choice["id"]},
+            user_meta=user_meta,
             lock_held=True,
+            on_finish=lambda locked, result: store(locked, _outcome(locked, result)),
         )
-        return _outcome(conversation, result)
-    if kind == "redirect":
-        intent = _dialog_intent(conversation, message["dialogId"])
-        utterance = intent.utterances.order_by("id").values_list("text", flat=True).first() or intent.label
-        result = conversation_exchange(
-            conversation=conversation,
-            text=utterance,
-            sequence_id=sequence_id,
-            user_meta={**user_meta, "dialogId": message["dialogId"]},
-            lock_held=True,
-        )
-        return _outcome(conversation, result)
+        return claim.extra if claim.result is not None else claim
     if kind == "transferSucceeded":
         _activity(conversation, "Transfer succeeded.", sequence_id, user_meta)
-        return TurnOutcome(conversation=conversation, reply=_quiet_reply(conversation))
-    if kind == "transferFailed":
+        outcome = TurnOutcome(conversation=conversation, reply=_quiet_reply(conversation))
+    elif kind == "transferFailed":
         reason = message["reason"]
         text = f"Transfer failed: {reason}" + (f" ({message['description']})" if message.get("description") else "")
         _activity(conversation, text, sequence_id, {**user_meta, "reason": reason})
@@ -278,8 +367,12 @@ def _turn(conversation: Conversation, *, sequence_id: int, message: dict) -> Tur
                 }
             ],
         )
-        return TurnOutcome(conversation=conversation, bot_messages=stored, reply=_quiet_reply(conversation))
-    raise InvalidInput(fields={"message.type": f"unknown message type {kind!r}"})
+        outcome = TurnOutcome(conversation=conversation, bot_messages=stored, reply=_quiet_reply(conversation))
+    else:
+        raise InvalidInput(fields={"message.type": f"unknown message type {kind!r}"})
+    response, fields = store(conversation, outcome)
+    conversation.save(update_fields=[*fields, "updated_at"])
+    return response
 
 
 def _outcome(conversation, result) -> TurnOutcome:

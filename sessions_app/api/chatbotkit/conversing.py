@@ -3,25 +3,33 @@
 import json
 import logging
 from functools import partial
-from itertools import chain
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from botportal import validation
+from botportal.api.asyncviews import PendingResponse
 from botportal.api.base import JsonApiView, epoch_ms
 from botportal.api.errors import describe, error_body
 from botportal.api.pagination import paginate_fetched
 from botportal.api.throttles import SESSION_CREATE_THROTTLES
 from botportal.errors import NotAuthenticated
+from bots import engine
 from bots.selectors import bot_get_any
 from sessions_app.api.chatbotkit import serializers as s
 from sessions_app.api.chatbotkit.access import conversation_for, owner_required, presented_session
 from sessions_app.api.chatbotkit.resources import page_json
 from sessions_app.selectors.conversations import conversation_get, message_row_page, message_rows
-from sessions_app.services.conversations import ExchangeResult, conversation_exchange_stream, conversation_send
+from sessions_app.services.conversations import (
+    ExchangeResult,
+    UpstreamFailed,
+    conversation_send,
+    conversation_turn_claim,
+    conversation_turn_stream,
+    conversation_turn_wait_claim,
+)
 from sessions_app.services.owner_conversations import conversation_converse_check
 from sessions_app.services.sessions import (
     bot_session_create,
@@ -175,56 +183,103 @@ def _event(kind: str, data) -> bytes:
     return (json.dumps({"type": kind, "data": data, "createdAt": epoch_ms(timezone.now())}) + "\n").encode()
 
 
+def _stream_headers(response):
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _error_response(exc) -> JsonResponse:
+    status, message, headers = describe(exc)
+    if status >= 500 and not isinstance(exc, UpstreamFailed):
+        logger.error("error in a turn", exc_info=exc)
+    response = JsonResponse(error_body(status, message), status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
 class _ExchangeView(JsonApiView):
-    """Runs one turn and answers with its result, or streams it as JSON lines."""
+    """Runs one turn and answers with its result, or streams it as JSON lines.
+
+    Served by `async_api_view`: this sync half (authentication, throttles, checks, the turn's claim) is
+    one database phase; a turn that needs the network continues in `continue_turn`, on the event loop.
+    """
 
     kind = "complete"
 
     def exchange(self, request, **kwargs):
         conversation_converse_check(conversation=kwargs["conversation"])
-        pieces = conversation_exchange_stream(**kwargs)
-        if not _wants_stream(request):
-            count, result = 0, None
-            for piece in pieces:
+        claim = conversation_turn_claim(**kwargs)
+        stream = _wants_stream(request)
+        if claim.result is not None:
+            # Answered without the network: the whole answer at once, streamed or not.
+            pieces = engine.reply_pieces(claim.result.reply)
+            if not stream:
+                return Response(self.result_json(claim.result, len(pieces)))
+            body = b"".join(self._token_events(pieces)) + b"".join(self._closing_events(claim.result, len(pieces)))
+            return _stream_headers(HttpResponse(body, content_type=JSONL))
+        return PendingResponse(partial(self.continue_turn, claim, stream))
+
+    async def continue_turn(self, claim, stream: bool):
+        # Errors before the stream starts (the conversation ended while this turn waited, nothing to
+        # answer) are plain HTTP errors rather than a stream holding only an error.
+        try:
+            claim = await conversation_turn_wait_claim(claim)
+        except Exception as exc:  # noqa: BLE001 (answered in the protocol's error shape)
+            return _error_response(exc)
+        pieces = conversation_turn_stream(claim=claim)
+        if stream:
+            return _stream_headers(StreamingHttpResponse(self.events(pieces), content_type=JSONL))
+        count, result = 0, None
+        try:
+            async for piece in pieces:
                 if isinstance(piece, ExchangeResult):
                     result = piece
                 else:
                     count += 1
-            return Response(self.result_json(result, count))
-        # The first piece is taken here so that a turn refused outright (an ended conversation,
-        # nothing to answer) is a plain HTTP error rather than a stream holding only an error.
-        first = next(pieces)
-        response = StreamingHttpResponse(self.events(chain([first], pieces)), content_type=JSONL)
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        return response
+        except Exception as exc:  # noqa: BLE001
+            return _error_response(exc)
+        return JsonResponse(self.result_json(result, count))
 
-    def events(self, pieces):
+    async def events(self, pieces):
         count, result = 0, None
         try:
-            for piece in pieces:
+            async for piece in pieces:
                 if isinstance(piece, ExchangeResult):
                     result = piece
                 else:
                     count += 1
                     yield _event("token", {"token": piece})
-            body = self.result_json(result, count)
-            if result.bot_message is not None:
-                message = {"id": str(result.bot_message.pk), "type": "bot", "text": result.bot_message.text}
-                # The stored message's meta, as message/list shows it: the engine's rich messages
-                # (choices, links, escalation, end) for clients that render more than text.
-                if result.bot_message.meta:
-                    message["meta"] = result.bot_message.meta
-                yield _event("message", message)
-            yield _event("usage", {"token": count})
-            if self.kind == "receive":
-                yield _event("receiveResult", body)
-            yield _event("result", body)
-        except Exception as exc:
+            for event in self._closing_events(result, count):
+                yield event
+        except Exception as exc:  # noqa: BLE001 (an error inside the stream is an `error` event)
             status, message, _ = describe(exc)
-            if status >= 500:
+            if status >= 500 and not isinstance(exc, UpstreamFailed):
                 logger.exception("error while streaming a %s", self.kind)
             yield _event("error", error_body(status, message))
+        finally:
+            await pieces.aclose()
+
+    @staticmethod
+    def _token_events(pieces):
+        return [_event("token", {"token": piece}) for piece in pieces]
+
+    def _closing_events(self, result: ExchangeResult, count: int) -> list[bytes]:
+        body = self.result_json(result, count)
+        events = []
+        if result.bot_message is not None:
+            message = {"id": str(result.bot_message.pk), "type": "bot", "text": result.bot_message.text}
+            # The stored message's meta, as message/list shows it: the engine's rich messages
+            # (choices, links, escalation, end) for clients that render more than text.
+            if result.bot_message.meta:
+                message["meta"] = result.bot_message.meta
+            events.append(_event("message", message))
+        events.append(_event("usage", {"token": count}))
+        if self.kind == "receive":
+            events.append(_event("receiveResult", body))
+        events.append(_event("result", body))
+        return events
 
     def result_json(self, result: ExchangeResult, count: int) -> dict:
         body = {"text": result.reply.text, "usage": {"token": count}}

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from botportal.api.asyncviews import async_api_view
 from sessions_app.api import schema_extensions  # noqa: F401 (registers the authentication schemes)
 from sessions_app.api.chatbotkit import conversing
 from sessions_app.api.chatbotkit.owner import owner_urls
@@ -13,9 +14,9 @@ urlpatterns = [
     path(f"{CONVERSATION}/session/create", conversing.ConversationSessionCreateView.as_view(), name="session-create"),
     path(f"{CONVERSATION}/session/refresh", conversing.SessionRefreshView.as_view(), name="session-refresh"),
     path(f"{CONVERSATION}/session/revoke", conversing.SessionRevokeView.as_view(), name="session-revoke"),
-    path(f"{CONVERSATION}/complete", conversing.CompleteView.as_view(), name="conversation-complete"),
+    path(f"{CONVERSATION}/complete", async_api_view(conversing.CompleteView), name="conversation-complete"),
     path(f"{CONVERSATION}/send", conversing.SendView.as_view(), name="conversation-send"),
-    path(f"{CONVERSATION}/receive", conversing.ReceiveView.as_view(), name="conversation-receive"),
+    path(f"{CONVERSATION}/receive", async_api_view(conversing.ReceiveView), name="conversation-receive"),
     path(f"{CONVERSATION}/message/list", conversing.MessageListView.as_view(), name="conversation-message-list"),
 ]
 urlpatterns += owner_urls()

@@ -7,6 +7,7 @@ shape: the `einstein_view` wrapper is their exception handler.
 import time
 from functools import wraps
 
+from asgiref.sync import iscoroutinefunction
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -17,15 +18,20 @@ from botportal.api.throttles import (
     RuntimeSessionThrottle,
     throttle_wait,
 )
+from botportal.asyncdb import db_phase
 from botportal.errors import InvalidInput, NotAuthenticated
 from sessions_app.api.authentication import api_secret_owner
+from sessions_app.services.conversations import TurnClaim
 from sessions_app.services.runtime import (
     META_KEY,
+    BeginPending,
     TurnOutcome,
     request_digest,
     runtime_bot_get,
-    runtime_session_begin,
-    runtime_session_continue,
+    runtime_session_begin_claim,
+    runtime_session_begin_finish,
+    runtime_session_continue_claim,
+    runtime_session_continue_finish,
     runtime_session_end,
     runtime_session_get,
 )
@@ -38,19 +44,34 @@ END_REASON_HEADER = "X-Session-End-Reason"
 
 
 def einstein_view(*methods):
-    """CSRF-exempt (callers authenticate with a bearer secret), only `methods`, every error in the spec's shape."""
+    """CSRF-exempt (callers authenticate with a bearer secret), only `methods`, every error in the spec's shape.
+
+    An async `func` (a turn, which can wait on the network) gets an async view."""
 
     def decorate(func):
+        if iscoroutinefunction(func):
+
+            @csrf_exempt
+            @wraps(func)
+            async def async_wrapper(request, *args, **kwargs):
+                request_id(request)
+                if request.method not in methods:
+                    return _not_allowed(request, methods)
+                try:
+                    response = await func(request, *args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 (every failure must answer in the protocol's shape)
+                    return einstein_exception_response(request, exc)
+                response[REQUEST_ID_HEADER] = request_id(request)
+                return response
+
+            return async_wrapper
+
         @csrf_exempt
         @wraps(func)
         def wrapper(request, *args, **kwargs):
             request_id(request)
             if request.method not in methods:
-                response = einstein_error_response(
-                    request, 405, f"Method {request.method} is not allowed here; use {', '.join(methods)}."
-                )
-                response["Allow"] = ", ".join(methods)
-                return response
+                return _not_allowed(request, methods)
             try:
                 response = func(request, *args, **kwargs)
             except Exception as exc:  # noqa: BLE001 (every failure must answer in the protocol's shape)
@@ -61,6 +82,14 @@ def einstein_view(*methods):
         return wrapper
 
     return decorate
+
+
+def _not_allowed(request, methods):
+    response = einstein_error_response(
+        request, 405, f"Method {request.method} is not allowed here; use {', '.join(methods)}."
+    )
+    response["Allow"] = ", ".join(methods)
+    return response
 
 
 def _owner(request):
@@ -118,12 +147,23 @@ def versions_view(request):
 
 
 @einstein_view("POST")
-def begin_view(request, bot_id: str):
+async def begin_view(request, bot_id: str):
+    """Async: the first answer may wait on the network. Checks, the session opened and the turn claimed
+    are one database phase; the rendering of an answer that waited is another."""
     started = time.monotonic()
+    begun = await db_phase(_begin_claim)(request, bot_id, started)
+    if isinstance(begun, JsonResponse):
+        return begun
+    pending, parsed, bot = begun
+    outcome = await runtime_session_begin_finish(pending)
+    return await db_phase(_begin_render)(request, outcome, parsed, bot, started)
+
+
+def _begin_claim(request, bot_id: str, started: float):
     owner = _owner(request)
     bot = runtime_bot_get(owner=owner, org_id=_org_id(request), bot_id=bot_id)
     parsed = begin_request_parse(json_body(request))
-    outcome = runtime_session_begin(
+    begun = runtime_session_begin_claim(
         bot=bot,
         external_session_key=parsed.external_session_key,
         text=parsed.text,
@@ -135,6 +175,12 @@ def begin_view(request, bot_id: str):
             "richContent": parsed.rich_content,
         },
     )
+    if isinstance(begun, BeginPending):
+        return begun, parsed, bot
+    return _begin_render(request, begun, parsed, bot, started)
+
+
+def _begin_render(request, outcome: TurnOutcome, parsed, bot, started: float) -> JsonResponse:
     messages = renderers.bot_messages(outcome.conversation, outcome.bot_messages, rich_content=parsed.rich_content)
     body = renderers.envelope(
         request,
@@ -149,8 +195,17 @@ def begin_view(request, bot_id: str):
 
 
 @einstein_view("POST")
-def messages_view(request, session_id: str):
+async def messages_view(request, session_id: str):
+    """Async: the answer may wait on the network. Checks and the turn's claim are one database phase
+    (the whole turn, when it needs no network call); its finish, rendering included, another."""
     started = time.monotonic()
+    claimed, bot = await db_phase(_continue_claim)(request, session_id, started)
+    if isinstance(claimed, TurnClaim):
+        claimed = await runtime_session_continue_finish(claimed)
+    return _json(claimed.response, bot=bot)
+
+
+def _continue_claim(request, session_id: str, started: float):
     owner = _owner(request)
     conversation = runtime_session_get(owner=owner, org_id=_org_id(request), session_id=session_id)
     _throttle([RuntimeSessionThrottle], request, auth=conversation)
@@ -170,14 +225,14 @@ def messages_view(request, session_id: str):
             include_session_id=False,
         )
 
-    result = runtime_session_continue(
+    claimed = runtime_session_continue_claim(
         conversation=conversation,
         sequence_id=parsed.sequence_id,
         digest=request_digest(body),
         message=parsed.message,
         render=render,
     )
-    return _json(result.response, bot=conversation.bot)
+    return claimed, conversation.bot
 
 
 @einstein_view("DELETE")

@@ -22,7 +22,7 @@ def open_session(client, bot, body=None, prefix="/api/v1") -> dict:
 
 
 def jsonl_events(response) -> list[dict]:
-    raw = b"".join(response.streaming_content).decode()
+    raw = (b"".join(response) if response.streaming else response.content).decode()
     return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
@@ -34,3 +34,22 @@ def assert_error(response, status: int, code: str, contains: str = ""):
     assert body["code"] == code
     assert contains in body["message"], body["message"]
     return body
+
+
+def scripted_turn_run(stream):
+    """An engine.TurnRun stand-in answering every turn with the last piece of `stream(turn)` (an
+    EngineReply), without the network: to check how the protocols render any kind of reply."""
+
+    class ScriptedRun:
+        pending = None
+        streamed = False
+
+        def __init__(self, turn):
+            self.turn, self.reply, self.intents, self.entities = turn, None, [], []
+
+        def advance(self, result=None):
+            self.reply = list(stream(self.turn))[-1]
+            self.intents, self.entities = self.reply.intents, self.reply.entities
+            return self
+
+    return ScriptedRun

@@ -63,14 +63,11 @@ def test_complete_streams_jsonl(session, public_bot):
     assert Message.objects.filter(conversation_id=session["cid"]).count() == 2
 
 
-def test_error_inside_a_stream_is_an_error_event(session, monkeypatch):
-    from bots import engine
-
-    def broken(turn):
-        yield "Partial"
-        raise RuntimeError("engine crashed")
-
-    monkeypatch.setattr(engine, "stream", broken)
+def test_error_inside_a_stream_is_an_error_event(session, public_bot, llm_settings, fake_upstream):
+    # The language model sends half its answer, then closes the connection without [DONE].
+    public_bot.model = "fake/fake-early-end"
+    public_bot.save()
+    fake_upstream.config.tokens = 4
     response = post(
         session["client"],
         f"/api/v1/conversation/{session['cid']}/complete",
@@ -78,11 +75,11 @@ def test_error_inside_a_stream_is_an_error_event(session, monkeypatch):
         HTTP_ACCEPT="application/jsonl",
     )
     events = jsonl_events(response)
-    assert events[0] == {**events[0], "type": "token", "data": {"token": "Partial"}}
+    assert [e["data"]["token"] for e in events if e["type"] == "token"] == ["tok ", "tok "]
     assert events[-1]["type"] == "error"
-    assert events[-1]["data"] == {"message": "Internal server error.", "code": "INTERNAL_SERVER_ERROR"}
-    # The failed turn stored nothing.
-    assert not Message.objects.filter(conversation_id=session["cid"]).exists()
+    assert events[-1]["data"]["code"] == "INTERNAL_SERVER_ERROR" and "early" in events[-1]["data"]["message"]
+    # The user's message stays, waiting for a reply; no half answer is stored.
+    assert list(Message.objects.filter(conversation_id=session["cid"]).values_list("type", flat=True)) == ["user"]
 
 
 def test_stream_refused_outright_is_a_plain_error(session):

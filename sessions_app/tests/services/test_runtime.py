@@ -1,5 +1,7 @@
+from datetime import timedelta
+
 import pytest
-from django.core.cache import cache
+from django.utils import timezone
 
 from botportal.errors import Busy, InvalidInput, NotFound
 from bots.tests.factories import BotFactory, VariableFactory
@@ -106,16 +108,18 @@ def test_sequence_ids_increase_and_an_identical_retry_is_replayed(bot):
     assert conversation.last_sequence_id == 4
 
 
-def test_a_turn_in_progress_makes_the_next_one_busy_and_the_lock_is_released(bot):
+def test_a_turn_in_progress_makes_the_next_one_busy_until_it_ends_or_goes_stale(bot, settings):
     conversation = runtime_session_begin(bot=bot, external_session_key="k").conversation
-    key = f"botportal:runtime-turn:{conversation.pk}"
-    cache.add(key, 1, timeout=30)
+    in_progress = Conversation.objects.filter(pk=conversation.pk)
+    in_progress.update(turn_ticket=1, turn_served=0, turn_since=timezone.now())
     with pytest.raises(Busy):
         turn(conversation, 1)
-    cache.delete(key)
-    turn(conversation, 1)
-    assert cache.add(key, 1, timeout=1)  # released after the turn
-    cache.delete(key)
+    assert not Message.objects.filter(conversation=conversation, type="user").exists()
+    # A turn whose process died is released after TURN_TIMEOUT.
+    in_progress.update(turn_since=timezone.now() - timedelta(seconds=settings.BOTPORTAL["TURN_TIMEOUT"] + 1))
+    assert not turn(conversation, 1).replayed
+    conversation.refresh_from_db()
+    assert conversation.turn_served == conversation.turn_ticket == 1
 
 
 def test_a_failed_turn_releases_the_lock_and_stores_nothing(bot, monkeypatch):

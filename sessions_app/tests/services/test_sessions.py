@@ -1,12 +1,18 @@
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
 from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Contact, Conversation, Message
-from sessions_app.services.conversations import conversation_end, conversation_exchange, conversation_exchange_stream
+from sessions_app.services.conversations import (
+    conversation_end,
+    conversation_exchange,
+    conversation_exchange_astream,
+    conversation_exchange_stream,
+)
 from sessions_app.services.sessions import (
     bot_session_authenticate,
     bot_session_create,
@@ -140,12 +146,34 @@ def test_exchange_stores_the_user_message_and_the_reply(public_bot):
     assert list(Message.objects.filter(conversation=conversation).values_list("type", flat=True)) == ["user", "bot"]
 
 
-def test_abandoned_stream_stores_nothing(public_bot):
+def test_a_turn_without_the_network_is_stored_whole_before_it_streams(public_bot):
     conversation = bot_session_create(bot=public_bot, actor=None).conversation
     stream = conversation_exchange_stream(conversation=conversation, text="hello?")
     assert isinstance(next(stream), str)
     stream.close()
-    assert not Message.objects.filter(conversation=conversation).exists()
+    assert list(Message.objects.filter(conversation=conversation).values_list("type", flat=True)) == ["user", "bot"]
+
+
+def test_an_abandoned_network_turn_keeps_its_message_waiting_and_frees_the_conversation(
+    public_bot, llm_settings, fake_upstream
+):
+    public_bot.model = "fake/any"
+    public_bot.save()
+    conversation = bot_session_create(bot=public_bot, actor=None).conversation
+
+    async def abandon():
+        stream = conversation_exchange_astream(conversation=conversation, text="hello?")
+        assert await anext(stream) == "tok "
+        await stream.aclose()
+
+    async_to_sync(abandon)()
+    assert list(Message.objects.filter(conversation=conversation).values_list("type", flat=True)) == ["user"]
+    conversation.refresh_from_db()
+    assert conversation.turn_ticket == conversation.turn_served == 1
+    # The message waits for a reply: receive answers it.
+    result = conversation_exchange(conversation=conversation, text=None, store_user_message=False)
+    assert result.bot_message.text == "tok tok tok "
+    assert list(Message.objects.filter(conversation=conversation).values_list("type", flat=True)) == ["user", "bot"]
 
 
 def test_welcome_messages_open_the_conversation():

@@ -5,7 +5,7 @@ import pytest
 from bots import engine
 from bots.engine import EngineReply
 from bots.tests.factories import BotFactory
-from sessions_app.tests.apis.helpers import jsonl_events, open_session, post, token_client
+from sessions_app.tests.apis.helpers import jsonl_events, open_session, post, scripted_turn_run, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,9 @@ RICH = [
 @pytest.fixture
 def rich_engine(monkeypatch):
     def stream(turn):
-        reply = EngineReply(messages=RICH, variables=dict(turn.variables), state=dict(turn.state))
-        yield "We open"
-        yield " at nine."
-        yield reply
+        yield EngineReply(messages=RICH, variables=dict(turn.variables), state=dict(turn.state))
 
-    monkeypatch.setattr(engine, "stream", stream)
+    monkeypatch.setattr(engine, "TurnRun", scripted_turn_run(stream))
 
 
 def test_a_streamed_reply_carries_the_engines_messages_in_its_message_event(anon_client, public_bot, rich_engine):
@@ -39,7 +36,7 @@ def test_a_streamed_reply_carries_the_engines_messages_in_its_message_event(anon
     )
 
     events = jsonl_events(response)
-    assert [e["data"]["token"] for e in events if e["type"] == "token"] == ["We open", " at nine."]
+    assert "".join(e["data"]["token"] for e in events if e["type"] == "token") == EngineReply(messages=RICH).text
     (message,) = [e["data"] for e in events if e["type"] == "message"]
     assert message["type"] == "bot"
     assert message["meta"] == {"messages": RICH}

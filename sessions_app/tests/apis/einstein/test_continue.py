@@ -2,7 +2,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -10,6 +9,7 @@ from bots import engine
 from bots.engine import DetectedEntity, DetectedIntent, EngineReply
 from bots.tests.factories import IntentFactory, UtteranceFactory, VariableFactory
 from sessions_app.models import Conversation, Message
+from sessions_app.tests.apis.helpers import scripted_turn_run
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ class ScriptedEngine:
 @pytest.fixture
 def scripted(monkeypatch):
     fake = ScriptedEngine()
-    monkeypatch.setattr(engine, "stream", fake)
+    monkeypatch.setattr(engine, "TurnRun", scripted_turn_run(fake))
     return fake
 
 
@@ -266,13 +266,11 @@ def test_non_increasing_sequence_ids_are_400_naming_the_last_processed(einstein,
 
 
 def test_a_second_request_while_one_is_processed_is_423(einstein, scripted, session_id):
-    key = f"botportal:runtime-turn:{session_id}"
-    assert cache.add(key, 1, timeout=30)
-    try:
-        response = einstein.send(session_id, text("hello", 1))
-        assert response.status_code == 423 and response.json()["error"] == "ServerBusyError"
-    finally:
-        cache.delete(key)
+    # Another request's turn is in progress (it waits on the network, nothing locked).
+    Conversation.objects.filter(pk=session_id).update(turn_ticket=1, turn_served=0, turn_since=timezone.now())
+    response = einstein.send(session_id, text("hello", 1))
+    assert response.status_code == 423 and response.json()["error"] == "ServerBusyError"
+    Conversation.objects.filter(pk=session_id).update(turn_served=1)
     assert not Message.objects.filter(conversation_id=session_id, type="user").exists()
     # The refused request was not processed; sending it again works.
     assert einstein.send(session_id, text("hello", 1)).status_code == 200

@@ -1,0 +1,55 @@
+"""Database work from async code: short phases in worker threads, the connection given back at each end.
+
+Under a sync server (WSGI, the test client) an async view runs in an event loop of the request's own
+thread, and its phases run on that thread, with the request's connection, as the sync code would.
+Under ASGI an async view never touches the ORM itself: each database phase (a short transaction, or a few reads)
+runs through `db_phase` in a thread of the event loop's pool, not through the one thread every
+thread-sensitive call of a process shares, so that phases of different requests run side by side. When a
+phase ends, its connection goes back: to Django's connection pool when one is configured (closing a
+pooled connection returns it), otherwise it is kept by the thread for the next phase only within
+CONN_MAX_AGE, as a request's would be. A phase that leaves a transaction open is a bug and raises.
+"""
+
+import functools
+
+from asgiref.sync import AsyncToSync, sync_to_async
+from django.db import connections
+
+# Forces every phase onto the calling sync thread (and its connection), as under a sync server.
+THREAD_SENSITIVE = False
+
+
+def _under_sync_caller() -> bool:
+    """Whether this coroutine runs for a sync thread blocked in async_to_sync (a WSGI worker, the test
+    client, a management command): its phases then belong on that thread, with its connection and its
+    transaction, as the sync code around them expects."""
+    return THREAD_SENSITIVE or getattr(AsyncToSync.executors, "current", None) is not None
+
+
+def _give_back() -> None:
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block:
+            raise RuntimeError("a database phase ended inside a transaction")
+        if getattr(connection, "pool", None) is not None:
+            connection.close()
+        else:
+            connection.close_if_unusable_or_obsolete()
+
+
+def db_phase(func):
+    """`func` as a coroutine function whose every call is one database phase in a worker thread."""
+
+    @functools.wraps(func)
+    def phase(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _give_back()
+
+    @functools.wraps(func)
+    async def run(*args, **kwargs):
+        if _under_sync_caller():
+            return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
+        return await sync_to_async(phase, thread_sensitive=False)(*args, **kwargs)
+
+    return run
