@@ -11,19 +11,36 @@ CONN_MAX_AGE, as a request's would be. A phase that leaves a transaction open is
 """
 
 import functools
+from contextvars import ContextVar
 
 from asgiref.sync import AsyncToSync, sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 
 # Forces every phase onto the calling sync thread (and its connection), as under a sync server.
 THREAD_SENSITIVE = False
+
+# Set by an async view for its request: whether the server is a sync one (WSGI, the test client).
+_sync_server: ContextVar[bool | None] = ContextVar("botportal_sync_server", default=None)
+
+
+def serving(request) -> None:
+    """Record, for the phases of this request's coroutine, whether a sync server serves it. Under ASGI,
+    a sync-only middleware makes Django run the view for a thread of the request's own; phases must not
+    go there, where the connection would stay with that thread until the request ends."""
+    _sync_server.set(not isinstance(request, ASGIRequest))
 
 
 def _under_sync_caller() -> bool:
     """Whether this coroutine runs for a sync thread blocked in async_to_sync (a WSGI worker, the test
     client, a management command): its phases then belong on that thread, with its connection and its
     transaction, as the sync code around them expects."""
-    return THREAD_SENSITIVE or getattr(AsyncToSync.executors, "current", None) is not None
+    if THREAD_SENSITIVE:
+        return True
+    sync_server = _sync_server.get()
+    if sync_server is not None:
+        return sync_server
+    return getattr(AsyncToSync.executors, "current", None) is not None
 
 
 def _give_back() -> None:
@@ -47,9 +64,20 @@ def db_phase(func):
             _give_back()
 
     @functools.wraps(func)
+    def phase_on_caller(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            # The caller's connection: back to the pool between phases, unless the caller holds a
+            # transaction on it (a sync caller's own, a test's).
+            for connection in connections.all(initialized_only=True):
+                if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
+                    connection.close()
+
+    @functools.wraps(func)
     async def run(*args, **kwargs):
         if _under_sync_caller():
-            return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
+            return await sync_to_async(phase_on_caller, thread_sensitive=True)(*args, **kwargs)
         return await sync_to_async(phase, thread_sensitive=False)(*args, **kwargs)
 
     return run

@@ -11,6 +11,7 @@ transaction and no connection held, and answers with what it returns.
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from botportal import asyncdb
 from botportal.asyncdb import db_phase
 
 
@@ -47,6 +48,7 @@ def async_api_view(view_class, **initkwargs):
     first = db_phase(first_phase)
 
     async def view(request, *args, **kwargs):
+        asyncdb.serving(request)
         response = await first(request, *args, **kwargs)
         if not isinstance(response, PendingResponse):
             return response

@@ -174,7 +174,8 @@ def conversation_turn_claim(
             received_at=timezone.now(),
             on_finish=on_finish,
         )
-    with transaction.atomic():
+    # Under the caller's lock, its transaction is the turn's: no savepoint (two statements) of its own.
+    with transaction.atomic(savepoint=not lock_held):
         locked = _conversation_held(conversation) if lock_held else conversation_lock(conversation)
         if claim.ticket is None and locked.turn_ticket > locked.turn_served and turn_is_stale(locked):
             # The turn due has been due for longer than any live turn takes and no turn behind it

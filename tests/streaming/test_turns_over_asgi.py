@@ -50,17 +50,27 @@ def wait_for(condition, timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
-def nothing_held(conversation_id) -> dict:
-    """From a connection of this thread's own: is a transaction open, is the conversation's row locked?"""
+def backend_pid() -> int | None:
+    """This thread's PostgreSQL backend (None on SQLite)."""
+    if connection.vendor == "sqlite":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def nothing_held(conversation_id, test_pid=None) -> dict:
+    """From a connection of this thread's own: is a transaction open, is the conversation's row locked,
+    and (PostgreSQL) how many connections does the server hold (all but this one and the test's)?"""
     if connection.vendor == "sqlite":
         # A write transaction anywhere holds SQLite's write lock: BEGIN IMMEDIATE fails at once then.
         raw = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
         try:
             raw.execute("BEGIN IMMEDIATE")
             raw.execute("ROLLBACK")
-            return {"transaction_open": False, "row_locked": False}
+            return {"transaction_open": False, "row_locked": False, "server_connections": 0}
         except sqlite3.OperationalError:
-            return {"transaction_open": True, "row_locked": True}
+            return {"transaction_open": True, "row_locked": True, "server_connections": None}
         finally:
             raw.close()
     try:
@@ -70,21 +80,28 @@ def nothing_held(conversation_id) -> dict:
                 " AND (state LIKE 'idle in transaction%%' OR xact_start IS NOT NULL)"
             )
             open_transactions = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND pid <> %s",
+                [test_pid or 0],
+            )
+            server_connections = cursor.fetchone()[0]
         try:
             with transaction.atomic():
                 Conversation.objects.select_for_update(nowait=True).filter(pk=conversation_id).exists()
             locked = False
         except Exception:  # noqa: BLE001 (the lock not granted at once)
             locked = True
-        return {"transaction_open": open_transactions > 0, "row_locked": locked}
+        held = {"transaction_open": open_transactions > 0, "row_locked": locked}
+        return {**held, "server_connections": server_connections}
     finally:
         connections.close_all()
 
 
-def checked_elsewhere(conversation_id) -> dict:
+def checked_elsewhere(conversation_id, test_pid=None) -> dict:
     """`nothing_held`, from a plain thread (the upstream calls back from its event loop)."""
     result = {}
-    thread = threading.Thread(target=lambda: result.update(nothing_held(conversation_id)))
+    thread = threading.Thread(target=lambda: result.update(nothing_held(conversation_id, test_pid)))
     thread.start()
     thread.join(10)
     return result
@@ -94,7 +111,8 @@ def test_tokens_stream_while_the_upstream_answers_and_nothing_is_held_meanwhile(
     fake_upstream.config.tokens, fake_upstream.config.interval = 4, 0.05
     opened = open_session(http, llm_bot)
     seen = []
-    fake_upstream.on_request = lambda request: seen.append(checked_elsewhere(opened["conversationId"]))
+    test_pid = backend_pid()
+    fake_upstream.on_request = lambda request: seen.append(checked_elsewhere(opened["conversationId"], test_pid))
     with http.stream(
         "POST",
         f"/api/v1/conversation/{opened['conversationId']}/complete",
@@ -109,7 +127,8 @@ def test_tokens_stream_while_the_upstream_answers_and_nothing_is_held_meanwhile(
         assert first["type"] == "token" and first["data"]["token"] == "tok "
         assert fake_upstream.stats()["in_flight"] == 1
         rest = [json.loads(line) for line in events if line.strip()]
-    assert seen == [{"transaction_open": False, "row_locked": False}]
+    # While the upstream answers: no transaction, no row lock, and no connection kept by the server.
+    assert seen == [{"transaction_open": False, "row_locked": False, "server_connections": 0}]
     assert [e["type"] for e in rest] == ["token", "token", "token", "message", "usage", "result"]
     assert rest[-1]["data"]["text"] == "tok tok tok tok " and rest[-1]["data"]["usage"] == {"token": 4}
     assert transcript(opened["conversationId"]) == [("user", "hello there"), ("bot", "tok tok tok tok ")]

@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 
@@ -360,3 +361,53 @@ def test_reply_text_for_single_text_protocols(shop):
     assert menu.text == "Pick one"
     assert say(shop, "2", state=menu.state).intents[0].label == "agent"
     assert say(shop, "documentation link").text == "Docs: https://example.com/friend"
+
+
+def test_a_webhook_that_redirects_is_not_followed(shop, owner, local_server, settings):
+    settings.BOTPORTAL = {**settings.BOTPORTAL, "WEBHOOK_ALLOW_PRIVATE": True}
+    target, reached = local_server(lambda path, body: (200, {}, [b'{"text": "followed"}']))
+    url, requests = local_server(lambda path, body: (307, {"Location": target + "/elsewhere"}, [b""]))
+    skillset = Skillset.objects.create(owner=owner)
+    hook = Ability.objects.create(skillset=skillset, kind="webhook", config={"url": url, "error_message": "No."})
+    intent(shop, "lookup", ["look it up"], [], ability=hook)
+    assert say(shop, "look it up").messages == [{"type": "text", "text": "No."}]
+    assert len(requests) == 1 and reached == []
+
+
+def test_a_webhook_that_never_answers_fails_within_its_one_deadline(shop, owner, local_server, settings):
+    settings.BOTPORTAL = {**settings.BOTPORTAL, "WEBHOOK_ALLOW_PRIVATE": True, "WEBHOOK_TIMEOUT": 0.5}
+
+    def trickle(path, body):
+        # Headers at once, then a byte every 0.2 s: each read is quick, the whole answer never ends.
+        return 200, {"Content-Type": "application/json"}, (time.sleep(0.2) or b" " for _ in range(50))
+
+    url, _ = local_server(trickle)
+    skillset = Skillset.objects.create(owner=owner)
+    hook = Ability.objects.create(skillset=skillset, kind="webhook", config={"url": url, "error_message": "Late."})
+    intent(shop, "lookup", ["look it up"], [], ability=hook)
+    started = time.monotonic()
+    assert say(shop, "look it up").messages == [{"type": "text", "text": "Late."}]
+    assert time.monotonic() - started < 3
+
+
+def test_a_webhook_connects_to_the_address_it_checked(shop, owner, local_server, settings, monkeypatch):
+    from bots.engine import webhook
+
+    settings.BOTPORTAL = {**settings.BOTPORTAL, "WEBHOOK_ALLOW_PRIVATE": True}
+    url, requests = local_server(lambda path, body: (200, {}, [b'{"text": "pinned"}']))
+    port = url.rsplit(":", 1)[1]
+    resolved = []
+
+    def resolve_once(checked_url):
+        resolved.append(checked_url)
+        return "http", "hooks.example", int(port), "/x", "127.0.0.1"
+
+    monkeypatch.setattr(webhook, "resolve", resolve_once)
+    skillset = Skillset.objects.create(owner=owner)
+    hook = Ability.objects.create(skillset=skillset, kind="webhook", config={"url": f"http://hooks.example:{port}/x"})
+    intent(shop, "lookup", ["look it up"], [], ability=hook)
+    assert say(shop, "look it up").messages == [{"type": "text", "text": "pinned"}]
+    # The name was resolved once (by the check) and never again: the request went to that address,
+    # with the name as its Host.
+    assert len(resolved) == 1
+    assert requests[0]["headers"]["Host"] == f"hooks.example:{port}"

@@ -13,6 +13,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import Throttled
 
+from botportal import asyncdb
 from botportal.api.throttles import (
     ApiSecretThrottle,
     RuntimeSessionThrottle,
@@ -54,6 +55,7 @@ def einstein_view(*methods):
             @csrf_exempt
             @wraps(func)
             async def async_wrapper(request, *args, **kwargs):
+                asyncdb.serving(request)
                 request_id(request)
                 if request.method not in methods:
                     return _not_allowed(request, methods)

@@ -7,7 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from bots.tests.factories import BotFactory
-from sessions_app.models import BotSession, Message
+from sessions_app.models import BotSession, Conversation, Message
 from sessions_app.services.conversations import conversation_end
 from sessions_app.tests.apis.helpers import (
     PREFIXES,
@@ -393,3 +393,27 @@ def test_owner_completing_an_ended_conversation_is_409(session, owner_client):
     response = post(owner_client, f"/api/v1/conversation/{session['cid']}/complete", {"text": "hi"})
     assert_error(response, 409, "CONFLICT")
     assert not Message.objects.filter(conversation_id=session["cid"]).exists()
+
+
+def test_a_turn_left_in_progress_by_a_dead_process_is_released_after_the_timeout(session, settings):
+    # Two tickets handed out long ago and never served: their processes died.
+    stale = timezone.now() - timedelta(seconds=settings.BOTPORTAL["TURN_TIMEOUT"] + 1)
+    Conversation.objects.filter(pk=session["cid"]).update(turn_ticket=2, turn_served=0, turn_since=stale)
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "Hello"})
+    assert response.status_code == 200, response.content
+    conversation = Conversation.objects.get(pk=session["cid"])
+    assert conversation.turn_served == conversation.turn_ticket == 2
+
+
+def test_a_turn_waits_for_the_one_in_progress_then_skips_it_once_stale(session, settings):
+    settings.BOTPORTAL = {**settings.BOTPORTAL, "TURN_TIMEOUT": 0.3}
+    # A turn in progress right now (claimed by a process that will never finish it).
+    Conversation.objects.filter(pk=session["cid"]).update(turn_ticket=1, turn_served=0, turn_since=timezone.now())
+    response = post(session["client"], f"/api/v1/conversation/{session['cid']}/complete", {"text": "Hello"})
+    assert response.status_code == 200, response.content
+    conversation = Conversation.objects.get(pk=session["cid"])
+    assert conversation.turn_served == conversation.turn_ticket == 2
+    assert list(Message.objects.filter(conversation_id=session["cid"]).values_list("type", flat=True)) == [
+        "user",
+        "bot",
+    ]

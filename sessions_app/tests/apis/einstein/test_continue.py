@@ -355,3 +355,14 @@ def test_choices_from_an_earlier_reply_are_no_longer_on_offer(einstein, scripted
     assert einstein.send(session_id, text("hello", 2)).status_code == 200  # a reply without choices
     response = einstein.send(session_id, {"type": "choice", "choiceId": "c-orders", "sequenceId": 3})
     assert response.status_code == 400 and "c-orders" in response.json()["message"]
+
+
+def test_a_text_turn_takes_six_statements_and_its_transaction(einstein, bot, django_assert_max_num_queries):
+    session = einstein.begin(bot).json()["sessionId"]
+    for seq in (1, 2):  # the bot's classifier and the key's "last used" stamp are warm after these
+        assert einstein.send(session, text(f"hello {seq}", seq)).status_code == 200
+    # The API key, the session, the owner's org id; then one transaction: the row lock, one INSERT of
+    # both messages, one UPDATE of the state with the stored response (the test's savepoint pair stands
+    # for BEGIN and COMMIT). No cache round trip: the in-progress marker is the conversation's own.
+    with django_assert_max_num_queries(8):
+        assert einstein.send(session, text("hello 3", 3)).status_code == 200
