@@ -28,8 +28,11 @@ timeout = 30
 # SIGTERM: stop accepting, let requests in flight (a streamed answer lasts up to the model's own
 # timeout) finish for this long, then stop the worker.
 graceful_timeout = 30
-# Idle keep-alive connections from the proxy are closed after this many seconds.
-keepalive = 5
+# Idle keep-alive connections are closed after this many seconds: longer than a proxy or load balancer
+# keeps its own idle connections to the server (nginx 60 s, most cloud balancers 60 s), or the proxy
+# may send a request on a connection the server is closing that moment and answer the client 502.
+# An idle connection costs the event loop next to nothing.
+keepalive = 75
 
 # botportal reads X-Forwarded-For and X-Forwarded-Proto itself, as far as it is told to trust them
 # (BOTPORTAL_TRUSTED_PROXIES, SECURE_PROXY_SSL_HEADER); the server must not rewrite the client's

@@ -78,10 +78,12 @@ def prepare(env: dict, base: str, source: Path) -> str:
 
 async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens: int) -> dict:
     result = {"first": None, "whole": None, "ok": False, "error": ""}
+    step = "session create"
     try:
         created = (await client.post(f"/api/v1/bot/{bot_id}/session/create", json={})).raise_for_status().json()
         headers = {"Authorization": f"Bearer {created['token']}", "Accept": "application/jsonl"}
         path = f"/api/v1/conversation/{created['conversationId']}/complete"
+        step = "complete"
         async with client.stream("POST", path, json={"text": "Where is my order?"}, headers=headers) as response:
             if response.status_code != 200:
                 result["error"] = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
@@ -104,7 +106,7 @@ async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens
         if not result["ok"] and not result["error"]:
             result["error"] = f"answer not whole: {received} token events, text {text!r:.80}"
     except (httpx.HTTPError, KeyError, ValueError) as exc:
-        result["error"] = f"{type(exc).__name__}: {exc}"
+        result["error"] = f"{step}: {type(exc).__name__}: {exc}"
     return result
 
 
