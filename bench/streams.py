@@ -66,6 +66,20 @@ def start_upstream(port: int, tokens: int, interval: float) -> subprocess.Popen:
     raise RuntimeError("the fake upstream did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (the server's workers), from /proc."""
+    pids, total = [pid], 0.0
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pids += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def prepare(env: dict, base: str, source: Path) -> str:
     out = subprocess.run(
         [PY, "manage.py", "createapikey", "streams", "--create-user"],
@@ -208,7 +222,9 @@ def main():
             SYNC_WORKERS if args.server == "wsgi" else int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
         )
         upstream_url = f"http://127.0.0.1:{args.upstream_port}"
+        cpu_before = cpu_seconds(server.pid)
         measured = event_loop_run(run(base, bot_id, args.visitors, args.tokens, database, processes, upstream_url))
+        measured["server_cpu"] = cpu_seconds(server.pid) - cpu_before
         stats = http("GET", f"{upstream_url}/stats")
     finally:
         if server is not None:
@@ -239,6 +255,8 @@ def main():
             f"{percentile(plain, 0.5):.3f} s / {percentile(plain, 0.95):.3f} s / {max(plain, default=0):.3f} s",
         ),
         ("database connections at most", f"{measured['connections']}"),
+        ("server CPU time (warm-up included)", f"{measured['server_cpu']:.1f} s"),
+        ("machine load average, 1 min, at the end", f"{os.getloadavg()[0]:.1f}"),
     ]
     for label, value in rows:
         print(f"  {label:<48} {value}")
