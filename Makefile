@@ -59,7 +59,7 @@ run: install
 		trap stop INT TERM EXIT; \
 		$(VENV)/bin/celery -A botportal worker --loglevel=INFO --concurrency=2 & pids+=($$!); \
 		$(VENV)/bin/celery -A botportal beat --loglevel=INFO & pids+=($$!); \
-		$(PY) manage.py runserver $(HOST):$(PORT) --noreload & pids+=($$!); \
+		$(VENV)/bin/gunicorn botportal.asgi:application --bind $(HOST):$(PORT) --access-logfile - & pids+=($$!); \
 		wait -n; stop'
 
 test: install-dev
@@ -72,7 +72,10 @@ lint: install-dev
 screenshots: install-dev
 	BOTPORTAL_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_screenshots.py -q
 
-# Load benchmark on PostgreSQL (127.0.0.1:5432) under gunicorn, measured with wrk; not part of `make test`.
+# Load benchmarks on PostgreSQL (127.0.0.1:5432) under gunicorn with uvicorn's worker, not part of `make test`:
+# each route against the ceiling with wrk (BENCH_ARGS="--server wsgi,asgi" compares the two servers), then
+# 300 visitors streaming answers from a fake language model at once (STREAMS_ARGS, see bench/streams.py).
 bench: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/load.py $(BENCH_ARGS)
+	$(PY) bench/streams.py $(STREAMS_ARGS)

@@ -1,6 +1,10 @@
 """HTTP load benchmark: botportal under gunicorn on PostgreSQL, measured with wrk, in one run.
 
     make bench                       # or: .venv/bin/python bench/load.py --duration 10 --rounds 3
+    .venv/bin/python bench/load.py --server wsgi,asgi    # both servers, interleaved, in one run
+
+Servers: `asgi` is production's (gunicorn with uvicorn's worker, settings from gunicorn.conf.py);
+`wsgi` is botportal/wsgi.py under gunicorn's sync workers (2 x cores + 1), the earlier deployment.
 
 Routes, each measured in interleaved rounds (the host's speed drifts, so compare ratios in one run):
   ceiling   GET  /api/health                                a bare DRF view returning constant JSON
@@ -29,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-TARGETS = {"session": 0.18, "complete": 0.12, "list": 0.25}
+TARGETS = {"session": 0.18, "complete": 0.12, "list": 0.25, "einstein": 0.10}
 
 
 def bench_env(database_url: str, port: int) -> dict:
@@ -51,12 +55,59 @@ def bench_env(database_url: str, port: int) -> dict:
     }
 
 
-def recreate_database(name: str) -> None:
+def recreate_database(database_url: str) -> None:
+    """Drop and create the benchmark's database; only a database named botportal_bench... is touched."""
     import psycopg
 
+    name = database_url.rsplit("/", 1)[-1]
+    if not re.fullmatch(r"botportal_bench\w*", name):
+        return
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         connection.execute(f"CREATE DATABASE {name}")
+
+
+SYNC_WORKERS = 2 * (os.cpu_count() or 1) + 1
+
+
+def start_server(server: str, env: dict, port: int, workers: int | None = None, cwd: Path = ROOT) -> subprocess.Popen:
+    """gunicorn serving botportal from `cwd`: `asgi` as gunicorn.conf.py says, `wsgi` with sync workers."""
+    gunicorn = str(Path(PY).parent / "gunicorn")
+    common = ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--no-control-socket"]
+    # A process's first turn loads the engine's classifier (scikit-learn), which took over 30 s on a busy
+    # machine: gunicorn's worker timeout must not kill it meanwhile.
+    common += ["--timeout", "120"]
+    if server == "asgi":
+        args = [gunicorn, "botportal.asgi:application", *common]
+        if workers:  # as production sets it: gunicorn.conf.py and each worker's pool size read it
+            env = {**env, "WEB_CONCURRENCY": str(workers)}
+    elif server == "wsgi":
+        args = [gunicorn, "botportal.wsgi", *common, "--worker-class", "sync"]
+        args += ["--workers", str(workers or SYNC_WORKERS)]
+    else:
+        raise ValueError(server)
+    process = subprocess.Popen(args, cwd=cwd, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            http("GET", f"{base}/api/health")
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"{server} server exited with {process.returncode}") from None
+            time.sleep(0.5)
+    raise RuntimeError(f"{server} server did not answer")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def server_label(server: str, workers: int | None) -> str:
+    if server == "wsgi":
+        return f"gunicorn sync x{workers or SYNC_WORKERS}"
+    return f"gunicorn+uvicorn x{workers or os.environ.get('WEB_CONCURRENCY') or os.cpu_count() or 1}"
 
 
 def http(method: str, url: str, body=None, headers=None) -> dict:
@@ -168,15 +219,63 @@ def run_wrk(base: str, script: str, duration: int, connections: int) -> dict:
     }
 
 
+def scripts_for(data: dict) -> dict:
+    json_headers = {"Content-Type": "application/json"}
+    bot_id = data["bot_id"]
+    list_cid, list_token = data["list"]
+    return {
+        "ceiling": lua_rotating([("GET", "/api/health", {}, "")]),
+        "session": lua_rotating([("POST", f"/api/v1/bot/{bot_id}/session/create", json_headers, "{}")]),
+        "complete": lua_rotating(
+            [
+                (
+                    "POST",
+                    f"/api/v1/conversation/{cid}/complete",
+                    {**json_headers, "Authorization": f"Bearer {tok}"},
+                    json.dumps({"text": "Where is my order?"}),
+                )
+                for cid, tok in data["complete"]
+            ]
+        ),
+        "list": lua_rotating(
+            [
+                (
+                    "GET",
+                    f"/api/v1/conversation/{list_cid}/message/list?take=50",
+                    {"Authorization": f"Bearer {list_token}"},
+                    "",
+                )
+            ]
+        ),
+        "einstein": lua_rotating(
+            [
+                (
+                    "POST",
+                    f"/v5.0.0/sessions/{sid}/messages",
+                    {**json_headers, "Authorization": f"Bearer {data['secret']}", "X-Org-Id": data["org_id"]},
+                    '{"message": {"type": "text", "sequenceId": SEQ, "text": "Where is my order?"}}',
+                )
+                for sid in data["einstein"]
+            ],
+            per_thread=True,
+        ),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/botportal_bench")
-    parser.add_argument("--port", type=int, default=8077)
+    parser.add_argument("--port", type=int, default=8077, help="the first server's port; the next one gets +1")
+    parser.add_argument(
+        "--server",
+        default="asgi",
+        help="asgi, wsgi, or both (wsgi,asgi): each measured against its own ceiling, rounds interleaved",
+    )
     parser.add_argument(
         "--workers",
         type=int,
-        default=2 * (os.cpu_count() or 1) + 1,
-        help="gunicorn sync workers (default: gunicorn's recommended 2 x cores + 1)",
+        default=None,
+        help="processes (default: asgi, WEB_CONCURRENCY or one per core; wsgi, gunicorn's 2 x cores + 1)",
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per route per round")
     parser.add_argument("--rounds", type=int, default=3)
@@ -185,102 +284,54 @@ def main():
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
+    servers = args.server.split(",")
 
     env = bench_env(args.database_url, args.port)
-    base = f"http://127.0.0.1:{args.port}"
-    if args.database_url.endswith("/botportal_bench"):
-        recreate_database("botportal_bench")
+    recreate_database(args.database_url)
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    server = subprocess.Popen(
-        [
-            str(Path(PY).parent / "gunicorn"),
-            "botportal.wsgi",
-            "-w",
-            str(args.workers),
-            "-b",
-            f"127.0.0.1:{args.port}",
-            "--worker-class",
-            "sync",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    bases = {server: f"http://127.0.0.1:{args.port + index}" for index, server in enumerate(servers)}
+    processes = {}
     try:
-        for _ in range(60):
-            try:
-                http("GET", f"{base}/api/health")
-                break
-            except OSError:
-                time.sleep(0.5)
-        data = prepare(env, base, args.sessions)
-        json_headers = {"Content-Type": "application/json"}
-        bot_id = data["bot_id"]
-        list_cid, list_token = data["list"]
-        scripts = {
-            "ceiling": lua_rotating([("GET", "/api/health", {}, "")]),
-            "session": lua_rotating([("POST", f"/api/v1/bot/{bot_id}/session/create", json_headers, "{}")]),
-            "complete": lua_rotating(
-                [
-                    (
-                        "POST",
-                        f"/api/v1/conversation/{cid}/complete",
-                        {**json_headers, "Authorization": f"Bearer {tok}"},
-                        json.dumps({"text": "Where is my order?"}),
-                    )
-                    for cid, tok in data["complete"]
-                ]
-            ),
-            "list": lua_rotating(
-                [
-                    (
-                        "GET",
-                        f"/api/v1/conversation/{list_cid}/message/list?take=50",
-                        {"Authorization": f"Bearer {list_token}"},
-                        "",
-                    )
-                ]
-            ),
-            "einstein": lua_rotating(
-                [
-                    (
-                        "POST",
-                        f"/v5.0.0/sessions/{sid}/messages",
-                        {**json_headers, "Authorization": f"Bearer {data['secret']}", "X-Org-Id": data["org_id"]},
-                        '{"message": {"type": "text", "sequenceId": SEQ, "text": "Where is my order?"}}',
-                    )
-                    for sid in data["einstein"]
-                ],
-                per_thread=True,
-            ),
-        }
-        results = {name: [] for name in scripts}
+        for index, server in enumerate(servers):
+            processes[server] = start_server(server, env, args.port + index, args.workers)
+        # One set of rows serves every server: they share the database.
+        scripts = scripts_for(prepare(env, bases[servers[0]], args.sessions))
+        results = {server: {name: [] for name in scripts} for server in servers}
         for round_number in range(args.rounds):
             for name, script in scripts.items():
-                results[name].append(run_wrk(base, script, args.duration, args.connections))
+                for server in servers:
+                    results[server][name].append(run_wrk(bases[server], script, args.duration, args.connections))
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for process in processes.values():
+            stop_server(process)
 
-    ceiling = statistics.median(r["rps"] for r in results["ceiling"])
-    print(
-        f"\nbotportal load benchmark: gunicorn sync x{args.workers}, wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s, {args.rounds} interleaved rounds, medians"
-    )
-    print(f"{'route':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'target':>7}")
-    for name, runs in results.items():
-        rps = statistics.median(r["rps"] for r in runs)
-        ratio = rps / ceiling
-        target = TARGETS.get(name)
-        verdict = "" if target is None else (f">={target:.2f} " + ("ok" if ratio >= target else "MISSED"))
+    medians = {}
+    for server in servers:
+        runs_by_route = results[server]
+        ceiling = statistics.median(r["rps"] for r in runs_by_route["ceiling"])
         print(
-            f"{name:<10} {rps:>9.0f} {statistics.median(r['p50'] for r in runs):>8.1f} "
-            f"{statistics.median(r['p99'] for r in runs):>8.1f} {sum(r['errors'] for r in runs):>7} "
-            f"{ratio:>6.2f} {verdict:>7}"
+            f"\nbotportal load benchmark: {server_label(server, args.workers)}, wrk -t2 -c{args.connections} "
+            f"-d{args.duration}s, {args.rounds} interleaved rounds, medians"
         )
+        print(f"{'route':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'target':>7}")
+        for name, runs in runs_by_route.items():
+            rps = statistics.median(r["rps"] for r in runs)
+            medians[server, name] = rps
+            ratio = rps / ceiling
+            target = TARGETS.get(name)
+            verdict = "" if target is None else (f">={target:.2f} " + ("ok" if ratio >= target else "MISSED"))
+            print(
+                f"{name:<10} {rps:>9.0f} {statistics.median(r['p50'] for r in runs):>8.1f} "
+                f"{statistics.median(r['p99'] for r in runs):>8.1f} {sum(r['errors'] for r in runs):>7} "
+                f"{ratio:>6.2f} {verdict:>7}"
+            )
+    if len(servers) > 1:
+        first, *others = servers
+        for other in others:
+            print(f"\n{other} req/s against {first}, same route, same run:")
+            for name in scripts:
+                print(f"{name:<10} {medians[other, name] / medians[first, name]:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -3,4 +3,49 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botportal.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402 (after the settings module is chosen and apps are loaded)
+
+from botportal.middleware import declared_body_length  # noqa: E402
+
+
+class OversizedBodyWithheld:
+    """Keep a body declared over BOTPORTAL_MAX_BODY_BYTES from Django's ASGI handler.
+
+    That handler reads a request's whole body (into a temporary file, however large) before any
+    middleware runs. Here such a request reaches Django with an empty body, so RequestBodyLimitMiddleware
+    (or, off the API, Django's DATA_UPLOAD_MAX_MEMORY_SIZE, the same limit) refuses it without it having
+    been stored; the server discards what the client still sends, and the connection stays usable.
+    """
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or self._declared(scope) <= self.limit:
+            return await self.app(scope, receive, send)
+        body_given = False
+
+        async def receive_without_body():
+            nonlocal body_given
+            if not body_given:
+                body_given = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            while True:  # after the body Django only listens for the client going away
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+
+        return await self.app(scope, receive_without_body, send)
+
+    @staticmethod
+    def _declared(scope) -> int:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                return declared_body_length(value)
+        return 0
+
+
+application = OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"])

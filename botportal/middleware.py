@@ -1,24 +1,96 @@
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from botportal.api.protocols import error_response
 
+# A refused body up to this size is read and thrown away, so that the client's connection stays usable
+# for its next request: a server that leaves a request body unread drops the connection after the
+# response, and a keep-alive client's next request on it then fails. Past this size, reading costs more
+# than the client reconnecting, and the response says `Connection: close` instead.
+DRAIN_MAX_BYTES = 8 * 1024 * 1024
+_DRAIN_CHUNK = 64 * 1024
+
+
+def declared_body_length(value) -> int:
+    """The Content-Length a request declares, 0 when it declares none or nonsense."""
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+def _body_discarded(request) -> bool:
+    """Read and drop what is left of the request body, up to DRAIN_MAX_BYTES; True if none is left."""
+    budget = DRAIN_MAX_BYTES
+    while budget > 0:
+        chunk = request.read(min(_DRAIN_CHUNK, budget))
+        if not chunk:
+            return True
+        budget -= len(chunk)
+    return not request.read(1)
+
+
+# Every middleware here serves both modes. Under ASGI one synchronous middleware in the chain makes Django
+# run the whole chain below it, async views included, from a thread of its own per request, which then
+# waits as long as the view does (a streamed answer) and keeps the database connection it used.
+
 
 class RequestBodyLimitMiddleware:
-    """Refuse an API request whose declared body is over the limit before anything reads it."""
+    """Refuse an API request whose declared body is over the limit before anything parses it."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.limit = settings.BOTPORTAL["MAX_BODY_BYTES"]
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > self.limit:
-            response = error_response(
-                request, 413, f"The request body is {length} bytes; the limit is {self.limit} bytes."
-            )
-            if response is not None:
-                return response
-        return self.get_response(request)
+        if self.async_mode:
+            return self._acall(request)
+        return self._refusal(request) or self.get_response(request)
+
+    async def _acall(self, request):
+        # Under ASGI the body is in memory or a temporary file already (or withheld, botportal.asgi).
+        return self._refusal(request) or await self.get_response(request)
+
+    def _refusal(self, request):
+        length = declared_body_length(request.META.get("CONTENT_LENGTH"))
+        if length <= self.limit:
+            return None
+        response = error_response(request, 413, f"The request body is {length} bytes; the limit is {self.limit} bytes.")
+        if response is not None and not _body_discarded(request):
+            # Honoured by uvicorn; gunicorn's sync worker closes every connection anyway.
+            response["Connection"] = "close"
+        return response
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise (settings, storage and behaviour unchanged), serving both modes."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response, settings=settings):
+        super().__init__(get_response, settings)
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.async_mode:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request):
+        if self.autorefresh:  # development: looks the file up on disk
+            static_file = await sync_to_async(self.find_file, thread_sensitive=False)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+        return await self.get_response(request)

@@ -5,6 +5,7 @@ and result store on the file system, so `make run` needs no server but itself. D
 set, and then SECRET_KEY is required; `make run` sets DEBUG=true for itself.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -63,7 +64,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "botportal.middleware.RequestBodyLimitMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "botportal.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,8 +109,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # answers "table is locked" at once instead of waiting for the writer as the busy timeout does.
     DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-botportal.sqlite3"))
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DATABASE_POOL", default=True):
+        # Under ASGI every request runs its synchronous part on a thread of its own, and each thread
+        # would open a connection of its own: a bounded pool per process (psycopg_pool, through Django)
+        # keeps the number of connections fixed whatever the number of requests in flight; a request
+        # past the limit waits for a free connection. Django hands a connection back after each request
+        # (CONN_MAX_AGE=0); the pool keeps it open, with the statements it has prepared.
+        # By default the web processes share 40 connections: WEB_CONCURRENCY x DATABASE_POOL_MAX_SIZE.
+        _web_processes = max(1, env.int("WEB_CONCURRENCY", default=os.cpu_count() or 1))
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=max(4, 40 // _web_processes)),
+            # Seconds a request waits for a free connection before it fails.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
         # PostgreSQL binds the parameters itself and each connection prepares a statement the second
         # time it runs it, so the few statements every request repeats are parsed and planned once per

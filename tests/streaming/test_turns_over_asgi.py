@@ -86,6 +86,8 @@ def nothing_held(conversation_id, test_pid=None) -> dict:
                 [test_pid or 0],
             )
             server_connections = cursor.fetchone()[0]
+            if getattr(connection, "pool", None) is not None:  # idle in the pool is kept by no one
+                server_connections -= connection.pool.get_stats().get("pool_available", 0)
         try:
             with transaction.atomic():
                 Conversation.objects.select_for_update(nowait=True).filter(pk=conversation_id).exists()

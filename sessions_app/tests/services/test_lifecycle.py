@@ -440,7 +440,9 @@ class TestLocking:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
                 assert cursor.fetchone()[0]
             taken.set()
-            # Killed mid-run: its connection drops without unlocking.
+            # Killed mid-run: its connection drops without unlocking (the socket itself: closing Django's
+            # connection would hand it back to the connection pool, still open and still holding the lock).
+            connections["default"].connection.close()
             connections["default"].close()
 
         thread = threading.Thread(target=worker_that_dies)

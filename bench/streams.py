@@ -1,0 +1,279 @@
+"""Streaming benchmark: visitors arriving at once, each streaming one answer from a language model.
+
+    make bench                                   # runs bench/load.py, then this
+    .venv/bin/python bench/streams.py --visitors 300 --tokens 40 --interval 0.1
+    .venv/bin/python bench/streams.py --server wsgi          # the earlier deployment, gunicorn sync workers
+
+Each visitor opens a session with a public bot whose model is served by bench/fake_upstream.py (an
+OpenAI-compatible upstream streaming `--tokens` tokens `--interval` s apart, in a process of its own)
+and streams one answer over JSONL (`POST /api/v1/conversation/{id}/complete`, `Accept: application/jsonl`).
+Meanwhile one more client creates plain sessions one after another, and the database's connections are
+sampled from pg_stat_activity. botportal runs on PostgreSQL with `DEBUG=false` and throttles lifted.
+
+Prints: visitors, wall time, time to the first token event and to the whole answer (p50/p95, from the
+visitor's arrival), answers whole, the upstream calls in flight at most, the plain session create's
+latency meanwhile, and the database connections at most; then each target, met or MISSED.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import PY, ROOT, SYNC_WORKERS, bench_env, http, recreate_database, server_label, start_server, stop_server  # noqa: E402
+
+try:  # the client's own loop costs less CPU on uvloop (installed with uvicorn[standard])
+    from uvloop import run as event_loop_run
+except ImportError:
+    from asyncio import run as event_loop_run
+
+TARGETS = {  # 300 visitors, 4 s answers (40 tokens, 100 ms apart), on the 2-core development machine
+    "in_flight": 270,
+    "wall": 12.0,
+    "plain_p50": 0.25,
+    "plain_p95": 2.0,
+    "connections": 50,
+}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def start_upstream(port: int, tokens: int, interval: float) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [PY, str(ROOT / "bench" / "fake_upstream.py"), "--port", str(port), "--tokens", str(tokens),
+         "--interval", str(interval)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            http("GET", f"http://127.0.0.1:{port}/stats")
+            return process
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the fake upstream did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (the server's workers), from /proc."""
+    pids, total = [pid], 0.0
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pids += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def prepare(env: dict, base: str, source: Path) -> str:
+    out = subprocess.run(
+        [PY, "manage.py", "createapikey", "streams", "--create-user"],
+        cwd=source, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    owner = {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
+    bot = {"name": "Streaming bench bot", "visibility": "public", "model": "fake/bench", "backstory": "Be brief."}
+    return http("POST", f"{base}/api/v1/bot/create", bot, owner)["id"]
+
+
+async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens: int) -> dict:
+    result = {"first": None, "whole": None, "ok": False, "error": ""}
+    step = "session create"
+    try:
+        created = (await client.post(f"/api/v1/bot/{bot_id}/session/create", json={})).raise_for_status().json()
+        headers = {"Authorization": f"Bearer {created['token']}", "Accept": "application/jsonl"}
+        path = f"/api/v1/conversation/{created['conversationId']}/complete"
+        step = "complete"
+        async with client.stream("POST", path, json={"text": "Where is my order?"}, headers=headers) as response:
+            if response.status_code != 200:
+                result["error"] = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
+                return result
+            text, received = None, 0
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event["type"] == "token":
+                    received += 1
+                    if result["first"] is None:
+                        result["first"] = time.perf_counter() - arrived
+                elif event["type"] == "result":
+                    text = event["data"].get("text", "")
+                elif event["type"] == "error":
+                    result["error"] = f"error event: {event['data']}"
+        result["whole"] = time.perf_counter() - arrived
+        result["ok"] = not result["error"] and text is not None and text.split() == ["tok"] * tokens
+        if not result["ok"] and not result["error"]:
+            result["error"] = f"answer not whole: {received} token events, text {text!r:.80}"
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        result["error"] = f"{step}: {type(exc).__name__}: {exc}"
+    return result
+
+
+async def plain_creates(base: str, bot_id: str, done: asyncio.Event) -> list[float]:
+    """Session creates one after another (a visitor of any bot) while the streams run."""
+    latencies = []
+    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+        while not done.is_set():
+            started = time.perf_counter()
+            try:
+                response = await client.post(f"/api/v1/bot/{bot_id}/session/create", json={})
+                failed = response.status_code != 200
+            except httpx.HTTPError:
+                failed = True
+            latencies.append(float("inf") if failed else time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+    return latencies
+
+
+async def sample_connections(database: str, done: asyncio.Event) -> int:
+    peak = 0
+    async with await psycopg.AsyncConnection.connect(
+        "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+    ) as sampler:
+        while not done.is_set():
+            cursor = await sampler.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+            )
+            peak = max(peak, (await cursor.fetchone())[0])
+            await asyncio.sleep(0.05)
+    return peak
+
+
+async def warm_up(base: str, bot_id: str, processes: int, tokens: int) -> None:
+    """A turn or two through every server process first: its first turn loads the engine (seconds)."""
+    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(600.0)) as client:
+        started = time.perf_counter()
+        warm = await asyncio.gather(*(visitor(client, bot_id, started, tokens) for _ in range(2 * processes)))
+    failed = [r["error"] for r in warm if not r["ok"]]
+    print(f"warm-up: {len(warm)} visitors in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if failed:
+        sys.exit(f"warm-up failed: {failed[0]}")
+
+
+async def run(base: str, bot_id: str, visitors: int, tokens: int, database: str, processes: int, upstream: str) -> dict:
+    await warm_up(base, bot_id, processes, tokens)
+    http("POST", f"{upstream}/stats/reset", {})  # in flight counts the measured visitors only
+    done = asyncio.Event()
+    sampler = asyncio.create_task(sample_connections(database, done))
+    await asyncio.sleep(0.2)
+    limits = httpx.Limits(max_connections=visitors, max_keepalive_connections=visitors)
+    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(600.0), limits=limits) as client:
+        prober = asyncio.create_task(plain_creates(base, bot_id, done))
+        arrived = time.perf_counter()
+        results = await asyncio.gather(*(visitor(client, bot_id, arrived, tokens) for _ in range(visitors)))
+        wall = time.perf_counter() - arrived
+        done.set()
+        plain = await prober
+    return {"results": results, "wall": wall, "plain": plain, "connections": await sampler}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/botportal_bench")
+    parser.add_argument("--server", choices=["asgi", "wsgi"], default="asgi")
+    parser.add_argument("--workers", type=int, default=None, help="as bench/load.py")
+    parser.add_argument("--port", type=int, default=8077)
+    parser.add_argument("--upstream-port", type=int, default=8078)
+    parser.add_argument("--visitors", type=int, default=300)
+    parser.add_argument("--tokens", type=int, default=40)
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between tokens")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=ROOT,
+        help="serve botportal from this tree instead (e.g. an earlier version: `git archive REV | tar -x -C DIR`)",
+    )
+    args = parser.parse_args()
+
+    database = args.database_url.rsplit("/", 1)[-1]
+    env = bench_env(args.database_url, args.port)
+    env.update(
+        {
+            "LLM_PROVIDER_NAME": "fake",
+            "LLM_BASE_URL": f"http://127.0.0.1:{args.upstream_port}/v1",
+            "LLM_API_KEY": "sk-fake",
+            "LOG_LEVEL": "ERROR",
+        }
+    )
+    recreate_database(args.database_url)
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=args.source, env=env, check=True)
+    upstream = start_upstream(args.upstream_port, args.tokens, args.interval)
+    server = None
+    try:
+        server = start_server(args.server, env, args.port, args.workers, cwd=args.source)
+        base = f"http://127.0.0.1:{args.port}"
+        bot_id = prepare(env, base, args.source)
+        processes = args.workers or (
+            SYNC_WORKERS if args.server == "wsgi" else int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+        )
+        upstream_url = f"http://127.0.0.1:{args.upstream_port}"
+        cpu_before = cpu_seconds(server.pid)
+        measured = event_loop_run(run(base, bot_id, args.visitors, args.tokens, database, processes, upstream_url))
+        measured["server_cpu"] = cpu_seconds(server.pid) - cpu_before
+        stats = http("GET", f"{upstream_url}/stats")
+    finally:
+        if server is not None:
+            stop_server(server)
+        upstream.terminate()
+        upstream.wait(timeout=10)
+
+    results = measured["results"]
+    whole = [r["whole"] for r in results if r["ok"]]
+    first = [r["first"] for r in results if r["first"] is not None]
+    failures = [r["error"] for r in results if not r["ok"]]
+    plain = measured["plain"]
+    answer = args.tokens * args.interval
+    print(
+        f"\nbotportal streaming benchmark: {server_label(args.server, args.workers)} serving {args.source}, "
+        f"{args.visitors} visitors at "
+        f"once, answers of {args.tokens} tokens {args.interval * 1000:.0f} ms apart ({answer:.1f} s)"
+    )
+    rows = [
+        ("visitors", f"{args.visitors}"),
+        ("answers whole", f"{len(whole)}"),
+        ("wall time (all answered)", f"{measured['wall']:.1f} s"),
+        ("first token, p50 / p95", f"{percentile(first, 0.5):.2f} s / {percentile(first, 0.95):.2f} s"),
+        ("whole answer, p50 / p95", f"{percentile(whole, 0.5):.2f} s / {percentile(whole, 0.95):.2f} s"),
+        ("upstream calls in flight at most", f"{stats['max_in_flight']} (of {stats['requests']} calls)"),
+        (
+            f"plain session create meanwhile ({len(plain)}), p50 / p95 / max",
+            f"{percentile(plain, 0.5):.3f} s / {percentile(plain, 0.95):.3f} s / {max(plain, default=0):.3f} s",
+        ),
+        ("database connections at most", f"{measured['connections']}"),
+        ("server CPU time (warm-up included)", f"{measured['server_cpu']:.1f} s"),
+        ("machine load average, 1 min, at the end", f"{os.getloadavg()[0]:.1f}"),
+    ]
+    for label, value in rows:
+        print(f"  {label:<48} {value}")
+    checks = [
+        ("every answer whole", len(whole) == args.visitors),
+        (f"upstream calls in flight >= {TARGETS['in_flight']}", stats["max_in_flight"] >= TARGETS["in_flight"]),
+        (f"all done within {TARGETS['wall']:.0f} s", measured["wall"] <= TARGETS["wall"]),
+        (f"plain create p50 <= {TARGETS['plain_p50']} s", percentile(plain, 0.5) <= TARGETS["plain_p50"]),
+        (f"plain create p95 <= {TARGETS['plain_p95']} s", percentile(plain, 0.95) <= TARGETS["plain_p95"]),
+        (f"database connections <= {TARGETS['connections']}", measured["connections"] <= TARGETS["connections"]),
+    ]
+    print("targets (300 visitors, 4 s answers):")
+    for label, met in checks:
+        print(f"  {label:<48} {'met' if met else 'MISSED'}")
+    if failures:
+        print(f"{len(failures)} visitors failed; first: {failures[0]}")
+
+
+if __name__ == "__main__":
+    main()

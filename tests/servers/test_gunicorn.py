@@ -1,0 +1,152 @@
+"""botportal under the servers it is deployed with, started for real: gunicorn with uvicorn's worker from
+gunicorn.conf.py (as production runs it), and gunicorn's WSGI workers on botportal/wsgi.py.
+
+Each server runs with DEBUG=false on a fresh SQLite file and collected static files.
+"""
+
+import http.client
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from botportal.middleware import DRAIN_MAX_BYTES
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+LIMIT = settings.BOTPORTAL["MAX_BODY_BYTES"]
+
+pytestmark = pytest.mark.live
+
+SERVERS = {
+    # Everything else from gunicorn.conf.py, as `gunicorn botportal.asgi:application` runs in production.
+    "asgi": ["botportal.asgi:application", "--workers", "1"],
+    "wsgi-sync": ["botportal.wsgi", "--worker-class", "sync", "--workers", "1"],
+    "wsgi-gthread": ["botportal.wsgi", "--worker-class", "gthread", "--workers", "1", "--threads", "2"],
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_env(tmp_path_factory):
+    var = tmp_path_factory.mktemp("servers")
+    dropped = {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "BOTPORTAL_VAR_DIR": str(var),
+            "STATIC_ROOT": str(var / "static"),
+            "LOG_LEVEL": "ERROR",
+        }
+    )
+    for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)  # noqa: S603
+    return env
+
+
+@pytest.fixture(scope="module", params=list(SERVERS))
+def server(request, server_env):
+    """(name, port) of a running server, one of SERVERS."""
+    port = _free_port()
+    args = [GUNICORN, *SERVERS[request.param], "--bind", f"127.0.0.1:{port}", "--no-control-socket"]
+    process = subprocess.Popen(args, cwd=ROOT, env=server_env, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/api/health")
+                assert connection.getresponse().status == 200
+                connection.close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        yield request.param, port
+    finally:
+        process.terminate()
+        process.wait(timeout=40)
+
+
+def test_the_asgi_server_is_uvicorns_worker(server):
+    name, port = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/api/health")
+    response = connection.getresponse()
+    assert response.status == 200 and response.read() == b'{"status":"ok"}'
+    assert response.getheader("Server") == ("uvicorn" if name == "asgi" else "gunicorn")
+
+
+@pytest.mark.parametrize("path", ["/static/botportal/widget.js", "ADMIN_CSS"])
+def test_static_files_are_served(server, path):
+    _, port = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    if path == "ADMIN_CSS":
+        connection.request("GET", "/admin/login/")
+        page = connection.getresponse().read().decode()
+        start = page.index("/static/admin/css/base.")
+        path = page[start : page.index('"', start)]
+    connection.request("GET", path)
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200, path
+    assert len(body) > 1000
+    assert response.getheader("Content-Type").startswith("text/css" if path.endswith(".css") else "text/javascript")
+
+
+@pytest.mark.parametrize("size", [LIMIT + 1, 6 * 1024 * 1024])
+def test_a_refused_oversized_body_leaves_the_connection_usable_or_says_close(server, size):
+    _refused_then_health(server, size)
+
+
+# Past DRAIN_MAX_BYTES a WSGI worker stops reading and closes, and a client still sending its body sees
+# the connection go; under ASGI the server discards any amount and the connection stays.
+@pytest.mark.parametrize("server", ["asgi"], indirect=True)
+def test_under_asgi_a_body_of_any_size_is_refused_unread_on_a_usable_connection(server):
+    _refused_then_health(server, DRAIN_MAX_BYTES + 4 * 1024 * 1024)
+
+
+def _refused_then_health(server, size):
+    name, port = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/api/v1/bot/create", body=b"x" * size, headers={"Content-Type": "application/json"})
+    refused = connection.getresponse()
+    assert refused.status == 413
+    assert str(size) in refused.read().decode()
+    told_close = refused.getheader("Connection", "").lower() == "close"
+
+    # The same connection object: http.client reconnects by itself only if it was told to close.
+    connection.request("GET", "/api/health")
+    after = connection.getresponse()
+    assert after.status == 200 and after.read() == b'{"status":"ok"}'
+    if name == "asgi":
+        assert not told_close  # uvicorn discards the rest of the body and keeps the connection
+
+
+@pytest.mark.parametrize("server", ["asgi"], indirect=True)
+def test_under_asgi_a_body_declared_too_large_is_refused_before_it_is_sent(server):
+    # Django's ASGI handler would otherwise wait for (and store) the whole gigabyte before answering.
+    _, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(
+            b"POST /api/v1/bot/create HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000\r\n\r\n" + b"x" * 65536
+        )
+        head = raw.recv(65536)
+    assert head.startswith(b"HTTP/1.1 413 ")
