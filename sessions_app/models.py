@@ -183,8 +183,10 @@ class Conversation(models.Model):
     # a turn that finds another in progress takes the next ticket and waits until `turn_served` reaches
     # the ticket before it; `turn_since` is when the turn now due was claimed (or became due), so that
     # a turn whose process died is released after BOTPORTAL["TURN_TIMEOUT"] seconds.
-    turn_ticket = models.BigIntegerField(default=0, editable=False)
-    turn_served = models.BigIntegerField(default=0, editable=False)
+    # Defaults in the database too, so that a row written without these columns (a process still on the
+    # previous release during a deploy, bulk SQL) starts with no turn queued.
+    turn_ticket = models.BigIntegerField(default=0, db_default=0, editable=False)
+    turn_served = models.BigIntegerField(default=0, db_default=0, editable=False)
     turn_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     all_objects = models.Manager()

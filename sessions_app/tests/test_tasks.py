@@ -119,12 +119,21 @@ def _database_url() -> str:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+@pytest.fixture
+def tasks_go_to_the_broker():
+    # The suite runs queued tasks in process (the root conftest); this test needs them on the broker.
+    previous = botportal_app.conf.task_always_eager
+    botportal_app.conf.task_always_eager = False
+    yield
+    botportal_app.conf.task_always_eager = previous
+
+
 @pytest.mark.skipif(
     not settings.CELERY_BROKER_URL.startswith("redis"),
     reason="needs CELERY_BROKER_URL=redis://... (CI); the embedded worker test covers the default broker",
 )
 @pytest.mark.django_db(transaction=True)
-def test_worker_process_on_redis_consumes_a_delayed_task(lifecycle_settings):
+def test_worker_process_on_redis_consumes_a_delayed_task(lifecycle_settings, tasks_go_to_the_broker):
     if connection.vendor != "postgresql":
         pytest.skip("a worker process cannot open the in-memory SQLite test database; CI pairs Redis with PostgreSQL")
     assert not botportal_app.conf.task_always_eager
