@@ -10,7 +10,10 @@ app_name = "chatbotkit"
 CONVERSATION = "conversation/<str:conversation_id>"
 
 urlpatterns = [
-    path("bot/<str:bot_id>/session/create", conversing.BotSessionCreateView.as_view(), name="bot-session-create"),
+    # Served as an async view: under ASGI its one database phase runs in the event loop's bounded thread pool,
+    # not on a thread of its own per request (hundreds of visitors arriving at once would otherwise start
+    # hundreds of threads contending for the GIL and for the few pooled connections).
+    path("bot/<str:bot_id>/session/create", async_api_view(conversing.BotSessionCreateView), name="bot-session-create"),
     path(f"{CONVERSATION}/session/create", conversing.ConversationSessionCreateView.as_view(), name="session-create"),
     path(f"{CONVERSATION}/session/refresh", conversing.SessionRefreshView.as_view(), name="session-refresh"),
     path(f"{CONVERSATION}/session/revoke", conversing.SessionRevokeView.as_view(), name="session-revoke"),
