@@ -1,3 +1,4 @@
+
 """Turns served by the real ASGI application (uvicorn in a background thread) against the test database."""
 
 import asyncio
@@ -7,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from rest_framework.throttling import SimpleRateThrottle
 
 from bots.tests.factories import BotFactory
 
@@ -56,3 +58,15 @@ def open_session(http, bot) -> dict:
     response = http.post(f"/api/v1/bot/{bot.pk}/session/create", json={})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+# Many requests from one address in a few seconds are the point of these tests, not abuse.
+@pytest.fixture(autouse=True)
+def _generous_rates(monkeypatch):
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        dict.fromkeys(
+            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), "100000/minute"
+        ),
+    )

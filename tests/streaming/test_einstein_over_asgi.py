@@ -4,7 +4,6 @@ import threading
 import time
 
 import pytest
-from rest_framework.throttling import SimpleRateThrottle
 
 from sessions_app.models import Conversation, Message
 from sessions_app.services.owners import owner_profile_ensure
@@ -12,17 +11,6 @@ from sessions_app.tests.apis.einstein.conftest import begin_body
 from tests.streaming.test_turns_over_asgi import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _generous_rates(monkeypatch):
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), "100000/minute"
-        ),
-    )
 
 
 @pytest.fixture

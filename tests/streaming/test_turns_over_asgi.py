@@ -16,23 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from django.db import connection, connections, transaction
-from rest_framework.throttling import SimpleRateThrottle
 
 from sessions_app.models import Conversation, Message
 from tests.streaming.conftest import open_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _generous_rates(monkeypatch):
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), "100000/minute"
-        ),
-    )
 
 
 def lines(response) -> list[dict]:
