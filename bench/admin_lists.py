@@ -33,7 +33,7 @@ from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bots.models import Bot  # noqa: E402
-from sessions_app import credentials  # noqa: E402
+from sessions_app.access import credentials  # noqa: E402
 from sessions_app.models import BotSession, Contact, Conversation, Message  # noqa: E402
 from sessions_app.services.owners import CONVERSATION_REVIEWER_GROUP, bot_owner_create  # noqa: E402
 

@@ -10,13 +10,10 @@ urlpatterns = [
     path("api/health", HealthView.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/v1/", include("sessions_app.api.chatbotkit.urls")),
-    path("v1/", include(("sessions_app.api.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
+    path("api/v1/", include("sessions_app.protocols.chatbotkit.urls")),
+    path("v1/", include(("sessions_app.protocols.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
     path("widget/", include("sessions_app.urls_widget")),
-    path("", include("sessions_app.api.einstein.urls")),
-    # Bot definitions as one JSON document: export and import.
-    path("api/v1/", include("bots.api.urls")),
-    path("v1/", include(("bots.api.urls", "bots-v1"), namespace="bots-short")),
+    path("", include("sessions_app.protocols.einstein.urls")),
     # Last: anything else under the API prefixes (and the bare prefixes) is a JSON 404, in DEBUG too.
     re_path(r"^(api|v1)(?:/|$)", api_not_found),
 ]

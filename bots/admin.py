@@ -6,13 +6,13 @@ from django.utils.html import format_html
 from botportal import validation
 from botportal.errors import InvalidInput
 from sessions_app import admin_views
-from sessions_app.admin_deletion import BatchedDeleteAdminMixin
-from sessions_app.admin_scoping import (
+from sessions_app.access.scoping import (
     OwnerScopedAdminMixin,
     OwnerScopedModelAdmin,
     OwnerScopedRelatedFilter,
     may_write,
 )
+from sessions_app.admin_deletion import BatchedDeleteAdminMixin
 from sessions_app.services import deletions
 from sessions_app.widget import bot_embed_snippet_html
 

@@ -13,14 +13,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from sessions_app.admin_deletion import BatchedDeleteAdminMixin
-from sessions_app.admin_scoping import (
+from sessions_app.access.scoping import (
     CappedCountPaginator,
     OwnerScopedModelAdmin,
     OwnerScopedRelatedFilter,
     may_write,
     scope,
 )
+from sessions_app.admin_deletion import BatchedDeleteAdminMixin
 from sessions_app.selectors.admin import conversation_sessions, transcript_messages_for_export, transcript_page
 from sessions_app.services import deletions
 from sessions_app.services.owners import api_key_create, api_key_revoke

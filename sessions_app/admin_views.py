@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from botportal import validation
 from botportal.errors import DomainError
-from sessions_app.admin_scoping import may_write, write_scope
+from sessions_app.access.scoping import may_write, write_scope
 from sessions_app.models import Conversation, Origin
 from sessions_app.services.conversations import conversation_exchange
 from sessions_app.services.sessions import bot_session_create

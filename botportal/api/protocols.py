@@ -5,7 +5,7 @@ from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from botportal.api.errors import error_body
-from sessions_app.api.einstein.errors import einstein_error_response, is_einstein_path
+from sessions_app.protocols.einstein.errors import einstein_error_response, is_einstein_path
 
 CHATBOTKIT_PREFIXES = ("/api/", "/v1/")
 # The prefixes themselves, without their slash, belong to the protocol too (no redirect to "/api/").

@@ -7,7 +7,7 @@ import yaml
 from django.test import Client
 from openapi_schema_validator import OAS30Validator
 
-from sessions_app.api.einstein import SPEC_PATH
+from sessions_app.protocols.einstein import SPEC_PATH
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sessions_app import credentials
+from sessions_app.access import credentials
 from sessions_app.models import ApiKey, OwnerProfile
 
 BOT_OWNER_GROUP = "Bot owners"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from botportal import validation
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
 from bots.models import Bot, Visibility
-from sessions_app import credentials
+from sessions_app.access import credentials
 from sessions_app.models import BotSession, Contact, ContactSource, Conversation, MessageType, Origin
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.contacts import contact_for_person

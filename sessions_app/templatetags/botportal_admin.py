@@ -1,7 +1,7 @@
 from django import template
 
 from bots.models import Bot
-from sessions_app.admin_scoping import is_bot_owner, scope
+from sessions_app.access.scoping import is_bot_owner, scope
 from sessions_app.models import OwnerProfile
 from sessions_app.selectors.admin import bot_activity_list
 

@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 
 from bots.tests.factories import BotFactory, UserFactory
-from sessions_app import credentials
+from sessions_app.access import credentials
 from sessions_app.models import BotSession, Contact, Conversation, Message
 
 

@@ -1,6 +1,6 @@
 """Schemathesis against the Einstein Bots Runtime v5.0.0 spec itself, every operation, in process.
 
-The spec ships with the adapter (`sessions_app/api/einstein/spec/`): a missing file fails.
+The spec ships with the adapter (`sessions_app/protocols/einstein/spec/`): a missing file fails.
 """
 
 import pytest
@@ -8,7 +8,7 @@ import schemathesis
 
 from botportal.wsgi import application
 from bots.models import Bot
-from sessions_app.api.einstein import SPEC_PATH
+from sessions_app.protocols.einstein import SPEC_PATH
 from sessions_app.services.runtime import runtime_session_begin
 from tests.fuzz.conftest import CHECKS, FUZZ_SETTINGS, aim
 

@@ -16,7 +16,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from bots.models import Bot, Intent
-from sessions_app.admin_scoping import OWNER_PATHS, write_check
+from sessions_app.access.scoping import OWNER_PATHS, write_check
 from sessions_app.models import BotSession, Conversation
 from sessions_app.services.owners import CONVERSATION_REVIEWER_GROUP
 

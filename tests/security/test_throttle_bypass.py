@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from botportal.api.throttles import FailedAuthenticationThrottle
-from sessions_app.api import authentication
+from sessions_app.access import authentication
 from sessions_app.tests.apis.helpers import assert_error, post, token_client
 
 HIGH = "100000/minute"

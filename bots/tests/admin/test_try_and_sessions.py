@@ -1,7 +1,7 @@
 from django.urls import reverse
 
 from bots.tests.factories import BotFactory
-from sessions_app import credentials
+from sessions_app.access import credentials
 from sessions_app.models import BotSession, Conversation, Message
 from sessions_app.services.sessions import bot_session_authenticate
 from sessions_app.tests.factories import BotSessionFactory, ConversationFactory

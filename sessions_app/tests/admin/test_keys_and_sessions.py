@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from sessions_app import credentials
+from sessions_app.access import credentials
 from sessions_app.models import ApiKey
 from sessions_app.services.owners import api_key_authenticate
 from sessions_app.tests.factories import BotSessionFactory, ConversationFactory

@@ -4,7 +4,7 @@ loop's bounded thread pool, not on a new thread per request (hundreds of visitor
 from asgiref.sync import iscoroutinefunction
 from django.urls import resolve
 
-from sessions_app.api.chatbotkit.conversing import BotSessionCreateView
+from sessions_app.protocols.chatbotkit.conversing import BotSessionCreateView
 
 
 def test_bot_session_create_is_an_async_view_around_the_drf_view():

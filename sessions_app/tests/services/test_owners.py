@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from sessions_app import credentials
+from sessions_app.access import credentials
 from sessions_app.models import ApiKey
 from sessions_app.services.owners import (
     BOT_OWNER_GROUP,

@@ -1,6 +1,6 @@
 """Every response these tests receive is validated against the Einstein Bots v5.0.0 spec file itself.
 
-The spec ships with the adapter (`sessions_app/api/einstein/spec/`, with its licence); a missing file
+The spec ships with the adapter (`sessions_app/protocols/einstein/spec/`, with its licence); a missing file
 fails the tests rather than skipping the validation.
 """
 
@@ -17,7 +17,7 @@ from openapi_schema_validator import OAS30Validator
 from rest_framework.test import APIClient
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from sessions_app.api.einstein import SPEC_PATH
+from sessions_app.protocols.einstein import SPEC_PATH
 from sessions_app.services.owners import owner_profile_ensure
 
 

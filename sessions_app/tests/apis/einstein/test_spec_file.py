@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from sessions_app.api.einstein import SPEC_PATH
+from sessions_app.protocols.einstein import SPEC_PATH
 
 ROOT = Path(settings.BASE_DIR)
 SKIPPED_DIRS = {".git", ".venv", "var", "node_modules", "__pycache__", "test-results"}

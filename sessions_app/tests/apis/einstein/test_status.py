@@ -14,7 +14,7 @@ def test_status_is_up_when_the_database_answers(einstein_anon):
 
 
 def test_status_is_down_with_503_when_the_database_does_not_answer(einstein_anon):
-    with mock.patch("sessions_app.api.einstein.views.connection.cursor", side_effect=DatabaseError("gone")):
+    with mock.patch("sessions_app.protocols.einstein.views.connection.cursor", side_effect=DatabaseError("gone")):
         response = einstein_anon.get("/status", headers={"X-Request-ID": "health-1"})
     assert response.status_code == 503
     body = response.json()
@@ -50,7 +50,7 @@ def test_near_misses_of_status_and_versions_are_404_error_objects(einstein_anon,
 
 
 def test_root_handlers_render_this_protocols_paths_only(rf):
-    from sessions_app.api.einstein.errors import einstein_handler404, einstein_handler500
+    from sessions_app.protocols.einstein.errors import einstein_handler404, einstein_handler500
 
     from .conftest import validate
 
@@ -69,7 +69,7 @@ def test_root_handlers_render_this_protocols_paths_only(rf):
 
 
 def test_an_unexpected_failure_is_a_500_error_object_not_html(einstein_anon):
-    with mock.patch("sessions_app.api.einstein.views.JsonResponse", side_effect=RuntimeError("boom")):
+    with mock.patch("sessions_app.protocols.einstein.views.JsonResponse", side_effect=RuntimeError("boom")):
         response = einstein_anon.get("/versions")
     assert response.status_code == 500
     assert response.json()["error"] == "RequestProcessingException" and "boom" not in response.json()["message"]

@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "sessions_app.api.authentication.BearerAuthentication"
+    target_class = "sessions_app.access.authentication.BearerAuthentication"
     name = "bearer"
 
     def get_security_definition(self, auto_schema):
@@ -16,7 +16,7 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class ApiSecretAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "sessions_app.api.authentication.ApiSecretAuthentication"
+    target_class = "sessions_app.access.authentication.ApiSecretAuthentication"
     name = "apiSecret"
 
     def get_security_definition(self, auto_schema):
@@ -26,7 +26,7 @@ class ApiSecretAuthenticationScheme(OpenApiAuthenticationExtension):
 class OutputSerializerExtension(OpenApiSerializerExtension):
     """ChatBotKit outputs leave out undefined keys (null, "", {}): only those always defined are required."""
 
-    target_class = "sessions_app.api.chatbotkit.serializers.Output"
+    target_class = "sessions_app.protocols.chatbotkit.serializers.Output"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from botportal.api.base import JsonApiView
 from bots.selectors import bot_get
 from bots.services.bot_definitions import bot_export, bot_import
-from sessions_app.api.chatbotkit.access import owner_required
-from sessions_app.api.chatbotkit.resources import errors
-from sessions_app.api.chatbotkit.serializers import IdOutput
+from sessions_app.access.permissions import owner_required
+from sessions_app.protocols.chatbotkit.resources import errors
+from sessions_app.protocols.chatbotkit.serializers import IdOutput
 
 DOCUMENT = OpenApiResponse(OpenApiTypes.OBJECT, description="The bot definition document (format botportal.bot).")
 

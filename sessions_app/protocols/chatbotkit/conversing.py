@@ -18,9 +18,9 @@ from botportal.api.throttles import SESSION_CREATE_THROTTLES
 from botportal.errors import NotAuthenticated
 from bots import engine
 from bots.selectors import bot_get_any
-from sessions_app.api.chatbotkit import serializers as s
-from sessions_app.api.chatbotkit.access import conversation_for, owner_required, presented_session
-from sessions_app.api.chatbotkit.resources import page_json
+from sessions_app.access.permissions import conversation_for, owner_required, presented_session
+from sessions_app.protocols.chatbotkit import serializers as s
+from sessions_app.protocols.chatbotkit.resources import page_json
 from sessions_app.selectors.conversations import conversation_get, message_row_page, message_rows
 from sessions_app.services.conversations import (
     ExchangeResult,

@@ -1,9 +1,12 @@
 from django.urls import path
 
 from botportal.api.asyncviews import async_api_view
-from sessions_app.api import schema_extensions  # noqa: F401 (registers the authentication schemes)
-from sessions_app.api.chatbotkit import conversing
-from sessions_app.api.chatbotkit.owner import owner_urls
+from sessions_app.protocols.chatbotkit import (
+    conversing,
+    schema_extensions,  # noqa: F401 (registers the authentication schemes)
+)
+from sessions_app.protocols.chatbotkit.definitions import BotExportView, BotImportView
+from sessions_app.protocols.chatbotkit.owner import owner_urls
 
 app_name = "chatbotkit"
 
@@ -23,4 +26,9 @@ urlpatterns = [
     path(f"{CONVERSATION}/message/list", conversing.MessageListView.as_view(), name="conversation-message-list"),
 ]
 urlpatterns += owner_urls()
+# Bot definitions as one JSON document: export and import.
+urlpatterns += [
+    path("bot/import", BotImportView.as_view(), name="bot-import"),
+    path("bot/<str:bot_id>/export", BotExportView.as_view(), name="bot-export"),
+]
 # Anything else under the prefix: the JSON 404 at the end of botportal/urls.py.

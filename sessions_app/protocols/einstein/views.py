@@ -21,7 +21,7 @@ from botportal.api.throttles import (
 )
 from botportal.asyncdb import db_phase
 from botportal.errors import InvalidInput, NotAuthenticated
-from sessions_app.api.authentication import api_secret_owner
+from sessions_app.access.authentication import api_secret_owner
 from sessions_app.services.conversations import TurnClaim
 from sessions_app.services.runtime import (
     META_KEY,

@@ -8,9 +8,9 @@ from botportal.api.base import JsonApiView
 from botportal.api.pagination import paginate
 from bots import selectors as bot_selectors
 from bots.services import resources as bot_services
-from sessions_app.api.chatbotkit import serializers as s
-from sessions_app.api.chatbotkit.access import owner_required
-from sessions_app.api.chatbotkit.resources import (
+from sessions_app.access.permissions import owner_required
+from sessions_app.protocols.chatbotkit import serializers as s
+from sessions_app.protocols.chatbotkit.resources import (
     LIST_PARAMETERS,
     META_FILTER_NOTE,
     Resource,

@@ -9,7 +9,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from botportal.api.throttles import FailedAuthenticationThrottle
 from botportal.errors import NotAuthenticated
-from sessions_app import credentials
+from sessions_app.access import credentials
 from sessions_app.services.owners import api_key_authenticate
 from sessions_app.services.sessions import bot_session_authenticate
 

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 
 from botportal.api.base import JsonApiView
 from botportal.api.pagination import MAX_TAKE, paginate
-from sessions_app.api.chatbotkit import serializers as s
-from sessions_app.api.chatbotkit.access import owner_required
+from sessions_app.access.permissions import owner_required
+from sessions_app.protocols.chatbotkit import serializers as s
 
 ERROR = s.ErrorOutput
 LIST_PARAMETERS = [

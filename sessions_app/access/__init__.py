@@ -1,0 +1,1 @@
+"""Owner access: credentials, authentication, permissions, admin owner scoping, the throttles that know models."""
