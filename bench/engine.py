@@ -31,7 +31,7 @@ from django.db import connection  # noqa: E402
 from bots.engine import Turn, respond  # noqa: E402
 from bots.engine.classifier import model_for  # noqa: E402
 from bots.models import Bot, Dataset, DatasetRecord, Intent, Utterance  # noqa: E402
-from bots.selectors import dataset_search  # noqa: E402
+from bots.search import dataset_search  # noqa: E402
 from bots.services.intent_models import intent_model_build  # noqa: E402
 
 SYLLABLES = [

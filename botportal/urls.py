@@ -12,7 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("sessions_app.protocols.chatbotkit.urls")),
     path("v1/", include(("sessions_app.protocols.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
-    path("widget/", include("sessions_app.urls_widget")),
+    path("widget/", include("sessions_app.widget.urls")),
     path("", include("sessions_app.protocols.einstein.urls")),
     # Last: anything else under the API prefixes (and the bare prefixes) is a JSON 404, in DEBUG too.
     re_path(r"^(api|v1)(?:/|$)", api_not_found),

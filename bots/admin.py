@@ -14,7 +14,7 @@ from sessions_app.access.scoping import (
 )
 from sessions_app.admin_deletion import BatchedDeleteAdminMixin
 from sessions_app.services import deletions
-from sessions_app.widget import bot_embed_snippet_html
+from sessions_app.widget.views import bot_embed_snippet_html
 
 from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
 from .services.bot_definitions import bot_definition_changed, bot_definition_changes

@@ -8,6 +8,6 @@ class SessionsAppConfig(AppConfig):
     def ready(self):
         from corsheaders.signals import check_request_enabled
 
-        from sessions_app.widget import cors_allow_bot_origin
+        from sessions_app.widget.views import cors_allow_bot_origin
 
         check_request_enabled.connect(cors_allow_bot_origin, dispatch_uid="botportal-widget-cors")

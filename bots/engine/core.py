@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 
-from bots.selectors import dataset_search, record_coverage, record_covers_query
+from bots.search import dataset_search, record_coverage, record_covers_query
 
 from . import llm, webhook
 from .definition import Definition, definition_for

@@ -1,7 +1,7 @@
 import pytest
 
 from bots.models import Dataset, DatasetRecord
-from bots.selectors import dataset_search
+from bots.search import dataset_search
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 They follow the /api/v1 conventions (JSON only, an owner's API secret, errors in the ChatBotKit shape
 through the project's exception handler). Dataset search is served by the ChatBotKit owner routes with
-`bots.selectors.dataset_search`, the same function the engine uses.
+`bots.search.dataset_search`, the same function the engine uses.
 """
 
 from drf_spectacular.types import OpenApiTypes

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from botportal.api.base import JsonApiView
 from botportal.api.pagination import paginate
+from bots import search as bot_search
 from bots import selectors as bot_selectors
 from bots.services import resources as bot_services
 from sessions_app.access.permissions import owner_required
@@ -165,7 +166,7 @@ class DatasetSearchView(JsonApiView):
         owner = owner_required(request)
         dataset = bot_selectors.dataset_get(owner=owner, dataset_id=dataset_id)
         search = validated(s.DatasetSearchInput, self.body(request))["search"]
-        found = bot_selectors.dataset_search(dataset=dataset, search=search)
+        found = bot_search.dataset_search(dataset=dataset, search=search)
         records = [{**s.RecordOutput(record).data, "score": score} for record, score in found]
         return Response({"id": str(dataset.pk), "records": records})
 

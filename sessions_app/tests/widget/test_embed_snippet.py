@@ -3,7 +3,7 @@ from django.contrib.staticfiles import finders
 from django.test import RequestFactory
 
 from bots.tests.factories import BotFactory
-from sessions_app.widget import bot_embed_snippet, bot_embed_snippet_html, origin_normalize
+from sessions_app.widget.views import bot_embed_snippet, bot_embed_snippet_html, origin_normalize
 
 pytestmark = pytest.mark.django_db
 

@@ -110,7 +110,7 @@ def test_the_widget_page_is_not_a_cors_route(client, shop_bot):
 def test_same_origin_calls_are_decided_without_a_query(shop_bot, django_assert_num_queries):
     from django.test import RequestFactory
 
-    from sessions_app.widget import cors_allow_bot_origin
+    from sessions_app.widget.views import cors_allow_bot_origin
 
     request = RequestFactory().post(
         f"/api/v1/bot/{shop_bot.pk}/session/create", HTTP_HOST="localhost", HTTP_ORIGIN="http://localhost"

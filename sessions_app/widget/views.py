@@ -18,7 +18,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
 from botportal.validation import origin_normalize
-from sessions_app.selectors.widget import bot_allowed_origins_for_path, widget_bot_get
+from sessions_app.widget.selectors import bot_allowed_origins_for_path, widget_bot_get
 
 PRECHAT_FIELDS = ("name", "email")
 WIDGET_SCRIPT = "botportal/widget.js"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app.widget import widget_page
+from sessions_app.widget.views import widget_page
 
 app_name = "widget"
 
