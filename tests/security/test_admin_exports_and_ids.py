@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from sessions_app.admin import spreadsheet_safe
+from sessions_app.admin.exports import spreadsheet_safe
 from sessions_app.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 
 from .test_admin_matrix import NOT_OWNED, per_object_routes, registered

@@ -172,7 +172,7 @@ def test_conversations_can_not_be_added_by_hand(owner, login_client):
 
 
 def test_contact_filter_lists_recent_contacts_and_the_selected_one(owner, bot, login_client, monkeypatch):
-    from sessions_app.admin import RecentContactFilter
+    from sessions_app.admin.sessions import RecentContactFilter
     from sessions_app.models import Contact
 
     monkeypatch.setattr(RecentContactFilter, "limit", 2)

@@ -75,7 +75,7 @@ def test_dashboard_makes_a_fixed_number_of_queries(owner, many_rows, login_clien
 
 def test_big_lists_count_at_most_a_capped_number_of_rows(owner, bot, login_client, monkeypatch):
     from sessions_app.access.scoping import CappedCountPaginator
-    from sessions_app.admin import MessageAdmin
+    from sessions_app.admin.sessions import MessageAdmin
 
     monkeypatch.setattr(CappedCountPaginator, "cap", 5)
     monkeypatch.setattr(MessageAdmin, "list_per_page", 3)

@@ -5,19 +5,18 @@ from django.utils.html import format_html
 
 from botportal import validation
 from botportal.errors import InvalidInput
-from sessions_app import admin_views
+from bots.models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
+from bots.services.bot_definitions import bot_definition_changed, bot_definition_changes
 from sessions_app.access.scoping import (
     OwnerScopedAdminMixin,
     OwnerScopedModelAdmin,
     OwnerScopedRelatedFilter,
     may_write,
 )
-from sessions_app.admin_deletion import BatchedDeleteAdminMixin
+from sessions_app.admin import views as admin_views
+from sessions_app.admin.deletion import BatchedDeleteAdminMixin
 from sessions_app.services import deletions
 from sessions_app.widget.views import bot_embed_snippet_html
-
-from .models import Ability, Bot, Dataset, DatasetRecord, EntityType, Intent, Skillset, Utterance, Variable
-from .services.bot_definitions import bot_definition_changed, bot_definition_changes
 
 
 class OneVersionPerSaveMixin:

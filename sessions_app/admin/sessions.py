@@ -1,13 +1,10 @@
 import contextlib
-import csv
-import json
 
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Exists, OuterRef, Q
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -20,17 +17,14 @@ from sessions_app.access.scoping import (
     may_write,
     scope,
 )
-from sessions_app.admin_deletion import BatchedDeleteAdminMixin
-from sessions_app.selectors.admin import conversation_sessions, transcript_messages_for_export, transcript_page
+from sessions_app.admin.deletion import BatchedDeleteAdminMixin
+from sessions_app.admin.exports import transcripts_csv_response, transcripts_json_response
+from sessions_app.admin.transcript import transcript_turns
+from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
+from sessions_app.selectors.admin import conversation_sessions, transcript_page
 from sessions_app.services import deletions
 from sessions_app.services.owners import api_key_create, api_key_revoke
 from sessions_app.services.sessions import bot_session_revoke
-
-from .models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
-
-admin.site.site_header = "botportal console"
-admin.site.site_title = "botportal"
-admin.site.index_title = "Dashboard"
 
 
 @admin.register(OwnerProfile)
@@ -167,71 +161,6 @@ class RecentContactFilter(OwnerScopedRelatedFilter):
         return [(contact.pk, str(contact)) for contact in recent]
 
 
-EXPORT_FIELDS = (
-    "conversation_id",
-    "bot",
-    "contact_email",
-    "origin",
-    "conversation_started_at",
-    "ended_at",
-    "end_reason",
-    "message_id",
-    "type",
-    "text",
-    "created_at",
-    "intents",
-    "entities",
-)
-
-
-# A spreadsheet reads a cell beginning with one of these as a formula (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value) -> str:
-    """A CSV cell a spreadsheet shows as text: one that would start a formula gets a leading `'`."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _message_intents(message):
-    return (message.meta or {}).get("intents") or []
-
-
-def _message_entities(message):
-    return (message.meta or {}).get("entities") or []
-
-
-def _choices(message) -> list[str]:
-    """The labels of the choices a bot message offered."""
-    parts = (message.meta or {}).get("messages") or []
-    return [
-        choice.get("label", "")
-        for part in parts
-        if isinstance(part, dict) and part.get("type") == "choices"
-        for choice in part.get("choices", [])
-        if isinstance(choice, dict)
-    ]
-
-
-def _describe(item) -> str:
-    """One detected intent or entity as a short label, whatever shape the engine stored."""
-    if not isinstance(item, dict):
-        return str(item)
-    name = item.get("label") or item.get("name") or item.get("type") or "?"
-    value = item.get("value")
-    text = f"{name}={value}" if value not in (None, "") else str(name)
-    confidence = item.get("confidence")
-    if isinstance(confidence, int | float):
-        text += f" ({confidence:.2f})"
-    return text
-
-
 @admin.register(Conversation)
 class ConversationAdmin(OwnerScopedModelAdmin):
     owns_directly = True
@@ -315,23 +244,13 @@ class ConversationAdmin(OwnerScopedModelAdmin):
         if conversation is None or not self.has_view_permission(request, conversation):
             raise Http404("No conversation with this id.")
         page = transcript_page(conversation=conversation, page_number=request.GET.get("page", 1))
-        turns = [
-            {
-                "message": message,
-                "side": "user" if message.type == "user" else ("bot" if message.type == "bot" else "other"),
-                "intents": [_describe(i) for i in _message_intents(message)],
-                "entities": [_describe(e) for e in _message_entities(message)],
-                "choices": _choices(message),
-            }
-            for message in page.object_list
-        ]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"Transcript: {conversation}",
             "conversation": conversation,
             "page": page,
-            "turns": turns,
+            "turns": transcript_turns(messages=page.object_list),
             "sessions": conversation_sessions(conversation=conversation),
             "variables": sorted((conversation.variables or {}).items()),
             "can_change": self.has_change_permission(request, conversation),
@@ -341,84 +260,11 @@ class ConversationAdmin(OwnerScopedModelAdmin):
 
     @admin.action(description="Export selected transcripts as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
-        writer = csv.writer(_Echo())
-
-        def row(cells):
-            # Every cell, not only the message text: names, emails and reasons are typed by someone too.
-            return writer.writerow([spreadsheet_safe(cell) for cell in cells])
-
-        def rows():
-            yield row(EXPORT_FIELDS)
-            for m in transcript_messages_for_export(conversations_queryset=queryset).iterator(chunk_size=2000):
-                c = m.conversation
-                yield row(
-                    [
-                        c.pk,
-                        c.bot.name if c.bot else "",
-                        c.contact.email if c.contact else "",
-                        c.origin,
-                        c.created_at.isoformat(),
-                        c.ended_at.isoformat() if c.ended_at else "",
-                        c.end_reason,
-                        m.pk,
-                        m.type,
-                        m.text,
-                        m.created_at.isoformat(),
-                        json.dumps(_message_intents(m)),
-                        json.dumps(_message_entities(m)),
-                    ]
-                )
-
-        return self._download(rows(), "text/csv", "csv")
+        return transcripts_csv_response(conversations=queryset)
 
     @admin.action(description="Export selected transcripts as JSON", permissions=["view"])
     def export_json(self, request, queryset):
-        def chunks():
-            # Streamed conversation by conversation so a large export never sits in memory whole.
-            yield "["
-            current = None
-            first_message = True
-            for m in transcript_messages_for_export(conversations_queryset=queryset).iterator(chunk_size=2000):
-                if m.conversation_id != current:
-                    c = m.conversation
-                    yield ("]}," if current is not None else "") + json.dumps(
-                        {
-                            "id": c.pk,
-                            "bot": {"id": c.bot_id, "name": c.bot.name} if c.bot else None,
-                            "contact": {"id": c.contact_id, "email": c.contact.email, "name": c.contact.name}
-                            if c.contact
-                            else None,
-                            "origin": c.origin,
-                            "created_at": c.created_at,
-                            "ended_at": c.ended_at,
-                            "end_reason": c.end_reason,
-                            "variables": c.variables,
-                        },
-                        cls=DjangoJSONEncoder,
-                    )[:-1] + ', "messages": ['
-                    current = m.conversation_id
-                    first_message = True
-                yield ("" if first_message else ",") + json.dumps(
-                    {
-                        "id": m.pk,
-                        "type": m.type,
-                        "text": m.text,
-                        "created_at": m.created_at,
-                        "intents": _message_intents(m),
-                        "entities": _message_entities(m),
-                    },
-                    cls=DjangoJSONEncoder,
-                )
-                first_message = False
-            yield ("]}" if current is not None else "") + "]"
-
-        return self._download(chunks(), "application/json", "json")
-
-    def _download(self, content, content_type, extension):
-        response = StreamingHttpResponse(content, content_type=content_type)
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="transcripts-{stamp}.{extension}"'
-        return response
+        return transcripts_json_response(conversations=queryset)
 
 
 @admin.register(Message)
