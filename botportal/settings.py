@@ -162,6 +162,13 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# --- Wire protocols ------------------------------------------------------------------------------
+# Each protocol package's `Protocol` (botportal.api.protocols): its mounts, the paths it owns, its errors.
+BOTPORTAL_PROTOCOLS = [
+    "sessions_app.protocols.chatbotkit.protocol.CHATBOTKIT",
+    "sessions_app.protocols.einstein.protocol.EINSTEIN",
+]
+
 # --- REST framework and OpenAPI -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["sessions_app.access.authentication.BearerAuthentication"],
@@ -173,7 +180,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "botportal.api.errors.chatbotkit_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "botportal.api.throttles.ApiSecretThrottle",
-        "botportal.api.throttles.SessionTokenThrottle",
+        "sessions_app.access.throttles.SessionTokenThrottle",
     ],
     # Rates are "<count>/<second|minute|hour|day>"; see .env.example.
     "DEFAULT_THROTTLE_RATES": {

@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from botportal.api.protocols import api_not_found
+from botportal.api.protocols import protocol_urlpatterns
 from botportal.api.views import HealthView
 
 urlpatterns = [
@@ -10,12 +10,10 @@ urlpatterns = [
     path("api/health", HealthView.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/v1/", include("sessions_app.protocols.chatbotkit.urls")),
-    path("v1/", include(("sessions_app.protocols.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
+    # Every protocol of settings.BOTPORTAL_PROTOCOLS at its prefixes; last, anything else under a prefix
+    # whose protocol asks for it (and the bare prefix) is a 404 in that protocol's shape, in DEBUG too.
+    *protocol_urlpatterns(),
     path("widget/", include("sessions_app.widget.urls")),
-    path("", include("sessions_app.protocols.einstein.urls")),
-    # Last: anything else under the API prefixes (and the bare prefixes) is a JSON 404, in DEBUG too.
-    re_path(r"^(api|v1)(?:/|$)", api_not_found),
 ]
 
 handler400 = "botportal.api.protocols.handler400"

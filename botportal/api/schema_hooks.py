@@ -1,6 +1,7 @@
-"""drf-spectacular postprocessing: answers every /api/v1 route can give, documented once for all of them."""
+"""drf-spectacular postprocessing: answers every route of the schema's protocols can give, documented once."""
 
-API_PREFIXES = ("/api/v1/", "/v1/")
+from botportal.api.protocols import schema_prefixes
+
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOutput"}}}
 
 
@@ -17,8 +18,9 @@ def document_limits(result, generator, request, public):
         "description": "The request body is over the size limit (BOTPORTAL_MAX_BODY_BYTES).",
         "content": ERROR,
     }
+    prefixes = schema_prefixes()
     for path, operations in result.get("paths", {}).items():
-        if not path.startswith(API_PREFIXES):
+        if not path.startswith(prefixes):
             continue
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})

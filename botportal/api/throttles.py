@@ -1,5 +1,8 @@
 """Throttles for a public-facing gateway, on Django's cache (local memory by default, Redis in production).
 
+The machinery and the throttles that need no model live here; those that recognise a credential's model
+(a session token's conversation) live with the credentials, in sessions_app/access/throttles.py.
+
 The client IP comes from DRF's `get_ident`, which trusts exactly `NUM_PROXIES` (the setting
 BOTPORTAL_TRUSTED_PROXIES) entries of X-Forwarded-For and never the header blindly.
 """
@@ -9,8 +12,6 @@ import uuid
 from types import SimpleNamespace
 
 from rest_framework.throttling import SimpleRateThrottle
-
-from sessions_app.models import BotSession, Conversation
 
 
 class PublicSessionCreateIpThrottle(SimpleRateThrottle):
@@ -41,22 +42,6 @@ class PublicSessionCreateBotThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": bot_id}
 
 
-def _conversation_ident(conversation_id) -> str:
-    return f"conversation-{conversation_id}"
-
-
-class SessionTokenThrottle(SimpleRateThrottle):
-    """Requests with session tokens, per conversation: refreshing a token, or holding several tokens of
-    one conversation, never buys more requests in it (the same count as RuntimeSessionThrottle's)."""
-
-    scope = "session_token"
-
-    def get_cache_key(self, request, view):
-        if not isinstance(request.auth, BotSession):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": _conversation_ident(request.auth.conversation_id)}
-
-
 class ApiSecretThrottle(SimpleRateThrottle):
     """Requests per owner authenticated with an API secret."""
 
@@ -66,17 +51,6 @@ class ApiSecretThrottle(SimpleRateThrottle):
         if request.user is None:
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
-
-
-class RuntimeSessionThrottle(SimpleRateThrottle):
-    """Turns per Einstein runtime session (a conversation), at the session token's rate."""
-
-    scope = "session_token"
-
-    def get_cache_key(self, request, view):
-        if not isinstance(request.auth, Conversation):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": _conversation_ident(request.auth.pk)}
 
 
 class FailedAuthenticationThrottle(SimpleRateThrottle):
@@ -146,11 +120,6 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
         # Within this window, once enough of the previous one has slid out of reach.
         share_allowed = (self.num_requests - count) / previous
         return max(1.0, until_next_window - share_allowed * self.duration)
-
-
-# Every API view of botportal carries these; each applies only where its credential is present.
-DEFAULT_THROTTLES = [ApiSecretThrottle, SessionTokenThrottle]
-SESSION_CREATE_THROTTLES = [PublicSessionCreateIpThrottle, PublicSessionCreateBotThrottle, *DEFAULT_THROTTLES]
 
 
 def throttle_wait(throttle_classes, request, *, user=None, auth=None) -> float | None:

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
+from botportal.api.protocols import protocol_get
 from botportal.validation import origin_normalize
 from sessions_app.widget.selectors import bot_allowed_origins_for_path, widget_bot_get
 
@@ -117,7 +118,7 @@ def widget_page(request, bot_id):
     config = {
         "botId": str(bot.pk),
         "name": bot.name or "Assistant",
-        "apiBase": "/api/v1",
+        "apiBase": protocol_get("chatbotkit").base_path,
         "prechat": widget_prechat_fields(bot=bot),
         "embedded": embedded,
         "parentOrigin": widget_parent_origin(bot=bot, request=request) if embedded else None,

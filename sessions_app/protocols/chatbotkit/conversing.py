@@ -14,11 +14,11 @@ from botportal.api.asyncviews import PendingResponse
 from botportal.api.base import JsonApiView, epoch_ms
 from botportal.api.errors import describe, error_body
 from botportal.api.pagination import paginate_fetched
-from botportal.api.throttles import SESSION_CREATE_THROTTLES
 from botportal.errors import NotAuthenticated
 from bots import engine
 from bots.selectors import bot_get_any
 from sessions_app.access.permissions import conversation_for, owner_required, presented_session
+from sessions_app.access.throttles import SESSION_CREATE_THROTTLES
 from sessions_app.protocols.chatbotkit import serializers as s
 from sessions_app.protocols.chatbotkit.resources import page_json
 from sessions_app.selectors.conversations import conversation_get, message_row_page, message_rows

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.http import Http404, JsonResponse
 from rest_framework.exceptions import Throttled
 
+from botportal.api.protocols import protocol_for_path
 from botportal.errors import Conflict, DomainError
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,10 @@ ERROR_NAMES = {
     503: "ServiceUnavailable",
 }
 
-# Paths of this protocol: a root 404/500 handler renders errors on them with einstein_error_response.
-PATH_PREFIXES = ("/v5.0.0/", "/status", "/versions")
-
-
 def is_einstein_path(path: str) -> bool:
-    return path.startswith(PATH_PREFIXES) or path == "/v5.0.0"
+    """Paths of this protocol (its `protocol.py` says which): a root 404/500 handler renders errors on them here."""
+    protocol = protocol_for_path(path)
+    return protocol is not None and protocol.name == "einstein"
 
 
 def request_id(request) -> str:

@@ -14,14 +14,11 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import Throttled
 
 from botportal import asyncdb
-from botportal.api.throttles import (
-    ApiSecretThrottle,
-    RuntimeSessionThrottle,
-    throttle_wait,
-)
+from botportal.api.throttles import ApiSecretThrottle, throttle_wait
 from botportal.asyncdb import db_phase
 from botportal.errors import InvalidInput, NotAuthenticated
 from sessions_app.access.authentication import api_secret_owner
+from sessions_app.access.throttles import RuntimeSessionThrottle
 from sessions_app.services.conversations import TurnClaim
 from sessions_app.services.runtime import (
     META_KEY,
