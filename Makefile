@@ -67,6 +67,8 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	@# The import contracts of pyproject.toml ([tool.importlinter]): the layering DESIGN.md promises.
+	$(VENV)/bin/lint-imports
 
 # Refresh docs/screenshots/ (the admin dashboard and a transcript) with Debian's chromium.
 screenshots: install-dev
