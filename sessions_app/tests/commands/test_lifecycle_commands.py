@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from sessions_app.models import BotSession, Conversation, Message
-from sessions_app.services import lifecycle
+from sessions_app.services.lifecycle import batches
 from sessions_app.tests.factories import BotSessionFactory, ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_endidleconversations_ends_idle_ones():
 
 def test_a_command_says_when_another_run_holds_the_lock():
     BotSessionFactory(expires_at=timezone.now() - timedelta(seconds=1))
-    with mock.patch.object(lifecycle, "lifecycle_lock") as lock:
+    with mock.patch.object(batches, "lifecycle_lock") as lock:
         lock.return_value.__enter__.return_value = False
         out, err = run("expiresessions")
     assert "another run is in progress; nothing done" in err

@@ -14,6 +14,7 @@ from sessions_app import tasks
 from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
 from sessions_app.selectors.conversations import conversation_with_bot
 from sessions_app.services import deletions, lifecycle
+from sessions_app.services.lifecycle import batches, policies
 from sessions_app.services.owners import owner_profile_ensure
 from sessions_app.services.runtime import runtime_bot_get, runtime_session_get
 from sessions_app.tests.apis.helpers import assert_error, post, token_client
@@ -263,7 +264,7 @@ def test_purge_and_prune_never_run_side_by_side(owner):
 
     bot = BotFactory(owner=owner)
     bot_mark_deleted(bot=bot)
-    with mock.patch.object(lifecycle, "lifecycle_lock", busy):
+    with mock.patch.object(batches, "lifecycle_lock", busy):
         assert not lifecycle.deleted_purge().ran
         assert not lifecycle.conversations_prune().ran
     assert asked == [lifecycle.PRUNE_CONVERSATIONS, lifecycle.PRUNE_CONVERSATIONS]
@@ -273,7 +274,7 @@ def test_purge_and_prune_never_run_side_by_side(owner):
 def test_a_failing_inline_purge_still_answers_the_delete(owner, owner_client, django_capture_on_commit_callbacks):
     bot = BotFactory(owner=owner)
     with (
-        mock.patch.object(lifecycle, "_bot_rows_purge", side_effect=RuntimeError("deadlock detected")),
+        mock.patch.object(policies, "_bot_rows_purge", side_effect=RuntimeError("deadlock detected")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert post(owner_client, f"/api/v1/bot/{bot.pk}/delete").status_code == 200

@@ -12,6 +12,7 @@ from bots.models import Bot
 from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Contact, Conversation, EndReason, Message
 from sessions_app.services import lifecycle
+from sessions_app.services.lifecycle import locks, policies
 from sessions_app.tests.factories import (
     BotSessionFactory,
     ContactFactory,
@@ -246,7 +247,7 @@ class TestPruneConversations:
         lifecycle_settings["PRUNE_BATCH_SIZE"] = 2
         doomed = [conversation_with_children(last_activity_at=now - 31 * DAY) for _ in range(5)]
         kept = [conversation_with_children(last_activity_at=now - 30 * DAY + SECOND) for _ in range(3)]
-        real_delete = lifecycle._conversations_delete
+        real_delete = policies._conversations_delete
         calls = []
 
         def crash_after_first_batch(page, order):
@@ -256,7 +257,7 @@ class TestPruneConversations:
             return real_delete(page, order)
 
         with (
-            mock.patch.object(lifecycle, "_conversations_delete", crash_after_first_batch),
+            mock.patch.object(policies, "_conversations_delete", crash_after_first_batch),
             pytest.raises(RuntimeError),
         ):
             lifecycle.conversations_prune(now=now)
@@ -276,13 +277,13 @@ class TestPruneConversations:
     def test_a_conversation_active_again_before_its_batch_is_chosen_stays(self, now, lifecycle_settings):
         revived = conversation_with_children(last_activity_at=now - 31 * DAY)
         doomed = conversation_with_children(last_activity_at=now - 32 * DAY)
-        real_delete = lifecycle._conversations_delete
+        real_delete = policies._conversations_delete
 
         def message_arrives_meanwhile(page, order):
             Conversation.objects.filter(pk=revived.pk).update(last_activity_at=timezone.now())
             return real_delete(page, order)
 
-        with mock.patch.object(lifecycle, "_conversations_delete", message_arrives_meanwhile):
+        with mock.patch.object(policies, "_conversations_delete", message_arrives_meanwhile):
             run = lifecycle.conversations_prune(now=now)
 
         assert run.counts == {"conversations_deleted": 1, "messages_deleted": 2, "sessions_deleted": 1}
@@ -408,7 +409,7 @@ class TestLocking:
     def test_lock_is_released_when_a_run_fails(self, now, lifecycle_settings):
         BotSessionFactory(expires_at=now - 10 * DAY)
         with (
-            mock.patch.object(lifecycle, "_delete_batch", side_effect=RuntimeError("boom")),
+            mock.patch.object(policies, "_delete_batch", side_effect=RuntimeError("boom")),
             pytest.raises(RuntimeError),
         ):
             lifecycle.bot_sessions_prune(now=now)
@@ -416,23 +417,23 @@ class TestLocking:
 
     def test_cache_lock_expires_by_itself(self):
         # The lock used where there is no PostgreSQL: a holder that died leaves its key until the timeout.
-        with lifecycle._cache_lock("expiring", 1) as first:
+        with locks._cache_lock("expiring", 1) as first:
             assert first
-            with lifecycle._cache_lock("expiring", 1) as second:
+            with locks._cache_lock("expiring", 1) as second:
                 assert not second
-        with lifecycle._cache_lock("expiring", 1) as again:
+        with locks._cache_lock("expiring", 1) as again:
             assert again
         cache.add("botportal:lifecycle-lock:expiring", "a-worker-that-died", 1)
-        with lifecycle._cache_lock("expiring", 1) as blocked:
+        with locks._cache_lock("expiring", 1) as blocked:
             assert not blocked
         time.sleep(1.2)
-        with lifecycle._cache_lock("expiring", 1) as after_expiry:
+        with locks._cache_lock("expiring", 1) as after_expiry:
             assert after_expiry
 
     @pytest.mark.postgres
     @pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock is PostgreSQL's")
     def test_advisory_lock_goes_away_with_the_holders_connection(self):
-        key = lifecycle._advisory_key(lifecycle.PRUNE_SESSIONS)
+        key = locks._advisory_key(lifecycle.PRUNE_SESSIONS)
         taken = threading.Event()
 
         def worker_that_dies():
