@@ -3,7 +3,7 @@
 import re
 import uuid
 
-from bots.models import Bot, Visibility
+from bots.models import Bot
 from sessions_app.models import Conversation
 
 # The /api/v1 (and /v1) routes a browser on a bot's allowed origin may call across origins.
@@ -14,7 +14,7 @@ _CONVERSATION_ROUTE = re.compile(r"^/(?:api/)?v1/conversation/(?P<conversation_i
 def widget_bot_get(*, bot_id) -> Bot | None:
     """The bot a widget page may show: public bots of active owners only (private and protected bots
     have no widget)."""
-    return Bot.objects.filter(pk=bot_id, visibility=Visibility.PUBLIC, owner__is_active=True).first()
+    return Bot.objects.visible_to(None).filter(pk=bot_id, owner__is_active=True).first()
 
 
 def bot_allowed_origins_for_path(*, path: str) -> list | None:

@@ -469,17 +469,31 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
 
 
 def conversation_end(*, conversation: Conversation, reason: str = EndReason.USER_REQUEST) -> Conversation:
-    """End the conversation for good and revoke its session tokens."""
+    """End the conversation for good and revoke its session tokens (see `conversations_end`)."""
     with transaction.atomic():
         locked = conversation_lock(conversation, allow_ended=True)
         if locked.ended_at is None:
-            now = timezone.now()
-            locked.ended_at = now
-            locked.end_reason = reason
-            locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
-            BotSession.objects.filter(conversation=locked, revoked_at__isnull=True).update(revoked_at=now)
+            _ended_in_memory(locked, reason=reason, at=timezone.now())
     conversation.ended_at, conversation.end_reason = locked.ended_at, locked.end_reason
     return locked
+
+
+def conversations_end(*, ids, reason: str, at) -> tuple[int, int]:
+    """What ending a conversation means, once for every path (a client's end, the engine's, the idle
+    lifecycle): those of `ids` not yet ended get `ended_at` and `end_reason`, and every token of theirs
+    still unrevoked is revoked at the same instant. The caller holds the rows locked (or knows nothing
+    else writes them). Two UPDATEs whatever the number of ids; returns (ended, revoked)."""
+    ended = Conversation.all_objects.filter(pk__in=ids, ended_at__isnull=True).update(
+        ended_at=at, end_reason=reason, updated_at=at
+    )
+    revoked = BotSession.all_objects.filter(conversation_id__in=ids).revoke(at=at)
+    return ended, revoked
+
+
+def _ended_in_memory(conversation: Conversation, *, reason: str, at) -> None:
+    """`conversations_end` for one conversation in hand, the instance made to match what was stored."""
+    conversations_end(ids=[conversation.pk], reason=reason, at=at)
+    conversation.ended_at, conversation.end_reason = at, reason
 
 
 def conversation_lock(conversation: Conversation, *, allow_ended: bool = False, nowait: bool = False) -> Conversation:
@@ -560,12 +574,7 @@ def _conversation_state_save(
     if turn:
         fields += ["turn_served", "turn_since"]
     if reply.ended and conversation.ended_at is None:
-        conversation.ended_at = conversation.last_activity_at
-        conversation.end_reason = EndReason.OTHER
-        fields += ["ended_at", "end_reason"]
-        BotSession.objects.filter(conversation=conversation, revoked_at__isnull=True).update(
-            revoked_at=conversation.ended_at
-        )
+        _ended_in_memory(conversation, reason=EndReason.OTHER, at=conversation.last_activity_at)
     if claim is not None and claim.on_finish is not None:
         claim.extra, more = claim.on_finish(conversation, claim.result)
         fields += more

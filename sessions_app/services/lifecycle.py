@@ -27,6 +27,7 @@ from django.utils import timezone
 from botportal import validation
 from bots.models import Bot
 from sessions_app.models import BotSession, Contact, Conversation, EndReason, Message
+from sessions_app.services.conversations import conversations_end
 
 # The lifecycle works on every row, those of deleted bots and owners included (their `objects` managers
 # leave those out of every read): the purge below removes them, and the prune's statements stay as measured.
@@ -355,8 +356,7 @@ def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False
     """End conversations idle for longer than IDLE_TIMEOUT with reason Expiration, revoking their tokens."""
     now = now or timezone.now()
     size = _batch_size(batch_size)
-    cutoff = now - timedelta(seconds=_settings_value("IDLE_TIMEOUT"))
-    idle = Conversation.all_objects.filter(ended_at__isnull=True, last_activity_at__lt=cutoff)
+    idle = Conversation.all_objects.idle(now=now)
 
     def body(run: LifecycleRun) -> None:
         if dry_run:
@@ -369,12 +369,7 @@ def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False
         def apply(batch):
             # Lock the batch and check again: a conversation that got a message meanwhile stays open.
             ids = list(batch.of(idle).select_for_update().values_list("pk", flat=True))
-            ended = Conversation.all_objects.filter(pk__in=ids).update(
-                ended_at=now, end_reason=EndReason.EXPIRATION, updated_at=now
-            )
-            revoked = BotSession.all_objects.filter(conversation_id__in=ids, revoked_at__isnull=True).update(
-                revoked_at=now
-            )
+            ended, revoked = conversations_end(ids=ids, reason=EndReason.EXPIRATION, at=now)
             return {"conversations_ended": ended, "sessions_revoked": revoked}
 
         _in_batches(run, queryset=idle, batch_size=size, apply=_on_fetched(apply), order="last_activity_at")

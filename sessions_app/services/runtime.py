@@ -36,7 +36,6 @@ from sessions_app.services.conversations import (
     turn_is_stale,
 )
 from sessions_app.services.owners import owner_profile_ensure
-from sessions_app.services.sessions import conversation_is_idle
 
 # Where protocol details of a runtime session are kept in Conversation.meta (keys starting with "_"
 # are botportal's own; clients cannot set them).
@@ -88,7 +87,7 @@ def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
     )
     if conversation is None or not runtime_org_id_matches(owner=owner, org_id=org_id):
         raise NotFound(f"Session '{session_id}' not found.")
-    if conversation.ended_at is None and conversation_is_idle(conversation):
+    if conversation.is_idle():
         conversation_end(conversation=conversation, reason=EndReason.EXPIRATION)
     if conversation.ended_at is not None:
         raise NotFound(f"Session '{session_id}' has ended ({conversation.end_reason or EndReason.OTHER}).")
