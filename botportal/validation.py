@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import re
+import uuid
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -46,6 +47,18 @@ def json_depth_check(value) -> None:
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not a JSON value")
+
+
+def uuid_or_none(value) -> uuid.UUID | None:
+    """The UUID a client's id names, or None when it names none: the one parser of ids for every protocol
+    and the admin, each answering None in its own error shape (usually "not found": a malformed id names
+    nothing, like an unknown one). Accepts the forms uuid.UUID does (hyphens, braces, urn:uuid:)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def session_duration(value, *, field: str = "durationInSeconds") -> int:

@@ -4,8 +4,6 @@ They parse the request, call the session services and render; the rules (who may
 duration bounds, message limits) live in the services and `botportal.validation`.
 """
 
-import uuid
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -103,7 +101,7 @@ def bot_try_send_view(model_admin, request, object_id):
     bot = _writable_bot(model_admin, request, object_id)
     conversation = (
         write_scope(Conversation.objects.all(), request.user)
-        .filter(pk=_uuid_or_none(request.POST.get("conversation")), bot=bot, origin=Origin.ADMIN)
+        .filter(pk=validation.uuid_or_none(request.POST.get("conversation")), bot=bot, origin=Origin.ADMIN)
         .first()
     )
     if conversation is None:
@@ -122,13 +120,6 @@ def bot_try_send_view(model_admin, request, object_id):
             "ended": result.reply.ended,
         }
     )
-
-
-def _uuid_or_none(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def bot_session_create_action(model_admin, request, queryset):

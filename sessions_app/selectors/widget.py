@@ -1,8 +1,8 @@
 """Reads for the chat widget: which bot a widget page shows, which bot a browser request concerns."""
 
 import re
-import uuid
 
+from botportal import validation
 from bots.models import Bot
 from sessions_app.models import Conversation
 
@@ -21,13 +21,13 @@ def bot_allowed_origins_for_path(*, path: str) -> list | None:
     """The allowed origins of the bot a session route concerns, or None if the path is not such a route."""
     match = _BOT_SESSION_CREATE.match(path)
     if match:
-        bot_id = _uuid(match["bot_id"])
+        bot_id = validation.uuid_or_none(match["bot_id"])
         if bot_id is None:
             return None
         return Bot.objects.filter(pk=bot_id, owner__is_active=True).values_list("allowed_origins", flat=True).first()
     match = _CONVERSATION_ROUTE.match(path)
     if match:
-        conversation_id = _uuid(match["conversation_id"])
+        conversation_id = validation.uuid_or_none(match["conversation_id"])
         if conversation_id is None:
             return None
         return (
@@ -36,10 +36,3 @@ def bot_allowed_origins_for_path(*, path: str) -> list | None:
             .first()
         )
     return None
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

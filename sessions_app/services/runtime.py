@@ -10,7 +10,6 @@ import json
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from django.db import DatabaseError, transaction
@@ -70,7 +69,8 @@ def runtime_org_id_matches(*, owner, org_id: str) -> bool:
 
 def runtime_bot_get(*, owner, org_id: str, bot_id: str) -> Bot:
     """The owner's bot; anything else (another owner's, unknown, wrong org id) is simply not found."""
-    bot = Bot.objects.filter(pk=_uuid(bot_id), owner=owner).first() if _uuid(bot_id) else None
+    key = validation.uuid_or_none(bot_id)
+    bot = Bot.objects.filter(pk=key, owner=owner).first() if key else None
     if bot is None or not runtime_org_id_matches(owner=owner, org_id=org_id):
         raise NotFound(f"Bot '{bot_id}' not found.")
     return bot
@@ -79,7 +79,7 @@ def runtime_bot_get(*, owner, org_id: str, bot_id: str) -> Bot:
 def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
     """The owner's live session. An ended session, or one idle past the idle timeout (which is ended
     now, with reason Expiration), is not found and the message says that it ended."""
-    pk = _uuid(session_id)
+    pk = validation.uuid_or_none(session_id)
     conversation = (
         Conversation.objects.select_related("bot").filter(pk=pk, owner=owner, bot__isnull=False).first()
         if pk
@@ -92,13 +92,6 @@ def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
     if conversation.ended_at is not None:
         raise NotFound(f"Session '{session_id}' has ended ({conversation.end_reason or EndReason.OTHER}).")
     return conversation
-
-
-def _uuid(value: str) -> UUID | None:
-    try:
-        return UUID(str(value))
-    except ValueError:
-        return None
 
 
 # --- begin ----------------------------------------------------------------------------------------
