@@ -19,7 +19,6 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from botportal.asyncdb import db_phase
@@ -135,10 +134,25 @@ def turn_timeout() -> float:
     return float(getattr(settings, "BOTPORTAL", {}).get("TURN_TIMEOUT", 120))
 
 
+# The one turn lock is the ticket pair on the conversation row (turn_ticket, turn_served): a turn holds
+# the conversation from its claim until turn_served reaches its ticket, and only the holder of the ticket
+# due hands it on (every release is conditional on `turn_served == ticket - 1`). The row lock is only
+# the short critical section in which tickets are taken and checked; no cache lock is involved.
+
+
+def _turn_stale_since(since, *, at=None) -> bool:
+    """Whether the turn due since `since` (None: never claimed) has been due past TURN_TIMEOUT: its
+    holder is taken for dead. The one staleness rule: turn_is_stale, the waiters and _turn_skip_stale."""
+    return since is None or since <= (at or timezone.now()) - timedelta(seconds=turn_timeout())
+
+
 def turn_is_stale(conversation: Conversation, *, at=None) -> bool:
-    since = conversation.turn_since
-    at = at or timezone.now()
-    return since is None or since <= at - timedelta(seconds=turn_timeout())
+    return _turn_stale_since(conversation.turn_since, at=at)
+
+
+def turn_in_progress(conversation: Conversation, *, at=None) -> bool:
+    """A live turn holds the conversation (claimed, or queued behind one), its holder not taken for dead."""
+    return conversation.turn_ticket > conversation.turn_served and not turn_is_stale(conversation, at=at)
 
 
 def conversation_turn_claim(
@@ -177,7 +191,7 @@ def conversation_turn_claim(
     # Under the caller's lock, its transaction is the turn's: no savepoint (two statements) of its own.
     with transaction.atomic(savepoint=not lock_held):
         locked = _conversation_held(conversation) if lock_held else conversation_lock(conversation)
-        if claim.ticket is None and locked.turn_ticket > locked.turn_served and turn_is_stale(locked):
+        if claim.ticket is None and locked.turn_ticket > locked.turn_served and not turn_in_progress(locked):
             # The turn due has been due for longer than any live turn takes and no turn behind it
             # skipped it (waiters poll far more often): every ticket handed out belongs to a dead
             # process. Release them all.
@@ -277,11 +291,13 @@ def _turn_position(conversation_id) -> tuple[int, object] | None:
 
 
 def _turn_skip_stale(conversation_id, served: int) -> None:
-    """Release the turn due after `served` whose process died (claimed, or due, for too long)."""
-    cutoff = timezone.now() - timedelta(seconds=turn_timeout())
-    Conversation.objects.filter(pk=conversation_id, turn_served=served).filter(
-        Q(turn_since__isnull=True) | Q(turn_since__lte=cutoff)
-    ).update(turn_served=served + 1, turn_since=timezone.now())
+    """Release the turn due after `served` whose process died (claimed, or due, for too long): read and
+    judged by _turn_stale_since under the row lock, released only if still the one due."""
+    with transaction.atomic():
+        row = Conversation.objects.select_for_update().filter(pk=conversation_id, turn_served=served).first()
+        if row is not None and turn_is_stale(row):
+            row.turn_served, row.turn_since = served + 1, timezone.now()
+            row.save(update_fields=["turn_served", "turn_since"])
 
 
 async def conversation_turn_wait(*, claim: TurnClaim, claim_again) -> TurnClaim:
@@ -299,7 +315,7 @@ async def conversation_turn_wait(*, claim: TurnClaim, claim_again) -> TurnClaim:
             claim = await claim_again(claim)
             if not claim.waiting:
                 return claim
-        elif since is None or since <= timezone.now() - timedelta(seconds=turn_timeout()):
+        elif _turn_stale_since(since):
             await db_phase(_turn_skip_stale)(claim.conversation_id, served)
             continue
         await _turn_changed(claim.conversation_id, poll)

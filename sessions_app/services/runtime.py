@@ -32,7 +32,7 @@ from sessions_app.services.conversations import (
     conversation_turn_claim,
     conversation_turn_stream,
     conversation_welcome,
-    turn_is_stale,
+    turn_in_progress,
 )
 from sessions_app.services.owners import owner_profile_ensure
 
@@ -264,7 +264,7 @@ def runtime_session_continue_claim(
         locked = _lock_or_busy(conversation)
         if locked.ended_at is not None:
             raise NotFound(f"Session '{conversation.pk}' has ended ({locked.end_reason or EndReason.OTHER}).")
-        in_progress = locked.turn_ticket > locked.turn_served and not turn_is_stale(locked)
+        in_progress = turn_in_progress(locked)
         last = locked.last_sequence_id
         if last is not None and sequence_id <= last:
             if sequence_id == last and digest == locked.last_request_digest and locked.last_response:
