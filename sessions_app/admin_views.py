@@ -21,8 +21,7 @@ from sessions_app.services.sessions import bot_session_create
 
 
 def _duration_choices():
-    low = settings.BOTPORTAL["SESSION_DURATION_MIN"]
-    high = settings.BOTPORTAL["SESSION_DURATION_MAX"]
+    low, high, _ = validation.session_duration_bounds()
     choices = [(1800, "30 minutes"), (3600, "1 hour")] + [(h * 3600, f"{h} hours") for h in (2, 4, 8, 12, 24)]
     return [(seconds, label) for seconds, label in choices if low <= seconds <= high]
 
