@@ -92,7 +92,7 @@ def conversation_messages_add(*, conversation: Conversation, messages: list[dict
 
 def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
     """Store and return the bot's welcome, as a session begins."""
-    reply = engine.welcome(_turn(conversation))
+    reply = engine.welcome(_engine_turn(conversation))
     bot_message = _bot_message(conversation, reply) if reply.messages else None
     if bot_message is not None:
         bot_message.save()
@@ -218,7 +218,7 @@ def _claimed_turn(locked: Conversation, claim: TurnClaim) -> None:
     if not claim.store_user_message:
         user_message = _message_waiting_for_reply(locked)
         text = user_message.text
-    run = engine.TurnRun(_turn(locked, text=text, choice_id=claim.choice_id)).advance()
+    run = engine.TurnRun(_engine_turn(locked, text=text, choice_id=claim.choice_id)).advance()
     if claim.store_user_message:
         # Stored once the engine has classified it, so that it carries what the engine detected in it
         # without a second write.
@@ -473,7 +473,7 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
     answers it later. Returns the message and the entities found in it."""
     with transaction.atomic():
         locked = conversation_lock(conversation)
-        entities = engine.detect_entities(_turn(locked, text=text))
+        entities = engine.detect_entities(_engine_turn(locked, text=text))
         message = Message.objects.create(
             conversation=locked,
             type=MessageType.USER,
@@ -539,7 +539,8 @@ def _message_waiting_for_reply(conversation: Conversation) -> Message:
     return last
 
 
-def _turn(conversation: Conversation, *, text: str | None = None, choice_id: str | None = None) -> Turn:
+def _engine_turn(conversation: Conversation, *, text: str | None = None, choice_id: str | None = None) -> Turn:
+    """What the engine is given for a turn of the conversation (its input; the turn itself is TurnClaim's)."""
     history = ()
     if conversation.bot is not None and conversation.bot.model:
         recent = Message.objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]

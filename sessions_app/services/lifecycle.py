@@ -310,7 +310,7 @@ def _delete_batch(page: QuerySet, order: str, *, count_as: str, children: dict[s
     return Step(chosen=len(rows), last=(rows[-1][1], rows[-1][0]), counts=counts)
 
 
-def _run(
+def _lifecycle_run(
     name: str, *, counts: list[str], dry_run: bool, body: Callable[[LifecycleRun], None], lock: str | None = None
 ) -> LifecycleRun:
     run = LifecycleRun(task=name, dry_run=dry_run)
@@ -349,7 +349,7 @@ def bot_sessions_expire(*, now: datetime | None = None, dry_run: bool = False, b
 
         _in_batches(run, queryset=due, batch_size=size, apply=_on_fetched(apply))
 
-    return _run(EXPIRE_SESSIONS, counts=["sessions_expired"], dry_run=dry_run, body=body)
+    return _lifecycle_run(EXPIRE_SESSIONS, counts=["sessions_expired"], dry_run=dry_run, body=body)
 
 
 def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None):
@@ -374,7 +374,9 @@ def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False
 
         _in_batches(run, queryset=idle, batch_size=size, apply=_on_fetched(apply), order="last_activity_at")
 
-    return _run(END_IDLE_CONVERSATIONS, counts=["conversations_ended", "sessions_revoked"], dry_run=dry_run, body=body)
+    return _lifecycle_run(
+        END_IDLE_CONVERSATIONS, counts=["conversations_ended", "sessions_revoked"], dry_run=dry_run, body=body
+    )
 
 
 def bot_sessions_prune(*, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None):
@@ -395,7 +397,7 @@ def bot_sessions_prune(*, now: datetime | None = None, dry_run: bool = False, ba
             apply=partial(_delete_batch, count_as="sessions_deleted"),
         )
 
-    return _run(PRUNE_SESSIONS, counts=["sessions_deleted"], dry_run=dry_run, body=body)
+    return _lifecycle_run(PRUNE_SESSIONS, counts=["sessions_deleted"], dry_run=dry_run, body=body)
 
 
 def conversations_prunable(*, now: datetime | None = None) -> list[QuerySet]:
@@ -474,7 +476,7 @@ def conversations_prune(*, now: datetime | None = None, dry_run: bool = False, b
                 order="last_activity_at",
             )
 
-    return _run(PRUNE_CONVERSATIONS, counts=_CONVERSATION_COUNTS, dry_run=dry_run, body=body)
+    return _lifecycle_run(PRUNE_CONVERSATIONS, counts=_CONVERSATION_COUNTS, dry_run=dry_run, body=body)
 
 
 # --- purging what was deleted ---------------------------------------------------------------------
@@ -635,4 +637,4 @@ def deleted_purge(*, dry_run: bool = False, batch_size: int | None = None) -> Li
 
     # The prune's lock: the two delete conversations in different orders, and run side by side they could
     # deadlock on the same rows. A purge that finds the prune running is done by the prune task after it.
-    return _run(PURGE_DELETED, counts=_PURGE_COUNTS, dry_run=dry_run, body=body, lock=PRUNE_CONVERSATIONS)
+    return _lifecycle_run(PURGE_DELETED, counts=_PURGE_COUNTS, dry_run=dry_run, body=body, lock=PRUNE_CONVERSATIONS)

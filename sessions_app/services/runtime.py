@@ -285,7 +285,7 @@ def runtime_session_continue_claim(
             conversation_.last_response = response
             return response, ["last_sequence_id", "last_request_digest", "last_response"]
 
-        done = _turn(locked, sequence_id=sequence_id, message=message, store=store)
+        done = _turn_under_lock(locked, sequence_id=sequence_id, message=message, store=store)
         if isinstance(done, TurnClaim):
             # Taken now, so that a retry while the turn waits is refused as busy; put back if it fails.
             done.restore = {"last_sequence_id": last, "last_request_digest": locked.last_request_digest}
@@ -310,7 +310,7 @@ def _lock_or_busy(conversation: Conversation) -> Conversation:
         raise Busy("Another request for this session is being processed; retry shortly.") from None
 
 
-def _turn(conversation: Conversation, *, sequence_id: int, message: dict, store) -> "dict | TurnClaim":
+def _turn_under_lock(conversation: Conversation, *, sequence_id: int, message: dict, store) -> "dict | TurnClaim":
     """The turn under the caller's lock: its response (stored by `store`), or the claim of a turn that
     waits on the network (`store` then runs in its finishing transaction)."""
     kind = message["type"]
