@@ -276,8 +276,13 @@ class BotSessionQuerySet(models.QuerySet):
         """Tokens that still work: neither revoked nor past their expiry."""
         return self.filter(revoked_at__isnull=True, expires_at__gt=at or now())
 
+    def past_expiry(self, *, at=None):
+        """Tokens whose expiry has come (a token stops working the instant expires_at is reached),
+        revoked or not: what the lifecycle marks expired."""
+        return self.filter(expires_at__lte=at or now())
+
     def expired(self, *, at=None):
-        return self.filter(revoked_at__isnull=True, expires_at__lte=at or now())
+        return self.not_revoked().past_expiry(at=at)
 
     def revoked(self):
         return self.filter(revoked_at__isnull=False)

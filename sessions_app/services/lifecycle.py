@@ -357,7 +357,7 @@ def bot_sessions_expire(*, now: datetime | None = None, dry_run: bool = False, b
     """
     now = now or timezone.now()
     size = _batch_size(batch_size)
-    due = BotSession.all_objects.filter(expired_at__isnull=True, expires_at__lte=now)
+    due = BotSession.all_objects.filter(expired_at__isnull=True).past_expiry(at=now)
 
     def body(run: LifecycleRun) -> None:
         if dry_run:
@@ -381,9 +381,7 @@ def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False
     def body(run: LifecycleRun) -> None:
         if dry_run:
             run.counts["conversations_ended"] = idle.count()
-            run.counts["sessions_revoked"] = BotSession.all_objects.filter(
-                conversation__in=idle, revoked_at__isnull=True
-            ).count()
+            run.counts["sessions_revoked"] = BotSession.all_objects.filter(conversation__in=idle).not_revoked().count()
             return
 
         def apply(batch):
