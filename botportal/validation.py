@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import re
+import uuid
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -48,19 +49,40 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not a JSON value")
 
 
+def uuid_or_none(value) -> uuid.UUID | None:
+    """The UUID a client's id names, or None when it names none: the one parser of ids for every protocol
+    and the admin, each answering None in its own error shape (usually "not found": a malformed id names
+    nothing, like an unknown one). Accepts the forms uuid.UUID does (hyphens, braces, urn:uuid:)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def session_duration_bounds() -> tuple[int, int, int]:
+    """(shortest, longest, default) session duration in seconds, from the settings: every protocol, the
+    admin's choices and the schemas' descriptions read them here."""
+    limits = settings.BOTPORTAL
+    return limits["SESSION_DURATION_MIN"], limits["SESSION_DURATION_MAX"], limits["SESSION_DURATION_DEFAULT"]
+
+
+def session_duration_rule() -> str:
+    """The session duration rule in words, for error messages and API schemas."""
+    low, high, default = session_duration_bounds()
+    return f"a whole number of seconds from {low} to {high} (missing, null or 0: {default})"
+
+
 def session_duration(value, *, field: str = "durationInSeconds") -> int:
     """A session's duration in seconds: missing, null or 0 mean the default; anything else must be in bounds."""
-    limits = settings.BOTPORTAL
-    low, high = limits["SESSION_DURATION_MIN"], limits["SESSION_DURATION_MAX"]
+    low, high, default = session_duration_bounds()
     if value is None or (value == 0 and not isinstance(value, bool)):
-        return limits["SESSION_DURATION_DEFAULT"]
+        return default
     whole = isinstance(value, int) and not isinstance(value, bool)
     whole = whole or (isinstance(value, float) and value.is_integer())
     if not whole or not low <= int(value) <= high:
-        default = limits["SESSION_DURATION_DEFAULT"]
-        raise InvalidInput(
-            fields={field: f"must be a whole number of seconds from {low} to {high} (0 or null: {default})"}
-        )
+        raise InvalidInput(fields={field: f"must be {session_duration_rule()}"})
     return int(value)
 
 
@@ -136,6 +158,11 @@ def meta_public(value) -> dict:
 EMAIL_MAX_LENGTH = 254
 
 
+def max_length(model, name: str) -> int | None:
+    """The longest string `model`'s field `name` stores: the bound short_text checks and schemas document."""
+    return model._meta.get_field(name).max_length
+
+
 def short_text(value, *, field: str, model, name: str, required: bool = False) -> str:
     """A string for `model`'s field `name`, within that field's max_length: the model is the one rule.
 
@@ -147,7 +174,7 @@ def short_text(value, *, field: str, model, name: str, required: bool = False) -
         raise InvalidInput(fields={field: "must be a string"})
     if required and not value.strip():
         raise InvalidInput(fields={field: "is required"})
-    limit = model._meta.get_field(name).max_length
+    limit = max_length(model, name)
     if limit is not None and len(value) > limit:
         raise InvalidInput(fields={field: f"is {len(value)} characters long; the limit is {limit}"})
     return value

@@ -104,6 +104,16 @@ class Ability(TimestampedModel):
         return self.name or str(self.id)
 
 
+class BotQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The bots `user` may open sessions with: public bots, and their own (None: anonymous, public only).
+        Bot.is_visible_to is the same rule for one bot in hand."""
+        public = models.Q(visibility=Visibility.PUBLIC)
+        if user is None or getattr(user, "pk", None) is None:
+            return self.filter(public)
+        return self.filter(public | models.Q(owner_id=user.pk))
+
+
 class LiveBotManager(models.Manager):
     """Bots that are not deleted. A deleted bot is gone for every read at once; its rows are removed in
     batches afterwards (sessions_app.services.lifecycle.deleted_purge), then the bot itself."""
@@ -140,8 +150,8 @@ class Bot(TimestampedModel):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Every row, deleted ones included: for the purge, and nothing else.
-    all_objects = models.Manager()
-    objects = LiveBotManager()
+    all_objects = models.Manager.from_queryset(BotQuerySet)()
+    objects = LiveBotManager.from_queryset(BotQuerySet)()
 
     class Meta:
         # Related-object access (conversation.bot) and Django's delete collector see every row.
@@ -154,6 +164,14 @@ class Bot(TimestampedModel):
 
     def __str__(self):
         return self.name or str(self.id)
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Visibility.PUBLIC
+
+    def is_visible_to(self, user) -> bool:
+        """BotQuerySet.visible_to for one bot in hand."""
+        return self.is_public or (user is not None and user.pk is not None and user.pk == self.owner_id)
 
 
 class EntityType(TimestampedModel):

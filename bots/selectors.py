@@ -1,23 +1,15 @@
 """Reads of what a bot is, always scoped to one owner: another owner's object is simply not found."""
 
-import uuid
-
 from django.db.models import QuerySet
 
+from botportal import validation
 from botportal.errors import NotFound
 from botportal.rows import JoinedLookup
 from bots.models import Ability, Bot, BotIntentModel, Dataset, DatasetRecord, Skillset, Utterance
 
 
-def _pk(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def _get(queryset: QuerySet, pk, what: str):
-    key = _pk(pk)
+    key = validation.uuid_or_none(pk)
     return _found(queryset.filter(pk=key).first() if key is not None else None, what, pk)
 
 
@@ -43,7 +35,7 @@ _BOT_WITH_OWNER = JoinedLookup(Bot, relation="owner", by="id")
 def bot_get_any(*, bot_id) -> Bot:
     """A bot whoever owns it, with its owner, for routes where visibility rather than ownership decides
     (session create). A deactivated owner's bots serve no one: not found."""
-    key = _pk(bot_id)
+    key = validation.uuid_or_none(bot_id)
     bot = _BOT_WITH_OWNER.get(key) if key is not None else None
     # Hand-written SQL skips LiveBotManager's rule, so it is applied here: a deleted bot is not found.
     return _found(bot if bot is not None and bot.owner.is_active and bot.deleted_at is None else None, "bot", bot_id)

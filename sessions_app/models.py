@@ -1,6 +1,7 @@
 """What happens at run time: credentials, contacts, conversations, messages and session tokens."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -148,6 +149,19 @@ class EndReason(models.TextChoices):
     OTHER = "Other"
 
 
+def idle_cutoff(at=None):
+    """The idle rule, once: a conversation whose last activity is before this instant is idle *past* the
+    idle timeout (IDLE_TIMEOUT seconds; exactly the timeout is not yet past it), and so over, whether or
+    not the lifecycle task has ended it yet. Conversation.is_idle and Conversation.objects.idle use it."""
+    return (at or now()) - timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"])
+
+
+class ConversationQuerySet(models.QuerySet):
+    def idle(self, *, now=None):
+        """Open conversations idle past the idle timeout (see idle_cutoff)."""
+        return self.filter(ended_at__isnull=True, last_activity_at__lt=idle_cutoff(now))
+
+
 class Conversation(models.Model):
     # Also the Einstein sessionId, which the protocol requires to be a UUID.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -189,8 +203,8 @@ class Conversation(models.Model):
     turn_served = models.BigIntegerField(default=0, db_default=0, editable=False)
     turn_since = models.DateTimeField(null=True, blank=True, editable=False)
 
-    all_objects = models.Manager()
-    objects = LiveConversationManager()
+    all_objects = models.Manager.from_queryset(ConversationQuerySet)()
+    objects = LiveConversationManager.from_queryset(ConversationQuerySet)()
 
     class Meta:
         default_manager_name = "objects"
@@ -207,6 +221,10 @@ class Conversation(models.Model):
     @property
     def is_ended(self) -> bool:
         return self.ended_at is not None
+
+    def is_idle(self, at=None) -> bool:
+        """Open and idle past the idle timeout: ConversationQuerySet.idle for one row in hand."""
+        return self.ended_at is None and self.last_activity_at < idle_cutoff(at)
 
 
 class MessageType(models.TextChoices):
@@ -243,6 +261,50 @@ class Message(models.Model):
         return f"{self.type}: {self.text[:60]}"
 
 
+class SessionStatus(models.TextChoices):
+    """What a session token is now. Revoked wins over expired: a revoked token stays revoked."""
+
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class BotSessionQuerySet(models.QuerySet):
+    """A session's status as the database computes it; BotSession.status is the same rule for one row."""
+
+    def live(self, *, at=None):
+        """Tokens that still work: neither revoked nor past their expiry."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=at or now())
+
+    def past_expiry(self, *, at=None):
+        """Tokens whose expiry has come (a token stops working the instant expires_at is reached),
+        revoked or not: what the lifecycle marks expired."""
+        return self.filter(expires_at__lte=at or now())
+
+    def expired(self, *, at=None):
+        return self.not_revoked().past_expiry(at=at)
+
+    def revoked(self):
+        return self.filter(revoked_at__isnull=False)
+
+    def not_revoked(self):
+        """Live or expired: a token that may still be revoked."""
+        return self.filter(revoked_at__isnull=True)
+
+    def with_status(self, status: str, *, at=None):
+        if status == SessionStatus.ACTIVE:
+            return self.live(at=at)
+        if status == SessionStatus.EXPIRED:
+            return self.expired(at=at)
+        if status == SessionStatus.REVOKED:
+            return self.revoked()
+        raise ValueError(f"unknown session status {status!r}")
+
+    def revoke(self, *, at=None) -> int:
+        """Revoke the tokens not yet revoked (one UPDATE; a revoked token keeps when it was revoked)."""
+        return self.not_revoked().update(revoked_at=at or now())
+
+
 class BotSession(models.Model):
     """A time-limited token that may converse in exactly one conversation."""
 
@@ -261,8 +323,8 @@ class BotSession(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    all_objects = models.Manager()
-    objects = LiveConversationChildManager()
+    all_objects = models.Manager.from_queryset(BotSessionQuerySet)()
+    objects = LiveConversationChildManager.from_queryset(BotSessionQuerySet)()
 
     class Meta:
         default_manager_name = "objects"
@@ -273,10 +335,10 @@ class BotSession(models.Model):
     def __str__(self):
         return f"session {self.pk} of {self.conversation_id}"
 
-    def status(self, at=None) -> str:
-        at = at or now()
+    def status(self, at=None) -> SessionStatus:
+        """BotSessionQuerySet.with_status for one row in hand."""
         if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at <= at:
-            return "expired"
-        return "active"
+            return SessionStatus.REVOKED
+        if self.expires_at <= (at or now()):
+            return SessionStatus.EXPIRED
+        return SessionStatus.ACTIVE

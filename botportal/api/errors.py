@@ -47,7 +47,7 @@ def _flatten(detail, prefix: str = "") -> list[str]:
     return [f"{name}: {detail}" if name else str(detail)]
 
 
-def describe(exc) -> tuple[int, str, dict]:
+def error_parts(exc) -> tuple[int, str, dict]:
     """The status, message and extra headers an exception answers with."""
     if isinstance(exc, DomainError):
         return exc.status, exc.message, {}
@@ -74,7 +74,7 @@ def describe(exc) -> tuple[int, str, dict]:
 
 
 def chatbotkit_exception_handler(exc, context):
-    status_code, message, headers = describe(exc)
+    status_code, message, headers = error_parts(exc)
     if status_code >= 500:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
     if isinstance(exc, InvalidInput) and not message:
@@ -82,4 +82,4 @@ def chatbotkit_exception_handler(exc, context):
     return Response(error_body(status_code, message), status=status_code, headers=headers)
 
 
-__all__ = ["chatbotkit_exception_handler", "describe", "error_body", "status"]
+__all__ = ["chatbotkit_exception_handler", "error_body", "error_parts", "status"]

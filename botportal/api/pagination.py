@@ -6,7 +6,6 @@ the cursor left out on an empty page.
 """
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -157,10 +156,9 @@ def _after(queryset: QuerySet, cursor: str, *, order: str, sequential: bool) -> 
         key = _sequential_cursor(queryset, cursor)
         return queryset.filter(pk__gt=key) if order == "asc" else queryset.filter(pk__lt=key)
     unknown = _unknown_cursor()
-    try:
-        key = uuid.UUID(cursor)
-    except ValueError:
-        raise unknown from None
+    key = validation.uuid_or_none(cursor)
+    if key is None:
+        raise unknown
     created_at = queryset.filter(pk=key).values_list("created_at", flat=True).first()
     if created_at is None:
         raise unknown

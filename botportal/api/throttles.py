@@ -8,10 +8,11 @@ BOTPORTAL_TRUSTED_PROXIES) entries of X-Forwarded-For and never the header blind
 """
 
 import contextlib
-import uuid
 from types import SimpleNamespace
 
 from rest_framework.throttling import SimpleRateThrottle
+
+from botportal import validation
 
 
 class PublicSessionCreateIpThrottle(SimpleRateThrottle):
@@ -35,9 +36,8 @@ class PublicSessionCreateBotThrottle(SimpleRateThrottle):
             return None
         # The id comes from the URL: only a well-formed one names a bucket, so that junk ids cannot fill
         # the cache with keys of any length (they are a 404, and the per-IP limit still counts them).
-        try:
-            bot_id = uuid.UUID(str(view.kwargs.get("bot_id", "")))
-        except ValueError:
+        bot_id = validation.uuid_or_none(view.kwargs.get("bot_id", ""))
+        if bot_id is None:
             return None
         return self.cache_format % {"scope": self.scope, "ident": bot_id}
 

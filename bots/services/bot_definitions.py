@@ -194,7 +194,8 @@ def _validate(document) -> None:
         _expect(isinstance(bot.get(name, ""), str), errors, f"bot.{name}", "must be a string")
     for name in ("name", "model"):
         _text(bot, name, errors, f"bot.{name}", Bot, name)
-    _expect(bot.get("visibility", "private") in Visibility.values, errors, "bot.visibility", "unknown visibility")
+    visibility = bot.get("visibility", Visibility.PRIVATE)
+    _expect(visibility in Visibility.values, errors, "bot.visibility", "unknown visibility")
     threshold = bot.get("confidenceThreshold", 0.5)
     _expect(
         isinstance(threshold, int | float) and not isinstance(threshold, bool) and 0 <= threshold <= 1,

@@ -3,9 +3,19 @@
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 API_SECRET_PREFIX = "sk-"  # noqa: S105 (a public marker, not a secret)
 DISPLAY_PREFIX_LENGTH = 10
+
+# Recording every use of a credential (API key or session token) would turn each authenticated read
+# into a write; once a minute is enough for "last used".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def last_use_due(last_used_at, now) -> bool:
+    """Whether a use at `now` is to be recorded: never recorded, or last recorded over LAST_USED_RESOLUTION ago."""
+    return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
 
 
 def new_api_secret() -> str:

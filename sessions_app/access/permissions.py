@@ -1,7 +1,6 @@
 """Who may call what: an owner's API secret for the owner routes; a session token only in its own conversation."""
 
-import uuid
-
+from botportal import validation
 from botportal.errors import NotAuthenticated
 from sessions_app.models import BotSession, Conversation
 from sessions_app.selectors.conversations import conversation_get
@@ -29,11 +28,7 @@ def conversation_for(request, conversation_id) -> tuple[Conversation, BotSession
     """
     bot_session = presented_session(request)
     if bot_session is not None:
-        try:
-            same = uuid.UUID(str(conversation_id)) == bot_session.conversation_id
-        except ValueError:
-            same = False
-        if not same:
+        if validation.uuid_or_none(conversation_id) != bot_session.conversation_id:
             raise NotAuthenticated("This session token belongs to another conversation.")
         return bot_session.conversation, bot_session
     owner = owner_required(request)

@@ -20,7 +20,7 @@ from sessions_app.access.scoping import (
 from sessions_app.admin.deletion import BatchedDeleteAdminMixin
 from sessions_app.admin.exports import transcripts_csv_response, transcripts_json_response
 from sessions_app.admin.transcript import transcript_turns
-from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
+from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile, SessionStatus
 from sessions_app.selectors.admin import conversation_sessions, transcript_page
 from sessions_app.services import deletions
 from sessions_app.services.owners import api_key_create, api_key_revoke
@@ -296,16 +296,11 @@ class SessionStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return (("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked"))
+        return SessionStatus.choices
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        if self.value() == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
-        if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+        if self.value() in SessionStatus.values:
+            return queryset.with_status(self.value())
         return queryset
 
 
@@ -354,7 +349,7 @@ class BotSessionAdmin(OwnerScopedModelAdmin):
     @admin.action(description="Revoke selected sessions", permissions=["revoke"])
     def revoke_selected(self, request, queryset):
         count = 0
-        for bot_session in queryset.filter(revoked_at__isnull=True):
+        for bot_session in queryset.not_revoked():
             bot_session_revoke(bot_session=bot_session)
             count += 1
         self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)

@@ -22,7 +22,7 @@ def _choices(message) -> list[str]:
     ]
 
 
-def _describe(item) -> str:
+def _detection_label(item) -> str:
     """One detected intent or entity as a short label, whatever shape the engine stored."""
     if not isinstance(item, dict):
         return str(item)
@@ -41,8 +41,8 @@ def transcript_turns(*, messages) -> list[dict]:
         {
             "message": message,
             "side": "user" if message.type == "user" else ("bot" if message.type == "bot" else "other"),
-            "intents": [_describe(i) for i in message_intents(message)],
-            "entities": [_describe(e) for e in message_entities(message)],
+            "intents": [_detection_label(i) for i in message_intents(message)],
+            "entities": [_detection_label(e) for e in message_entities(message)],
             "choices": _choices(message),
         }
         for message in messages

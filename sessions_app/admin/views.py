@@ -4,8 +4,6 @@ They parse the request, call the session services and render; the rules (who may
 duration bounds, message limits) live in the services and `botportal.validation`.
 """
 
-import uuid
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -23,8 +21,7 @@ from sessions_app.services.sessions import bot_session_create
 
 
 def _duration_choices():
-    low = settings.BOTPORTAL["SESSION_DURATION_MIN"]
-    high = settings.BOTPORTAL["SESSION_DURATION_MAX"]
+    low, high, _ = validation.session_duration_bounds()
     choices = [(1800, "30 minutes"), (3600, "1 hour")] + [(h * 3600, f"{h} hours") for h in (2, 4, 8, 12, 24)]
     return [(seconds, label) for seconds, label in choices if low <= seconds <= high]
 
@@ -103,7 +100,7 @@ def bot_try_send_view(model_admin, request, object_id):
     bot = _writable_bot(model_admin, request, object_id)
     conversation = (
         write_scope(Conversation.objects.all(), request.user)
-        .filter(pk=_uuid_or_none(request.POST.get("conversation")), bot=bot, origin=Origin.ADMIN)
+        .filter(pk=validation.uuid_or_none(request.POST.get("conversation")), bot=bot, origin=Origin.ADMIN)
         .first()
     )
     if conversation is None:
@@ -122,13 +119,6 @@ def bot_try_send_view(model_admin, request, object_id):
             "ended": result.reply.ended,
         }
     )
-
-
-def _uuid_or_none(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def bot_session_create_action(model_admin, request, queryset):

@@ -59,9 +59,8 @@ def bot_activity_list(*, bots_queryset, days: int = DASHBOARD_DAYS, limit: int =
         counts[(row["bot_id"], row["day"])] = row["n"]
 
     active = dict(
-        BotSession.objects.filter(
-            conversation__bot_id__in=bot_ids, revoked_at__isnull=True, expires_at__gt=now
-        )
+        BotSession.objects.filter(conversation__bot_id__in=bot_ids)
+        .live(at=now)
         .values_list("conversation__bot_id")
         .annotate(n=Count("id"))
         .order_by()

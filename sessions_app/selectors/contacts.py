@@ -1,9 +1,8 @@
 """Reads of an owner's contacts."""
 
-import uuid
-
 from django.db.models import QuerySet
 
+from botportal import validation
 from botportal.errors import NotFound
 from sessions_app.models import Contact, Conversation
 
@@ -13,10 +12,7 @@ def contact_list(*, owner) -> QuerySet:
 
 
 def contact_get(*, owner, contact_id) -> Contact:
-    try:
-        key = uuid.UUID(str(contact_id))
-    except ValueError:
-        key = None
+    key = validation.uuid_or_none(contact_id)
     contact = contact_list(owner=owner).filter(pk=key).first() if key else None
     if contact is None:
         raise NotFound(f"No contact with id {contact_id!r}.")

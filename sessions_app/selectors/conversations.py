@@ -1,11 +1,11 @@
 """Reads of conversations and their messages, scoped to an owner (or to one session's conversation)."""
 
-import uuid
 from functools import cache
 
 from django.db import connection
 from django.db.models import QuerySet
 
+from botportal import validation
 from botportal.errors import NotFound
 from botportal.rows import JoinedLookup, ModelColumns
 from sessions_app.models import Conversation, Message
@@ -16,10 +16,7 @@ def conversation_list(*, owner) -> QuerySet:
 
 
 def conversation_get(*, owner, conversation_id) -> Conversation:
-    try:
-        key = uuid.UUID(str(conversation_id))
-    except ValueError:
-        key = None
+    key = validation.uuid_or_none(conversation_id)
     conversation = conversation_list(owner=owner).filter(pk=key).first() if key else None
     if conversation is None:
         raise NotFound(f"No conversation with id {conversation_id!r}.")

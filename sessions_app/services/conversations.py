@@ -19,7 +19,6 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from botportal.asyncdb import db_phase
@@ -93,7 +92,7 @@ def conversation_messages_add(*, conversation: Conversation, messages: list[dict
 
 def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
     """Store and return the bot's welcome, as a session begins."""
-    reply = engine.welcome(_turn(conversation))
+    reply = engine.welcome(_engine_turn(conversation))
     bot_message = _bot_message(conversation, reply) if reply.messages else None
     if bot_message is not None:
         bot_message.save()
@@ -135,10 +134,25 @@ def turn_timeout() -> float:
     return float(getattr(settings, "BOTPORTAL", {}).get("TURN_TIMEOUT", 120))
 
 
+# The one turn lock is the ticket pair on the conversation row (turn_ticket, turn_served): a turn holds
+# the conversation from its claim until turn_served reaches its ticket, and only the holder of the ticket
+# due hands it on (every release is conditional on `turn_served == ticket - 1`). The row lock is only
+# the short critical section in which tickets are taken and checked; no cache lock is involved.
+
+
+def _turn_stale_since(since, *, at=None) -> bool:
+    """Whether the turn due since `since` (None: never claimed) has been due past TURN_TIMEOUT: its
+    holder is taken for dead. The one staleness rule: turn_is_stale, the waiters and _turn_skip_stale."""
+    return since is None or since <= (at or timezone.now()) - timedelta(seconds=turn_timeout())
+
+
 def turn_is_stale(conversation: Conversation, *, at=None) -> bool:
-    since = conversation.turn_since
-    at = at or timezone.now()
-    return since is None or since <= at - timedelta(seconds=turn_timeout())
+    return _turn_stale_since(conversation.turn_since, at=at)
+
+
+def turn_in_progress(conversation: Conversation, *, at=None) -> bool:
+    """A live turn holds the conversation (claimed, or queued behind one), its holder not taken for dead."""
+    return conversation.turn_ticket > conversation.turn_served and not turn_is_stale(conversation, at=at)
 
 
 def conversation_turn_claim(
@@ -177,7 +191,7 @@ def conversation_turn_claim(
     # Under the caller's lock, its transaction is the turn's: no savepoint (two statements) of its own.
     with transaction.atomic(savepoint=not lock_held):
         locked = _conversation_held(conversation) if lock_held else conversation_lock(conversation)
-        if claim.ticket is None and locked.turn_ticket > locked.turn_served and turn_is_stale(locked):
+        if claim.ticket is None and locked.turn_ticket > locked.turn_served and not turn_in_progress(locked):
             # The turn due has been due for longer than any live turn takes and no turn behind it
             # skipped it (waiters poll far more often): every ticket handed out belongs to a dead
             # process. Release them all.
@@ -204,7 +218,7 @@ def _claimed_turn(locked: Conversation, claim: TurnClaim) -> None:
     if not claim.store_user_message:
         user_message = _message_waiting_for_reply(locked)
         text = user_message.text
-    run = engine.TurnRun(_turn(locked, text=text, choice_id=claim.choice_id)).advance()
+    run = engine.TurnRun(_engine_turn(locked, text=text, choice_id=claim.choice_id)).advance()
     if claim.store_user_message:
         # Stored once the engine has classified it, so that it carries what the engine detected in it
         # without a second write.
@@ -277,11 +291,13 @@ def _turn_position(conversation_id) -> tuple[int, object] | None:
 
 
 def _turn_skip_stale(conversation_id, served: int) -> None:
-    """Release the turn due after `served` whose process died (claimed, or due, for too long)."""
-    cutoff = timezone.now() - timedelta(seconds=turn_timeout())
-    Conversation.objects.filter(pk=conversation_id, turn_served=served).filter(
-        Q(turn_since__isnull=True) | Q(turn_since__lte=cutoff)
-    ).update(turn_served=served + 1, turn_since=timezone.now())
+    """Release the turn due after `served` whose process died (claimed, or due, for too long): read and
+    judged by _turn_stale_since under the row lock, released only if still the one due."""
+    with transaction.atomic():
+        row = Conversation.objects.select_for_update().filter(pk=conversation_id, turn_served=served).first()
+        if row is not None and turn_is_stale(row):
+            row.turn_served, row.turn_since = served + 1, timezone.now()
+            row.save(update_fields=["turn_served", "turn_since"])
 
 
 async def conversation_turn_wait(*, claim: TurnClaim, claim_again) -> TurnClaim:
@@ -299,7 +315,7 @@ async def conversation_turn_wait(*, claim: TurnClaim, claim_again) -> TurnClaim:
             claim = await claim_again(claim)
             if not claim.waiting:
                 return claim
-        elif since is None or since <= timezone.now() - timedelta(seconds=turn_timeout()):
+        elif _turn_stale_since(since):
             await db_phase(_turn_skip_stale)(claim.conversation_id, served)
             continue
         await _turn_changed(claim.conversation_id, poll)
@@ -457,7 +473,7 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
     answers it later. Returns the message and the entities found in it."""
     with transaction.atomic():
         locked = conversation_lock(conversation)
-        entities = engine.detect_entities(_turn(locked, text=text))
+        entities = engine.detect_entities(_engine_turn(locked, text=text))
         message = Message.objects.create(
             conversation=locked,
             type=MessageType.USER,
@@ -469,17 +485,31 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
 
 
 def conversation_end(*, conversation: Conversation, reason: str = EndReason.USER_REQUEST) -> Conversation:
-    """End the conversation for good and revoke its session tokens."""
+    """End the conversation for good and revoke its session tokens (see `conversations_end`)."""
     with transaction.atomic():
         locked = conversation_lock(conversation, allow_ended=True)
         if locked.ended_at is None:
-            now = timezone.now()
-            locked.ended_at = now
-            locked.end_reason = reason
-            locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
-            BotSession.objects.filter(conversation=locked, revoked_at__isnull=True).update(revoked_at=now)
+            _ended_in_memory(locked, reason=reason, at=timezone.now())
     conversation.ended_at, conversation.end_reason = locked.ended_at, locked.end_reason
     return locked
+
+
+def conversations_end(*, ids, reason: str, at) -> tuple[int, int]:
+    """What ending a conversation means, once for every path (a client's end, the engine's, the idle
+    lifecycle): those of `ids` not yet ended get `ended_at` and `end_reason`, and every token of theirs
+    still unrevoked is revoked at the same instant. The caller holds the rows locked (or knows nothing
+    else writes them). Two UPDATEs whatever the number of ids; returns (ended, revoked)."""
+    ended = Conversation.all_objects.filter(pk__in=ids, ended_at__isnull=True).update(
+        ended_at=at, end_reason=reason, updated_at=at
+    )
+    revoked = BotSession.all_objects.filter(conversation_id__in=ids).revoke(at=at)
+    return ended, revoked
+
+
+def _ended_in_memory(conversation: Conversation, *, reason: str, at) -> None:
+    """`conversations_end` for one conversation in hand, the instance made to match what was stored."""
+    conversations_end(ids=[conversation.pk], reason=reason, at=at)
+    conversation.ended_at, conversation.end_reason = at, reason
 
 
 def conversation_lock(conversation: Conversation, *, allow_ended: bool = False, nowait: bool = False) -> Conversation:
@@ -509,7 +539,8 @@ def _message_waiting_for_reply(conversation: Conversation) -> Message:
     return last
 
 
-def _turn(conversation: Conversation, *, text: str | None = None, choice_id: str | None = None) -> Turn:
+def _engine_turn(conversation: Conversation, *, text: str | None = None, choice_id: str | None = None) -> Turn:
+    """What the engine is given for a turn of the conversation (its input; the turn itself is TurnClaim's)."""
     history = ()
     if conversation.bot is not None and conversation.bot.model:
         recent = Message.objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]
@@ -560,12 +591,7 @@ def _conversation_state_save(
     if turn:
         fields += ["turn_served", "turn_since"]
     if reply.ended and conversation.ended_at is None:
-        conversation.ended_at = conversation.last_activity_at
-        conversation.end_reason = EndReason.OTHER
-        fields += ["ended_at", "end_reason"]
-        BotSession.objects.filter(conversation=conversation, revoked_at__isnull=True).update(
-            revoked_at=conversation.ended_at
-        )
+        _ended_in_memory(conversation, reason=EndReason.OTHER, at=conversation.last_activity_at)
     if claim is not None and claim.on_finish is not None:
         claim.extra, more = claim.on_finish(conversation, claim.result)
         fields += more

@@ -64,9 +64,7 @@ def _purge_after_commit(purge, inline: bool) -> None:
 
 def _revoke_sessions(conversations, now) -> None:
     # Only tokens still usable: expired ones are refused anyway, and there may be very many of those.
-    BotSession.all_objects.filter(conversation__in=conversations, revoked_at__isnull=True, expires_at__gt=now).update(
-        revoked_at=now
-    )
+    BotSession.all_objects.filter(conversation__in=conversations).live(at=now).revoke(at=now)
 
 
 def bot_delete(*, bot) -> None:

@@ -1,6 +1,5 @@
 import secrets
 import string
-from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -67,10 +66,6 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
-# Recording every use would turn each authenticated read into a write; once a minute is enough.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
 def api_key_authenticate(*, secret: str):
     """The owner of an active API secret, or None. One indexed lookup by digest; records the use."""
     if not credentials.is_api_secret(secret):
@@ -83,6 +78,6 @@ def api_key_authenticate(*, secret: str):
     if api_key is None or not credentials.digests_match(api_key.digest, secret):
         return None
     now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+    if credentials.last_use_due(api_key.last_used_at, now):
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     return api_key.owner

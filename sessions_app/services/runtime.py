@@ -10,7 +10,6 @@ import json
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from django.db import DatabaseError, transaction
@@ -33,10 +32,9 @@ from sessions_app.services.conversations import (
     conversation_turn_claim,
     conversation_turn_stream,
     conversation_welcome,
-    turn_is_stale,
+    turn_in_progress,
 )
 from sessions_app.services.owners import owner_profile_ensure
-from sessions_app.services.sessions import conversation_is_idle
 
 # Where protocol details of a runtime session are kept in Conversation.meta (keys starting with "_"
 # are botportal's own; clients cannot set them).
@@ -71,7 +69,8 @@ def runtime_org_id_matches(*, owner, org_id: str) -> bool:
 
 def runtime_bot_get(*, owner, org_id: str, bot_id: str) -> Bot:
     """The owner's bot; anything else (another owner's, unknown, wrong org id) is simply not found."""
-    bot = Bot.objects.filter(pk=_uuid(bot_id), owner=owner).first() if _uuid(bot_id) else None
+    key = validation.uuid_or_none(bot_id)
+    bot = Bot.objects.filter(pk=key, owner=owner).first() if key else None
     if bot is None or not runtime_org_id_matches(owner=owner, org_id=org_id):
         raise NotFound(f"Bot '{bot_id}' not found.")
     return bot
@@ -80,7 +79,7 @@ def runtime_bot_get(*, owner, org_id: str, bot_id: str) -> Bot:
 def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
     """The owner's live session. An ended session, or one idle past the idle timeout (which is ended
     now, with reason Expiration), is not found and the message says that it ended."""
-    pk = _uuid(session_id)
+    pk = validation.uuid_or_none(session_id)
     conversation = (
         Conversation.objects.select_related("bot").filter(pk=pk, owner=owner, bot__isnull=False).first()
         if pk
@@ -88,18 +87,11 @@ def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
     )
     if conversation is None or not runtime_org_id_matches(owner=owner, org_id=org_id):
         raise NotFound(f"Session '{session_id}' not found.")
-    if conversation.ended_at is None and conversation_is_idle(conversation):
+    if conversation.is_idle():
         conversation_end(conversation=conversation, reason=EndReason.EXPIRATION)
     if conversation.ended_at is not None:
         raise NotFound(f"Session '{session_id}' has ended ({conversation.end_reason or EndReason.OTHER}).")
     return conversation
-
-
-def _uuid(value: str) -> UUID | None:
-    try:
-        return UUID(str(value))
-    except ValueError:
-        return None
 
 
 # --- begin ----------------------------------------------------------------------------------------
@@ -272,7 +264,7 @@ def runtime_session_continue_claim(
         locked = _lock_or_busy(conversation)
         if locked.ended_at is not None:
             raise NotFound(f"Session '{conversation.pk}' has ended ({locked.end_reason or EndReason.OTHER}).")
-        in_progress = locked.turn_ticket > locked.turn_served and not turn_is_stale(locked)
+        in_progress = turn_in_progress(locked)
         last = locked.last_sequence_id
         if last is not None and sequence_id <= last:
             if sequence_id == last and digest == locked.last_request_digest and locked.last_response:
@@ -293,7 +285,7 @@ def runtime_session_continue_claim(
             conversation_.last_response = response
             return response, ["last_sequence_id", "last_request_digest", "last_response"]
 
-        done = _turn(locked, sequence_id=sequence_id, message=message, store=store)
+        done = _turn_under_lock(locked, sequence_id=sequence_id, message=message, store=store)
         if isinstance(done, TurnClaim):
             # Taken now, so that a retry while the turn waits is refused as busy; put back if it fails.
             done.restore = {"last_sequence_id": last, "last_request_digest": locked.last_request_digest}
@@ -318,7 +310,7 @@ def _lock_or_busy(conversation: Conversation) -> Conversation:
         raise Busy("Another request for this session is being processed; retry shortly.") from None
 
 
-def _turn(conversation: Conversation, *, sequence_id: int, message: dict, store) -> "dict | TurnClaim":
+def _turn_under_lock(conversation: Conversation, *, sequence_id: int, message: dict, store) -> "dict | TurnClaim":
     """The turn under the caller's lock: its response (stored by `store`), or the claim of a turn that
     waits on the network (`store` then runs in its finishing transaction)."""
     kind = message["type"]

@@ -9,15 +9,12 @@ from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
-from bots.models import Bot, Visibility
+from bots.models import Bot
 from sessions_app.access import credentials
-from sessions_app.models import BotSession, Contact, ContactSource, Conversation, MessageType, Origin
+from sessions_app.models import BotSession, Contact, ContactSource, Conversation, MessageType, Origin, SessionStatus
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.contacts import contact_for_person
 from sessions_app.services.conversations import conversation_messages_add, conversation_open, conversation_welcome
-
-# Recording every use would turn each read into a write; once a minute is enough for "last used".
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass
@@ -34,8 +31,9 @@ class OpenedSession:
 
 
 def bot_session_access_check(*, bot: Bot, actor) -> None:
-    """Who may open a session with a bot: anyone for a public bot, otherwise only its owner."""
-    if bot.visibility == Visibility.PUBLIC:
+    """Who may open a session with a bot: those it is visible to (Bot.objects.visible_to); otherwise
+    anonymous callers are asked to authenticate and other owners are refused."""
+    if bot.is_visible_to(actor):
         return
     if actor is None:
         raise NotAuthenticated("This bot is not public: authenticate with its owner's API secret.")
@@ -102,24 +100,19 @@ def bot_session_authenticate(*, token: str) -> BotSession:
         raise NotAuthenticated("The session token is not valid.")
     now = timezone.now()
     conversation = bot_session.conversation
-    if bot_session.revoked_at is not None:
+    status = bot_session.status(at=now)
+    if status == SessionStatus.REVOKED:
         raise NotAuthenticated("The session token has been revoked.")
-    if bot_session.expires_at <= now:
+    if status == SessionStatus.EXPIRED:
         raise NotAuthenticated("The session token has expired.")
     if conversation.ended_at is not None:
         raise NotAuthenticated("The session's conversation has ended.")
-    if conversation_is_idle(conversation, at=now):
+    if conversation.is_idle(at=now):
         raise NotAuthenticated("The session's conversation has been idle for too long.")
-    if bot_session.last_used_at is None or now - bot_session.last_used_at > LAST_USED_RESOLUTION:
+    if credentials.last_use_due(bot_session.last_used_at, now):
         BotSession.objects.filter(pk=bot_session.pk).update(last_used_at=now)
         bot_session.last_used_at = now
     return bot_session
-
-
-def conversation_is_idle(conversation: Conversation, *, at=None) -> bool:
-    """Idle past the idle timeout: such a conversation is over, whether or not a task has ended it yet."""
-    at = at or timezone.now()
-    return conversation.last_activity_at <= at - timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"])
 
 
 def bot_session_refresh(*, bot_session: BotSession) -> IssuedSession:
@@ -132,7 +125,7 @@ def bot_session_refresh(*, bot_session: BotSession) -> IssuedSession:
     if lifetime_end <= now:
         raise NotAuthorized("This session has reached its maximum lifetime; create a new session.")
     with transaction.atomic():
-        revoked = BotSession.objects.filter(pk=bot_session.pk, revoked_at__isnull=True).update(revoked_at=now)
+        revoked = BotSession.objects.filter(pk=bot_session.pk).revoke(at=now)
         if not revoked:
             raise NotAuthenticated("The session token has been revoked.")
         return _session_issue(
@@ -145,14 +138,12 @@ def bot_session_refresh(*, bot_session: BotSession) -> IssuedSession:
 
 
 def bot_session_revoke(*, bot_session: BotSession) -> None:
-    BotSession.objects.filter(pk=bot_session.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    BotSession.objects.filter(pk=bot_session.pk).revoke()
 
 
 def conversation_sessions_revoke(*, conversation: Conversation) -> int:
-    """Revoke every live token of the conversation; returns how many."""
-    return BotSession.objects.filter(conversation=conversation, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    """Revoke every token of the conversation not yet revoked; returns how many."""
+    return BotSession.objects.filter(conversation=conversation).revoke()
 
 
 def _session_issue(

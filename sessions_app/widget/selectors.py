@@ -1,9 +1,9 @@
 """Reads for the chat widget: which bot a widget page shows, which bot a browser request concerns."""
 
 import re
-import uuid
 
-from bots.models import Bot, Visibility
+from botportal import validation
+from bots.models import Bot
 from sessions_app.models import Conversation
 
 # The /api/v1 (and /v1) routes a browser on a bot's allowed origin may call across origins.
@@ -14,20 +14,20 @@ _CONVERSATION_ROUTE = re.compile(r"^/(?:api/)?v1/conversation/(?P<conversation_i
 def widget_bot_get(*, bot_id) -> Bot | None:
     """The bot a widget page may show: public bots of active owners only (private and protected bots
     have no widget)."""
-    return Bot.objects.filter(pk=bot_id, visibility=Visibility.PUBLIC, owner__is_active=True).first()
+    return Bot.objects.visible_to(None).filter(pk=bot_id, owner__is_active=True).first()
 
 
 def bot_allowed_origins_for_path(*, path: str) -> list | None:
     """The allowed origins of the bot a session route concerns, or None if the path is not such a route."""
     match = _BOT_SESSION_CREATE.match(path)
     if match:
-        bot_id = _uuid(match["bot_id"])
+        bot_id = validation.uuid_or_none(match["bot_id"])
         if bot_id is None:
             return None
         return Bot.objects.filter(pk=bot_id, owner__is_active=True).values_list("allowed_origins", flat=True).first()
     match = _CONVERSATION_ROUTE.match(path)
     if match:
-        conversation_id = _uuid(match["conversation_id"])
+        conversation_id = validation.uuid_or_none(match["conversation_id"])
         if conversation_id is None:
             return None
         return (
@@ -36,10 +36,3 @@ def bot_allowed_origins_for_path(*, path: str) -> list | None:
             .first()
         )
     return None
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

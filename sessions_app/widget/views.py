@@ -102,7 +102,7 @@ def bot_embed_snippet_html(*, bot, request) -> str:
         {
             "bot": bot,
             "snippet": bot_embed_snippet(bot=bot, base_url=request.build_absolute_uri("/")),
-            "is_public": bot.visibility == "public",
+            "is_public": bot.is_public,
             "origins": bot_origins(bot.allowed_origins),
         },
     )

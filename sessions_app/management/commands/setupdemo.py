@@ -35,7 +35,7 @@ class Command(BaseCommand):
         _, secret = api_key_create(owner=owner, name="demo")
         document = json.loads(DEMO_BOT_FILE.read_text(encoding="utf-8"))
         bot = bot_import(owner=owner, document=document)
-        if bot.visibility != Visibility.PUBLIC:
+        if not bot.is_public:
             bot.visibility = Visibility.PUBLIC
             bot.save(update_fields=["visibility", "updated_at"])
         self.stdout.write(self.style.SUCCESS("Created the demo bot owner and a public demo bot:"))

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from botportal import validation
 from botportal.api.asyncviews import PendingResponse
 from botportal.api.base import JsonApiView, epoch_ms
-from botportal.api.errors import describe, error_body
+from botportal.api.errors import error_body, error_parts
 from botportal.api.pagination import paginate_fetched
 from botportal.errors import NotAuthenticated
 from bots import engine
@@ -54,7 +54,7 @@ CONVERSE_TAG = ["conversing"]
 JSONL = "application/jsonl"
 
 
-def errors(*codes):
+def token_error_responses(*codes):
     return {code: ERRORS[code] for code in codes}
 
 
@@ -70,7 +70,7 @@ class BotSessionCreateView(JsonApiView):
         request=s.BotSessionCreateInput,
         responses={
             200: s.BotSessionCreateOutput,
-            **errors(400, 401),
+            **token_error_responses(400, 401),
             403: OpenApiResponse(s.ErrorOutput, description="Another owner's API secret on a non-public bot."),
             404: ERRORS[404],
         },
@@ -104,7 +104,7 @@ class ConversationSessionCreateView(JsonApiView):
         tags=SESSION_TAG,
         summary="Issue a new session token for an existing conversation (owner only)",
         request=s.ConversationSessionCreateInput,
-        responses={200: s.ConversationSessionOutput, **errors(400, 401, 404)},
+        responses={200: s.ConversationSessionOutput, **token_error_responses(400, 401, 404)},
     )
     def post(self, request, conversation_id):
         owner = owner_required(request)
@@ -121,7 +121,7 @@ class SessionRefreshView(JsonApiView):
         tags=SESSION_TAG,
         summary="Trade a live session token for a new one with a fresh expiry (the old one is revoked)",
         request=s.EmptyInput,
-        responses={200: s.ConversationSessionOutput, **errors(401)},
+        responses={200: s.ConversationSessionOutput, **token_error_responses(401)},
     )
     def post(self, request, conversation_id):
         conversation, bot_session = conversation_for(request, conversation_id)
@@ -137,7 +137,7 @@ class SessionRevokeView(JsonApiView):
         tags=SESSION_TAG,
         summary="Revoke the presenting session token; with an API secret, every token of the conversation",
         request=s.EmptyInput,
-        responses={200: s.RevokeOutput, **errors(401, 404)},
+        responses={200: s.RevokeOutput, **token_error_responses(401, 404)},
     )
     def post(self, request, conversation_id):
         conversation, bot_session = conversation_for(request, conversation_id)
@@ -162,7 +162,7 @@ class MessageListView(JsonApiView):
     @extend_schema(
         tags=CONVERSE_TAG,
         summary="The conversation's messages, oldest first (owner, or the conversation's own session token)",
-        responses={200: s.page_output(s.MessageOutput, "MessagePage"), **errors(400, 401, 404)},
+        responses={200: s.page_output(s.MessageOutput, "MessagePage"), **token_error_responses(400, 401, 404)},
     )
     def get(self, request, conversation_id):
         conversation, _ = conversation_for(request, conversation_id)
@@ -190,7 +190,7 @@ def _stream_headers(response):
 
 
 def _error_response(exc) -> JsonResponse:
-    status, message, headers = describe(exc)
+    status, message, headers = error_parts(exc)
     if status >= 500 and not isinstance(exc, UpstreamFailed):
         logger.error("error in a turn", exc_info=exc)
     response = JsonResponse(error_body(status, message), status=status)
@@ -254,7 +254,7 @@ class _ExchangeView(JsonApiView):
             for event in self._closing_events(result, count):
                 yield event
         except Exception as exc:  # noqa: BLE001 (an error inside the stream is an `error` event)
-            status, message, _ = describe(exc)
+            status, message, _ = error_parts(exc)
             if status >= 500 and not isinstance(exc, UpstreamFailed):
                 logger.exception("error while streaming a %s", self.kind)
             yield _event("error", error_body(status, message))
@@ -308,7 +308,7 @@ class CompleteView(_ExchangeView):
         responses={
             (200, "application/json"): s.CompleteOutput,
             (200, JSONL): OpenApiResponse(s.StreamEventOutput, description="One event per line (Accept: jsonl)."),
-            **errors(400, 401, 404),
+            **token_error_responses(400, 401, 404),
             409: OpenApiResponse(s.ErrorOutput, description="The conversation has ended."),
         },
     )
@@ -332,7 +332,7 @@ class ReceiveView(_ExchangeView):
         responses={
             (200, "application/json"): s.ReceiveOutput,
             (200, JSONL): OpenApiResponse(s.StreamEventOutput, description="One event per line (Accept: jsonl)."),
-            **errors(401, 404),
+            **token_error_responses(401, 404),
             409: OpenApiResponse(s.ErrorOutput, description="No message is waiting for a reply."),
         },
     )
@@ -347,7 +347,7 @@ class SendView(JsonApiView):
         tags=CONVERSE_TAG,
         summary="Store a user message without answering it (receive answers it)",
         request=s.SendInput,
-        responses={200: s.SendOutput, **errors(400, 401, 404)},
+        responses={200: s.SendOutput, **token_error_responses(400, 401, 404)},
     )
     def post(self, request, conversation_id):
         conversation, _ = conversation_for(request, conversation_id)

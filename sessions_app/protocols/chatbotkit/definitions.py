@@ -13,7 +13,7 @@ from botportal.api.base import JsonApiView
 from bots.selectors import bot_get
 from bots.services.bot_definitions import bot_export, bot_import
 from sessions_app.access.permissions import owner_required
-from sessions_app.protocols.chatbotkit.resources import errors
+from sessions_app.protocols.chatbotkit.resources import error_responses
 from sessions_app.protocols.chatbotkit.serializers import IdOutput
 
 DOCUMENT = OpenApiResponse(OpenApiTypes.OBJECT, description="The bot definition document (format botportal.bot).")
@@ -24,7 +24,7 @@ class BotExportView(JsonApiView):
         tags=["bot"],
         summary="The bot's whole definition as one JSON document (what dumpbot prints)",
         request=None,
-        responses={200: DOCUMENT, **errors(401, 404)},
+        responses={200: DOCUMENT, **error_responses(401, 404)},
     )
     def post(self, request, bot_id):
         owner = owner_required(request)
@@ -36,7 +36,7 @@ class BotImportView(JsonApiView):
         tags=["bot"],
         summary="Create a bot, with its own dataset and skillset, from an exported document",
         request=OpenApiTypes.OBJECT,
-        responses={200: IdOutput, **errors(400, 401)},
+        responses={200: IdOutput, **error_responses(400, 401)},
     )
     def post(self, request):
         owner = owner_required(request)

@@ -15,7 +15,7 @@ from sessions_app.protocols.chatbotkit.resources import (
     LIST_PARAMETERS,
     META_FILTER_NOTE,
     Resource,
-    errors,
+    error_responses,
     page_json,
     resource_urls,
     validated,
@@ -131,7 +131,7 @@ class ContactEnsureView(JsonApiView):
         tags=["contact"],
         summary="Create or update the contact with this fingerprint",
         request=s.ContactEnsureInput,
-        responses={200: s.IdOutput, **errors(400, 401, 409)},
+        responses={200: s.IdOutput, **error_responses(400, 401, 409)},
     )
     def post(self, request):
         owner = owner_required(request)
@@ -146,7 +146,10 @@ class ContactConversationListView(JsonApiView):
         summary="The contact's conversations, newest first",
         description="Cursor pagination." + META_FILTER_NOTE,
         parameters=LIST_PARAMETERS,
-        responses={200: s.page_output(s.ConversationOutput, "ContactConversationPage"), **errors(400, 401, 404)},
+        responses={
+            200: s.page_output(s.ConversationOutput, "ContactConversationPage"),
+            **error_responses(400, 401, 404),
+        },
     )
     def get(self, request, contact_id):
         owner = owner_required(request)
@@ -160,7 +163,7 @@ class DatasetSearchView(JsonApiView):
         tags=["dataset"],
         summary="Records of the dataset that match the search, best first",
         request=s.DatasetSearchInput,
-        responses={200: s.DatasetSearchOutput, **errors(400, 401, 404)},
+        responses={200: s.DatasetSearchOutput, **error_responses(400, 401, 404)},
     )
     def post(self, request, dataset_id):
         owner = owner_required(request)

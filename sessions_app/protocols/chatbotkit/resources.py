@@ -25,7 +25,7 @@ LIST_PARAMETERS = [
 META_FILTER_NOTE = " Filter on meta with `meta.<key>=<value>` query parameters."
 
 
-def errors(*codes) -> dict:
+def error_responses(*codes) -> dict:
     described = {
         400: "Invalid input: the message names every invalid field.",
         401: "No valid API secret (a session token is refused here).",
@@ -140,7 +140,7 @@ def resource_urls(resource: Resource) -> list:
                 "Create",
                 summary=f"Create a {kind}",
                 request=resource.create_input or resource.input,
-                responses={200: s.IdOutput, **errors(400, 401, 409, *nested)},
+                responses={200: s.IdOutput, **error_responses(400, 401, 409, *nested)},
             ),
             "create",
         ),
@@ -154,7 +154,7 @@ def resource_urls(resource: Resource) -> list:
                 summary=f"List {kind}s, newest first",
                 description="Cursor pagination." + META_FILTER_NOTE,
                 parameters=LIST_PARAMETERS,
-                responses={200: page, **errors(400, 401, *nested)},
+                responses={200: page, **error_responses(400, 401, *nested)},
             ),
             "list",
         ),
@@ -166,7 +166,7 @@ def resource_urls(resource: Resource) -> list:
                 "get",
                 "Fetch",
                 summary=f"Fetch a {kind}",
-                responses={200: resource.fetch_output or resource.output, **errors(401, 404)},
+                responses={200: resource.fetch_output or resource.output, **error_responses(401, 404)},
             ),
             "fetch",
         ),
@@ -179,7 +179,7 @@ def resource_urls(resource: Resource) -> list:
                 "Update",
                 summary=f"Update a {kind} (only the fields given)",
                 request=resource.input,
-                responses={200: s.IdOutput, **errors(400, 401, 404, 409)},
+                responses={200: s.IdOutput, **error_responses(400, 401, 404, 409)},
             ),
             "update",
         ),
@@ -192,7 +192,7 @@ def resource_urls(resource: Resource) -> list:
                 "Delete",
                 summary=f"Delete a {kind}",
                 request=s.EmptyInput,
-                responses={200: s.IdOutput, **errors(401, 404)},
+                responses={200: s.IdOutput, **error_responses(401, 404)},
             ),
             "delete",
         ),

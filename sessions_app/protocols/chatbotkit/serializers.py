@@ -5,14 +5,15 @@ object), render ids as strings and times as epoch milliseconds. Input serializer
 the services check the rules.
 """
 
+from django.utils.functional import lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from botportal import validation
 from botportal.api.base import epoch_ms
-from bots.models import Visibility
-from sessions_app.models import ContactSource, MessageType
+from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset, Visibility
+from sessions_app.models import Contact, ContactSource, Conversation, MessageType
 from sessions_app.selectors.conversations import MESSAGE_COLUMNS
 
 _UNDEFINED = (None, "")
@@ -113,14 +114,24 @@ class BotFetchOutput(BotOutput):
     orgId = serializers.CharField(read_only=True)  # noqa: N815
 
 
+def _name_field(model):
+    """A resource's name; its bound is the model field's (botportal.validation.max_length), not a copy."""
+    return serializers.CharField(required=False, allow_blank=True, max_length=validation.max_length(model, "name"))
+
+
+# The session duration rule in the schema's words, read from botportal.validation when the schema is made.
+_session_duration_help = lazy(validation.session_duration_rule, str)
+
+
 class CommonInput(serializers.Serializer):
-    name = serializers.CharField(required=False, allow_blank=True, max_length=256)
+    name = serializers.CharField(required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     meta = MetaField()
 
 
 class BotInput(CommonInput):
-    model = serializers.CharField(required=False, allow_blank=True, max_length=256)
+    name = _name_field(Bot)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=validation.max_length(Bot, "model"))
     backstory = serializers.CharField(required=False, allow_blank=True)
     datasetId = serializers.UUIDField(source="dataset_id", required=False, allow_null=True)  # noqa: N815
     skillsetId = serializers.UUIDField(source="skillset_id", required=False, allow_null=True)  # noqa: N815
@@ -139,7 +150,7 @@ class DatasetOutput(Common):
 
 
 class DatasetInput(CommonInput):
-    pass
+    name = _name_field(Dataset)
 
 
 class RecordOutput(Output):
@@ -153,7 +164,9 @@ class RecordOutput(Output):
 
 class RecordInput(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True)
-    source = serializers.CharField(required=False, allow_blank=True, max_length=2048)
+    source = serializers.CharField(
+        required=False, allow_blank=True, max_length=validation.max_length(DatasetRecord, "source")
+    )
     meta = MetaField()
 
 
@@ -179,7 +192,7 @@ class SkillsetOutput(Common):
 
 
 class SkillsetInput(CommonInput):
-    pass
+    name = _name_field(Skillset)
 
 
 class AbilityOutput(Common):
@@ -187,6 +200,7 @@ class AbilityOutput(Common):
 
 
 class AbilityInput(CommonInput):
+    name = _name_field(Ability)
     instruction = serializers.CharField(required=False, allow_blank=True)
 
 
@@ -207,15 +221,18 @@ class ContactOutput(Common):
 
 
 class ContactInput(CommonInput):
-    fingerprint = serializers.CharField(required=False, max_length=256)
-    email = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=254)
+    name = _name_field(Contact)
+    fingerprint = serializers.CharField(required=False, max_length=validation.max_length(Contact, "fingerprint"))
+    email = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=validation.EMAIL_MAX_LENGTH
+    )
     phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
-    nick = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    nick = serializers.CharField(required=False, allow_blank=True, max_length=validation.max_length(Contact, "nick"))
     preferences = serializers.CharField(required=False, allow_blank=True)
 
 
 class ContactEnsureInput(ContactInput):
-    fingerprint = serializers.CharField(max_length=256)
+    fingerprint = serializers.CharField(max_length=validation.max_length(Contact, "fingerprint"))
 
 
 class ConversationOutput(Common):
@@ -230,6 +247,7 @@ class MessageInput(serializers.Serializer):
 
 
 class ConversationInput(CommonInput):
+    name = _name_field(Conversation)
     botId = serializers.UUIDField(source="bot_id", required=False, allow_null=True)  # noqa: N815
     contactId = serializers.UUIDField(source="contact_id", required=False, allow_null=True)  # noqa: N815
 
@@ -274,10 +292,11 @@ class SessionMessageInput(serializers.Serializer):
 
 
 class BotSessionCreateInput(serializers.Serializer):
-    """Documentation only: the session service checks these fields and names each invalid one."""
+    """Documentation only: the session service checks these fields (botportal.validation's rules) and
+    names each invalid one."""
 
     durationInSeconds = serializers.IntegerField(  # noqa: N815
-        required=False, allow_null=True, help_text="1800..86400; missing, null or 0 means 3600."
+        required=False, allow_null=True, help_text=_session_duration_help()
     )
     contact = SessionContactInput(required=False)
     messages = SessionMessageInput(many=True, required=False)
@@ -299,7 +318,9 @@ class BotSessionCreateOutput(serializers.Serializer):
 
 
 class ConversationSessionCreateInput(serializers.Serializer):
-    durationInSeconds = serializers.IntegerField(required=False, allow_null=True)  # noqa: N815
+    durationInSeconds = serializers.IntegerField(  # noqa: N815
+        required=False, allow_null=True, help_text=_session_duration_help()
+    )
 
 
 class ConversationSessionOutput(serializers.Serializer):

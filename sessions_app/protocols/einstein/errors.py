@@ -85,7 +85,9 @@ def einstein_handler500(request) -> JsonResponse | None:
     return einstein_error_response(request, 500, "The request could not be processed because of an internal error.")
 
 
-def describe(exc) -> tuple[int, str]:
+def einstein_error_parts(exc) -> tuple[int, str]:
+    """The status and message an exception answers with in the Einstein protocol (ChatBotKit's is
+    botportal.api.errors.error_parts)."""
     if isinstance(exc, Conflict):
         return 422, exc.message
     if isinstance(exc, DomainError):
@@ -104,7 +106,7 @@ def describe(exc) -> tuple[int, str]:
 
 
 def einstein_exception_response(request, exc) -> JsonResponse:
-    status, message = describe(exc)
+    status, message = einstein_error_parts(exc)
     if status >= 500:
         logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     response = einstein_error_response(request, status, message)

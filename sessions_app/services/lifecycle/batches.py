@@ -237,7 +237,7 @@ def _delete_batch(page: QuerySet, order: str, *, count_as: str, children: dict[s
     return Step(chosen=len(rows), last=(rows[-1][1], rows[-1][0]), counts=counts)
 
 
-def _run(
+def _lifecycle_run(
     name: str, *, counts: list[str], dry_run: bool, body: Callable[[LifecycleRun], None], lock: str | None = None
 ) -> LifecycleRun:
     run = LifecycleRun(task=name, dry_run=dry_run)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 
 # A run that dies without releasing its lock (killed worker, lost cache connection) blocks the next
@@ -35,6 +36,25 @@ def _advisory_lock(name: str) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
+# Compare and delete in one step on the Redis server: a lock that expired between a `get` and a
+# `delete` and was taken by another run would otherwise be deleted from under that run.
+_RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def _cache_lock_release(cache_key: str, holder: str) -> None:
+    """Release the cache lock only if `holder` still holds it."""
+    if isinstance(cache, RedisCache):
+        key = cache.make_and_validate_key(cache_key)
+        client = cache._cache
+        # The value compared is the one `add` stored: the backend's own serialisation of `holder`.
+        client.get_client(key, write=True).eval(_RELEASE_IF_HELD, 1, key, client._serializer.dumps(holder))
+        return
+    # Other backends (the in-process one of tests and single-process runs) have no compare-and-delete:
+    # the lock would have to expire, and be taken, in the instant between these two calls.
+    if cache.get(cache_key) == holder:
+        cache.delete(cache_key)
+
+
 @contextmanager
 def _cache_lock(name: str, timeout: int) -> Iterator[bool]:
     cache_key = f"botportal:lifecycle-lock:{name}"
@@ -44,8 +64,8 @@ def _cache_lock(name: str, timeout: int) -> Iterator[bool]:
         yield acquired
     finally:
         # Only the holder releases; a lock that expired and was taken by another run stays with it.
-        if acquired and cache.get(cache_key) == holder:
-            cache.delete(cache_key)
+        if acquired:
+            _cache_lock_release(cache_key, holder)
 
 
 def lifecycle_lock(*, name: str, timeout: int = LOCK_TIMEOUT):

@@ -21,14 +21,15 @@ from django.utils import timezone
 from botportal import validation
 from bots.models import Bot
 from sessions_app.models import BotSession, Contact, Conversation, EndReason, Message
+from sessions_app.services.conversations import conversations_end
 from sessions_app.services.lifecycle.batches import (
     LifecycleRun,
     Step,
     _batch_size,
     _delete_batch,
     _in_batches,
+    _lifecycle_run,
     _on_fetched,
-    _run,
     _settings_value,
 )
 
@@ -53,7 +54,7 @@ def bot_sessions_expire(*, now: datetime | None = None, dry_run: bool = False, b
     """
     now = now or timezone.now()
     size = _batch_size(batch_size)
-    due = BotSession.all_objects.filter(expired_at__isnull=True, expires_at__lte=now)
+    due = BotSession.all_objects.filter(expired_at__isnull=True).past_expiry(at=now)
 
     def body(run: LifecycleRun) -> None:
         if dry_run:
@@ -65,38 +66,32 @@ def bot_sessions_expire(*, now: datetime | None = None, dry_run: bool = False, b
 
         _in_batches(run, queryset=due, batch_size=size, apply=_on_fetched(apply))
 
-    return _run(EXPIRE_SESSIONS, counts=["sessions_expired"], dry_run=dry_run, body=body)
+    return _lifecycle_run(EXPIRE_SESSIONS, counts=["sessions_expired"], dry_run=dry_run, body=body)
 
 
 def conversations_end_idle(*, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None):
     """End conversations idle for longer than IDLE_TIMEOUT with reason Expiration, revoking their tokens."""
     now = now or timezone.now()
     size = _batch_size(batch_size)
-    cutoff = now - timedelta(seconds=_settings_value("IDLE_TIMEOUT"))
-    idle = Conversation.all_objects.filter(ended_at__isnull=True, last_activity_at__lt=cutoff)
+    idle = Conversation.all_objects.idle(now=now)
 
     def body(run: LifecycleRun) -> None:
         if dry_run:
             run.counts["conversations_ended"] = idle.count()
-            run.counts["sessions_revoked"] = BotSession.all_objects.filter(
-                conversation__in=idle, revoked_at__isnull=True
-            ).count()
+            run.counts["sessions_revoked"] = BotSession.all_objects.filter(conversation__in=idle).not_revoked().count()
             return
 
         def apply(batch):
             # Lock the batch and check again: a conversation that got a message meanwhile stays open.
             ids = list(batch.of(idle).select_for_update().values_list("pk", flat=True))
-            ended = Conversation.all_objects.filter(pk__in=ids).update(
-                ended_at=now, end_reason=EndReason.EXPIRATION, updated_at=now
-            )
-            revoked = BotSession.all_objects.filter(conversation_id__in=ids, revoked_at__isnull=True).update(
-                revoked_at=now
-            )
+            ended, revoked = conversations_end(ids=ids, reason=EndReason.EXPIRATION, at=now)
             return {"conversations_ended": ended, "sessions_revoked": revoked}
 
         _in_batches(run, queryset=idle, batch_size=size, apply=_on_fetched(apply), order="last_activity_at")
 
-    return _run(END_IDLE_CONVERSATIONS, counts=["conversations_ended", "sessions_revoked"], dry_run=dry_run, body=body)
+    return _lifecycle_run(
+        END_IDLE_CONVERSATIONS, counts=["conversations_ended", "sessions_revoked"], dry_run=dry_run, body=body
+    )
 
 
 def bot_sessions_prune(*, now: datetime | None = None, dry_run: bool = False, batch_size: int | None = None):
@@ -117,7 +112,7 @@ def bot_sessions_prune(*, now: datetime | None = None, dry_run: bool = False, ba
             apply=partial(_delete_batch, count_as="sessions_deleted"),
         )
 
-    return _run(PRUNE_SESSIONS, counts=["sessions_deleted"], dry_run=dry_run, body=body)
+    return _lifecycle_run(PRUNE_SESSIONS, counts=["sessions_deleted"], dry_run=dry_run, body=body)
 
 
 def conversations_prunable(*, now: datetime | None = None) -> list[QuerySet]:
@@ -196,7 +191,7 @@ def conversations_prune(*, now: datetime | None = None, dry_run: bool = False, b
                 order="last_activity_at",
             )
 
-    return _run(PRUNE_CONVERSATIONS, counts=_CONVERSATION_COUNTS, dry_run=dry_run, body=body)
+    return _lifecycle_run(PRUNE_CONVERSATIONS, counts=_CONVERSATION_COUNTS, dry_run=dry_run, body=body)
 
 
 # --- purging what was deleted ---------------------------------------------------------------------
@@ -357,4 +352,4 @@ def deleted_purge(*, dry_run: bool = False, batch_size: int | None = None) -> Li
 
     # The prune's lock: the two delete conversations in different orders, and run side by side they could
     # deadlock on the same rows. A purge that finds the prune running is done by the prune task after it.
-    return _run(PURGE_DELETED, counts=_PURGE_COUNTS, dry_run=dry_run, body=body, lock=PRUNE_CONVERSATIONS)
+    return _lifecycle_run(PURGE_DELETED, counts=_PURGE_COUNTS, dry_run=dry_run, body=body, lock=PRUNE_CONVERSATIONS)
