@@ -5,6 +5,7 @@ from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from botportal.api.errors import error_body
+from botportal.api.permissions import public
 from sessions_app.api.einstein.errors import einstein_error_response, is_einstein_path
 
 CHATBOTKIT_PREFIXES = ("/api/", "/v1/")
@@ -28,6 +29,7 @@ def error_response(request, status: int, message: str):
 
 # Any method: an unknown path is a 404 whatever is asked of it. No CSRF check either: the API
 # authenticates with bearer credentials, never with cookies, and the check would answer an HTML 403.
+@public  # every caller gets the same 404
 @csrf_exempt
 def api_not_found(request, *args, **kwargs):
     return error_response(request, 404, f"No resource at {request.path}.")
