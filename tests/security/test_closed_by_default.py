@@ -18,8 +18,9 @@ from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from botportal.api.permissions import CREDENTIALS, PUBLIC, Public, declared_access, public
+from botportal.api.permissions import CREDENTIALS, PUBLIC, Public, declare_access, declared_access, public
 from sessions_app.api.einstein.errors import error_name
+from sessions_app.api.einstein.views import einstein_view
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -134,6 +135,13 @@ def test_a_view_that_declares_nothing_is_caught():
     assert access_of(Guarded.as_view()) == CREDENTIALS
     assert access_of(Guarded.as_view(permission_classes=[Public])) == PUBLIC
     assert access_of(public(lambda request: HttpResponse())) == PUBLIC
+
+
+def test_an_einstein_view_cannot_leave_its_access_unsaid():
+    with pytest.raises(TypeError):
+        einstein_view("GET")
+    with pytest.raises(ValueError):
+        declare_access(lambda request: HttpResponse(), "everyone")
 
 
 CLOSED_API_ROUTES = [
