@@ -10,7 +10,7 @@ BOTPORTAL_CHROMIUM ?= /usr/bin/chromium
 # root runs apt-get itself; anyone else through sudo, when that needs no password.
 APT_GET ?= $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
 
-.PHONY: run test install install-dev chromium lint bench screenshots
+.PHONY: run test test-js install install-dev chromium lint bench screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -62,8 +62,13 @@ run: install
 		$(VENV)/bin/gunicorn botportal.asgi:application --bind $(HOST):$(PORT) --access-logfile - & pids+=($$!); \
 		wait -n; stop'
 
+# The whole suite; it includes the widget modules' Node unit tests (sessions_app/tests/widget/test_chat_modules.py).
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the widget modules' unit tests, with Node's own test runner (Node 20+, no npm packages).
+test-js:
+	node --test sessions_app/tests/widget/js/*.test.js
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -157,7 +157,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "botportal.staticfiles.ManifestStaticFilesStorage"
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
@@ -172,10 +172,13 @@ BOTPORTAL_PROTOCOLS = [
 # --- REST framework and OpenAPI -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["sessions_app.access.authentication.BearerAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    # Closed by default: a view that declares nothing needs an owner's API secret; open ones list
+    # botportal.api.permissions.Public (see tests/security/test_closed_by_default.py).
+    "DEFAULT_PERMISSION_CLASSES": ["sessions_app.access.permissions.OwnerRequired"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["botportal.api.parsers.JsonParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # No AnonymousUser: without credentials request.user is None, which no permission mistakes for an owner.
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "botportal.api.errors.chatbotkit_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -199,6 +202,8 @@ SPECTACULAR_SETTINGS = {
     "Einstein Bots Runtime API v5.0.0 under /v5.0.0.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page are public: they describe the API, they hold no data.
+    "SERVE_PERMISSIONS": ["botportal.api.permissions.Public"],
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -22,6 +22,14 @@ class JsonOnlyNegotiation(DefaultContentNegotiation):
 class JsonApiView(APIView):
     content_negotiation_class = JsonOnlyNegotiation
 
+    def check_permissions(self, request):
+        # A method the view does not serve is its 405 for anyone, credentials or none: there is nothing
+        # behind it to guard, and a client learns its mistake rather than a 401 it cannot fix.
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return
+        super().check_permissions(request)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         # Oversized bodies never get here: botportal.middleware.RequestBodyLimitMiddleware refuses them.

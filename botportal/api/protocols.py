@@ -22,6 +22,8 @@ from django.utils.module_loading import import_string
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 
+from botportal.api.permissions import public
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -98,6 +100,7 @@ def error_response(request, status: int, message: str):
 
 # No CSRF check: the API authenticates with bearer credentials, never with cookies, and the check
 # would answer an HTML 403.
+@public  # every caller gets the same 404
 @csrf_exempt
 def api_not_found(request, *args, **kwargs):
     return error_response(request, 404, f"No resource at {request.path}.")

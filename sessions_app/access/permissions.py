@@ -1,5 +1,7 @@
 """Who may call what: an owner's API secret for the owner routes; a session token only in its own conversation."""
 
+from rest_framework.permissions import BasePermission
+
 from botportal import validation
 from botportal.errors import NotAuthenticated
 from sessions_app.models import BotSession, Conversation
@@ -18,6 +20,25 @@ def owner_required(request):
     if request.user is None:
         raise NotAuthenticated("Authenticate with an API secret: 'Authorization: Bearer sk-...'.")
     return request.user
+
+
+class OwnerRequired(BasePermission):
+    """The default of every DRF view (settings.REST_FRAMEWORK): an owner's API secret, nothing less."""
+
+    def has_permission(self, request, view):
+        owner_required(request)
+        return True
+
+
+class OwnerOrSessionToken(BasePermission):
+    """An owner's API secret or a session token; which conversation either may touch is `conversation_for`'s rule."""
+
+    def has_permission(self, request, view):
+        if request.user is None and presented_session(request) is None:
+            raise NotAuthenticated(
+                "Authenticate with an API secret or the conversation's session token: 'Authorization: Bearer ...'."
+            )
+        return True
 
 
 def conversation_for(request, conversation_id) -> tuple[Conversation, BotSession | None]:

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
+from botportal.api.permissions import public
 from botportal.api.protocols import protocol_get
 from botportal.validation import origin_normalize
 from sessions_app.widget.selectors import bot_allowed_origins_for_path, widget_bot_get
@@ -108,6 +109,9 @@ def bot_embed_snippet_html(*, bot, request) -> str:
     )
 
 
+# Public: the page visitors chat on; it serves public bots only and holds no credential (the visitor's
+# session token is issued by the public session route and kept in the visitor's browser).
+@public
 @require_safe
 @xframe_options_exempt
 def widget_page(request, bot_id):

@@ -14,10 +14,11 @@ from botportal.api.asyncviews import PendingResponse
 from botportal.api.base import JsonApiView, epoch_ms
 from botportal.api.errors import error_body, error_parts
 from botportal.api.pagination import paginate_fetched
+from botportal.api.permissions import Public
 from botportal.errors import NotAuthenticated
 from bots import engine
 from bots.selectors import bot_get_any
-from sessions_app.access.permissions import conversation_for, owner_required, presented_session
+from sessions_app.access.permissions import OwnerOrSessionToken, conversation_for, owner_required, presented_session
 from sessions_app.access.throttles import SESSION_CREATE_THROTTLES
 from sessions_app.protocols.chatbotkit import serializers as s
 from sessions_app.protocols.chatbotkit.resources import page_json
@@ -59,7 +60,9 @@ def token_error_responses(*codes):
 
 
 class BotSessionCreateView(JsonApiView):
-    # Anyone may open sessions with a public bot: per-IP and per-bot limits besides the credential ones.
+    # Public: anyone may open sessions with a public bot (per-IP and per-bot limits besides the credential
+    # ones); a private or protected bot needs its owner, which bot_session_create decides.
+    permission_classes = [Public]
     throttle_classes = SESSION_CREATE_THROTTLES
 
     @extend_schema(
@@ -117,6 +120,8 @@ class ConversationSessionCreateView(JsonApiView):
 
 
 class SessionRefreshView(JsonApiView):
+    permission_classes = [OwnerOrSessionToken]
+
     @extend_schema(
         tags=SESSION_TAG,
         summary="Trade a live session token for a new one with a fresh expiry (the old one is revoked)",
@@ -133,6 +138,8 @@ class SessionRefreshView(JsonApiView):
 
 
 class SessionRevokeView(JsonApiView):
+    permission_classes = [OwnerOrSessionToken]
+
     @extend_schema(
         tags=SESSION_TAG,
         summary="Revoke the presenting session token; with an API secret, every token of the conversation",
@@ -159,6 +166,8 @@ def _issued_json(conversation_id, issued) -> dict:
 
 
 class MessageListView(JsonApiView):
+    permission_classes = [OwnerOrSessionToken]
+
     @extend_schema(
         tags=CONVERSE_TAG,
         summary="The conversation's messages, oldest first (owner, or the conversation's own session token)",
@@ -206,6 +215,7 @@ class _ExchangeView(JsonApiView):
     one database phase; a turn that needs the network continues in `continue_turn`, on the event loop.
     """
 
+    permission_classes = [OwnerOrSessionToken]
     kind = "complete"
 
     def exchange(self, request, **kwargs):
@@ -343,6 +353,8 @@ class ReceiveView(_ExchangeView):
 
 
 class SendView(JsonApiView):
+    permission_classes = [OwnerOrSessionToken]
+
     @extend_schema(
         tags=CONVERSE_TAG,
         summary="Store a user message without answering it (receive answers it)",

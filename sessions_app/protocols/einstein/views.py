@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import Throttled
 
 from botportal import asyncdb
+from botportal.api.permissions import CREDENTIALS, PUBLIC, declare_access, public
 from botportal.api.throttles import ApiSecretThrottle, throttle_wait
 from botportal.asyncdb import db_phase
 from botportal.errors import InvalidInput, NotAuthenticated
@@ -39,12 +40,23 @@ from .errors import REQUEST_ID_HEADER, einstein_error_response, einstein_excepti
 from .serializers import begin_request_parse, continue_request_parse, json_body
 
 END_REASON_HEADER = "X-Session-End-Reason"
+MISSING_BEARER = "Access bearer token is missing or invalid: send 'Authorization: Bearer <API secret>'."
 
 
-def einstein_view(*methods):
+def einstein_view(*methods, access: str):
     """CSRF-exempt (callers authenticate with a bearer secret), only `methods`, every error in the spec's shape.
 
-    An async `func` (a turn, which can wait on the network) gets an async view."""
+    `access` is required, so that no route is open by omission: PUBLIC, or CREDENTIALS for a route that
+    needs an owner's API secret; such a route refuses a request without one before the view runs (the view
+    then resolves the owner with `_owner`, which checks the secret). An async `func` (a turn, which can
+    wait on the network) gets an async view."""
+
+    def refused(request):
+        if request.method not in methods:
+            return _not_allowed(request, methods)
+        if access == CREDENTIALS and _bearer(request) is None:
+            return einstein_error_response(request, 401, MISSING_BEARER)
+        return None
 
     def decorate(func):
         if iscoroutinefunction(func):
@@ -54,8 +66,8 @@ def einstein_view(*methods):
             async def async_wrapper(request, *args, **kwargs):
                 asyncdb.serving(request)
                 request_id(request)
-                if request.method not in methods:
-                    return _not_allowed(request, methods)
+                if (refusal := refused(request)) is not None:
+                    return refusal
                 try:
                     response = await func(request, *args, **kwargs)
                 except Exception as exc:  # noqa: BLE001 (every failure must answer in the protocol's shape)
@@ -63,22 +75,24 @@ def einstein_view(*methods):
                 response[REQUEST_ID_HEADER] = request_id(request)
                 return response
 
-            return async_wrapper
+            wrapper = async_wrapper
+        else:
 
-        @csrf_exempt
-        @wraps(func)
-        def wrapper(request, *args, **kwargs):
-            request_id(request)
-            if request.method not in methods:
-                return _not_allowed(request, methods)
-            try:
-                response = func(request, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 (every failure must answer in the protocol's shape)
-                return einstein_exception_response(request, exc)
-            response[REQUEST_ID_HEADER] = request_id(request)
-            return response
+            @csrf_exempt
+            @wraps(func)
+            def wrapper(request, *args, **kwargs):
+                request_id(request)
+                if (refusal := refused(request)) is not None:
+                    return refusal
+                try:
+                    response = func(request, *args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 (every failure must answer in the protocol's shape)
+                    return einstein_exception_response(request, exc)
+                response[REQUEST_ID_HEADER] = request_id(request)
+                return response
 
-        return wrapper
+        wrapper.einstein_methods = methods
+        return declare_access(wrapper, access)
 
     return decorate
 
@@ -97,15 +111,23 @@ def _owner(request):
     The same limits as on /api/v1: failed attempts per client IP (past the limit an IP is refused
     unchecked), then requests per API secret owner.
     """
-    scheme, _, value = (request.headers.get("Authorization") or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise NotAuthenticated("Access bearer token is missing or invalid: send 'Authorization: Bearer <API secret>'.")
+    value = _bearer(request)
+    if value is None:
+        raise NotAuthenticated(MISSING_BEARER)
     try:
-        owner = api_secret_owner(request, value.strip())
+        owner = api_secret_owner(request, value)
     except NotAuthenticated:
         raise NotAuthenticated("Access bearer token is missing or invalid.") from None
     _throttle([ApiSecretThrottle], request, user=owner)
     return owner
+
+
+def _bearer(request) -> str | None:
+    """The credential of `Authorization: Bearer <credential>`, or None."""
+    scheme, _, value = (request.headers.get("Authorization") or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
 
 
 def _throttle(throttle_classes, request, **credential) -> None:
@@ -129,7 +151,8 @@ def _json(body: dict, *, bot, begin: bool = False) -> JsonResponse:
     return response
 
 
-@einstein_view("GET")
+# Public: readiness for load balancers and Salesforce's checks; it tells only UP or DOWN.
+@einstein_view("GET", access=PUBLIC)
 def status_view(request):
     try:
         with connection.cursor() as cursor:
@@ -140,12 +163,13 @@ def status_view(request):
     return JsonResponse({"status": "UP"})
 
 
-@einstein_view("GET")
+# Public: the versions served, as the spec has it (no credentials).
+@einstein_view("GET", access=PUBLIC)
 def versions_view(request):
     return JsonResponse({"versions": [{"versionNumber": renderers.API_VERSION, "status": "ACTIVE"}]})
 
 
-@einstein_view("POST")
+@einstein_view("POST", access=CREDENTIALS)
 async def begin_view(request, bot_id: str):
     """Async: the first answer may wait on the network. Checks, the session opened and the turn claimed
     are one database phase; the rendering of an answer that waited is another."""
@@ -193,7 +217,7 @@ def _begin_render(request, outcome: TurnOutcome, parsed, bot, started: float) ->
     return _json(body, bot=bot, begin=True)
 
 
-@einstein_view("POST")
+@einstein_view("POST", access=CREDENTIALS)
 async def messages_view(request, session_id: str):
     """Async: the answer may wait on the network. Checks and the turn's claim are one database phase
     (the whole turn, when it needs no network call); its finish, rendering included, another."""
@@ -234,7 +258,7 @@ def _continue_claim(request, session_id: str, started: float):
     return claimed, conversation.bot
 
 
-@einstein_view("DELETE")
+@einstein_view("DELETE", access=CREDENTIALS)
 def session_view(request, session_id: str):
     owner = _owner(request)
     org_id = _org_id(request)
@@ -254,6 +278,7 @@ def session_view(request, session_id: str):
     return _json(body, bot=conversation.bot)
 
 
+@public  # every caller gets the same 404
 @csrf_exempt
 def not_found_view(request, rest: str = ""):
     # Any method: an unknown path is a 404 whatever is asked of it.

@@ -17,7 +17,7 @@ def test_snippet_points_at_the_unhashed_launcher(public_bot):
 
 
 def test_snippet_files_exist_for_the_static_finders():
-    for name in ("botportal/widget.js", "botportal/chat.js", "botportal/chat.css"):
+    for name in ("botportal/widget.js", "botportal/chat/main.js", "botportal/chat.css"):
         assert finders.find(name), name
 
 

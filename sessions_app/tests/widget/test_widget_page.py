@@ -37,7 +37,7 @@ def test_public_bot_page_carries_its_configuration(client, public_bot):
     html = response.content.decode()
     assert 'role="log"' in html
     assert '<label for="bp-input"' in html
-    assert "/static/botportal/chat.js" in html
+    assert '<script type="module" src="/static/botportal/chat/main.js"></script>' in html
 
 
 def test_embedded_flag_adds_a_close_button(client, public_bot):
