@@ -1,4 +1,4 @@
-"""The Einstein runtime state has left Conversation for einstein.EinsteinSession (einstein 0002 carried
+"""The Einstein runtime state has left Conversation for einstein.EinsteinSession (einstein 0003 carried
 it over): its columns go."""
 
 from django.db import migrations
@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ("sessions_app", "0007_conversation_turn_queue"),
-        ("einstein", "0002_carry_over_runtime_state"),
+        ("einstein", "0003_carry_over_runtime_state"),
     ]
 
     operations = [

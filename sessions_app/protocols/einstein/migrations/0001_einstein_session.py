@@ -1,43 +1,7 @@
-"""The Einstein runtime state in a table of its own, deleted by PostgreSQL with its conversation.
-
-As for a conversation's messages and sessions (sessions_app 0003), the foreign key cascades in the
-database: the lifecycle's batched deletes remove conversations with plain SQL and leave the children
-to PostgreSQL. (SQLite: the lifecycle deletes the rows first; this step does nothing there.) A later
-migration that alters `conversation` would recreate the constraint without the cascade and must run
-this SQL again.
-"""
+"""The Einstein runtime state in a table of its own (0002 makes it cascade in PostgreSQL, 0003 fills it)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-TABLE = "einstein_einsteinsession"
-PARENT = "sessions_app_conversation"
-
-
-def _set_action(schema_editor, action):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    quote = schema_editor.quote_name
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass"
-            " AND confrelid = %s::regclass",
-            [TABLE, PARENT],
-        )
-        for (name,) in cursor.fetchall():
-            cursor.execute(
-                f"ALTER TABLE {quote(TABLE)} DROP CONSTRAINT {quote(name)}, "
-                f"ADD CONSTRAINT {quote(name)} FOREIGN KEY (conversation_id) REFERENCES {quote(PARENT)} (id) "
-                f"ON DELETE {action} DEFERRABLE INITIALLY DEFERRED"
-            )
-
-
-def cascade(apps, schema_editor):
-    _set_action(schema_editor, "CASCADE")
-
-
-def no_action(apps, schema_editor):
-    _set_action(schema_editor, "NO ACTION")
 
 
 class Migration(migrations.Migration):
@@ -70,5 +34,4 @@ class Migration(migrations.Migration):
             ],
             options={"verbose_name": "Einstein session"},
         ),
-        migrations.RunPython(cascade, no_action, elidable=False),
     ]

@@ -94,6 +94,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("einstein", "0001_einstein_session"), ("sessions_app", "0007_conversation_turn_queue")]
+    dependencies = [("einstein", "0002_conversation_cascade_in_database"), ("sessions_app", "0007_conversation_turn_queue")]
 
     operations = [migrations.RunPython(forward, backward, elidable=False)]
