@@ -2,10 +2,11 @@
 
 The field names, the required fields and the enumerations are read from the spec file the adapter
 ships (SPEC_PATH), once per process: the spec is their one place. The walk over them is written by
-hand because it pays: a generic OpenAPI validator costs 50 to 300 times as much per request
-(`bench/einstein_validation.py`: 7 to 40 µs here, 0.5 to 10 ms with openapi-core or the JSON Schema
-validator it uses), several times the whole turn's statements. botportal's own rules follow the
-spec's: lengths from the models' max_length, texts by `botportal.validation`.
+hand because it pays: a generic validator driven by the spec costs 17 to 370 times as much per
+request (`bench/einstein_validation.py`, docs/performance.md: 25 to 56 µs here, 0.6 to 13 ms with
+openapi-core or the JSON Schema validator it uses), of the order of a whole continue turn.
+botportal's own rules follow the spec's: lengths from the models' max_length, texts by
+`botportal.validation`.
 
 The spec closes most objects (`additionalProperties: false`): unknown fields are refused by name, so
 that a client's typo is reported instead of silently ignored. Each check raises InvalidInput.
