@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "bots",
     "sessions_app",
+    "sessions_app.protocols.einstein",
 ]
 
 MIDDLEWARE = [

@@ -176,9 +176,10 @@ class Conversation(models.Model):
     )
     name = models.CharField(max_length=256, blank=True)
     description = models.TextField(blank=True)
+    # The owner's own: a protocol keeps its state in its own model (the Einstein runtime's:
+    # sessions_app.protocols.einstein.models), never here.
     meta = models.JSONField(default=dict, blank=True)
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.CHATBOTKIT)
-    external_session_key = models.CharField(max_length=256, blank=True)
     variables = models.JSONField(default=dict, blank=True)
     # Engine state between turns (pending slot filling, offered choices...).
     engine_state = models.JSONField(default=dict, blank=True)
@@ -188,11 +189,6 @@ class Conversation(models.Model):
     last_activity_at = models.DateTimeField(default=now, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
-    # Einstein continue: the last processed sequenceId, and the request digest and response kept
-    # so that a retry of that request is answered again without being processed twice.
-    last_sequence_id = models.BigIntegerField(null=True, blank=True)
-    last_request_digest = models.CharField(max_length=64, blank=True)
-    last_response = models.JSONField(null=True, blank=True)
     # Turns run one at a time, in arrival order, without a lock held while one waits on the network:
     # a turn that finds another in progress takes the next ticket and waits until `turn_served` reaches
     # the ticket before it; `turn_since` is when the turn now due was claimed (or became due), so that

@@ -2,7 +2,7 @@ import contextlib
 
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -161,6 +161,14 @@ class RecentContactFilter(OwnerScopedRelatedFilter):
         return [(contact.pk, str(contact)) for contact in recent]
 
 
+def _einstein_state(conversation):
+    """The conversation's Einstein runtime state, or None (another protocol's conversation)."""
+    try:
+        return conversation.einstein
+    except ObjectDoesNotExist:
+        return None
+
+
 @admin.register(Conversation)
 class ConversationAdmin(OwnerScopedModelAdmin):
     owns_directly = True
@@ -179,7 +187,7 @@ class ConversationAdmin(OwnerScopedModelAdmin):
     search_fields = ("contact__email", "messages__text")
     search_help_text = "Words in the messages, or a contact's email (a term with @ searches emails only)."
     ordering = ("-created_at",)
-    exclude = ("engine_state", "last_request_digest", "last_response")
+    exclude = ("engine_state",)
     readonly_fields = (
         "bot",
         "bot_version",
@@ -198,6 +206,26 @@ class ConversationAdmin(OwnerScopedModelAdmin):
         "last_sequence_id",
     )
     actions = ["export_csv", "export_json"]
+
+    def get_object(self, request, object_id, from_field=None):
+        # The change form shows the Einstein state: loaded with the conversation, in its one query.
+        queryset = self.get_queryset(request).select_related("einstein")
+        model = queryset.model
+        field = model._meta.pk if from_field is None else model._meta.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (model.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    @admin.display(description="External session key")
+    def external_session_key(self, obj):
+        state = _einstein_state(obj)
+        return state.external_session_key if state else ""
+
+    @admin.display(description="Last sequence id")
+    def last_sequence_id(self, obj):
+        state = _einstein_state(obj)
+        return state.last_sequence_id if state else None
 
     @admin.display(description="Conversation", ordering="created_at")
     def transcript_link(self, obj):

@@ -25,13 +25,20 @@ def conversation_get(*, owner, conversation_id) -> Conversation:
 
 # Every turn (complete, send, an Einstein message) locks its conversation with this lookup, so its SQL
 # is written once per process (`botportal.rows`) rather than compiled by Django on every request.
-_WITH_BOT = JoinedLookup(Conversation, relation="bot", by="id")
+# A protocol's turn may want its own state of the conversation in the same statement: `also`.
+_WITH_BOT: dict[tuple[str, ...], JoinedLookup] = {}
 
 
-def conversation_with_bot(*, conversation_id, for_update: bool = False, nowait: bool = False) -> Conversation | None:
+def conversation_with_bot(
+    *, conversation_id, for_update: bool = False, nowait: bool = False, also: tuple[str, ...] = ()
+) -> Conversation | None:
     """The conversation with its bot (None if deleted); with `for_update`, the conversation's row is
-    locked until the caller's transaction ends (with `nowait`, DatabaseError if another holds it)."""
-    conversation = _WITH_BOT.get(conversation_id, for_update=for_update, nowait=nowait)
+    locked until the caller's transaction ends (with `nowait`, DatabaseError if another holds it).
+    `also`: reverse one-to-one relations (a protocol's state) loaded with it (`JoinedLookup`)."""
+    lookup = _WITH_BOT.get(also)
+    if lookup is None:
+        lookup = _WITH_BOT[also] = JoinedLookup(Conversation, relation="bot", by="id", also=also)
+    conversation = lookup.get(conversation_id, for_update=for_update, nowait=nowait)
     # The one read that bypasses the managers' rule (sessions_app.models): a deleted bot's conversation is gone.
     if conversation is not None and conversation.bot is not None and conversation.bot.deleted_at is not None:
         return None

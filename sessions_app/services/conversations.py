@@ -50,7 +50,6 @@ def conversation_open(
     meta: dict | None = None,
     variables: dict | None = None,
     tz: str = "UTC",
-    external_session_key: str = "",
 ) -> Conversation:
     """A new conversation bound to the bot's current version, dataset and skillset."""
     initial_variables = engine.variable_defaults(bot, contact=contact) if bot is not None else {}
@@ -68,7 +67,6 @@ def conversation_open(
         origin=origin,
         variables=initial_variables,
         timezone=tz,
-        external_session_key=external_session_key,
     )
 
 
@@ -122,7 +120,9 @@ class TurnClaim:
     # the result; returns (extra, more fields to save): Einstein stores its response in the same UPDATE.
     on_finish: object = None
     extra: object = None
-    restore: dict | None = None  # fields to put back if the turn fails
+    # Called in the release of a turn that failed (one statement, like the release): a protocol puts
+    # back what its claim took (Einstein: the sequenceId).
+    on_release: object = None
 
     @property
     def waiting(self) -> bool:
@@ -274,13 +274,19 @@ def conversation_turn_finish(*, claim: TurnClaim) -> ExchangeResult:
     return claim.result
 
 
-def conversation_turn_release(*, conversation_id, ticket: int, restore: dict | None = None) -> bool:
+def conversation_turn_release(*, conversation_id, ticket: int, on_release=None) -> bool:
     """Hand the conversation on past `ticket` (a turn that failed, or whose client left), if it is still
-    the turn due; its user message, if stored, stays waiting for a reply. `restore`: fields the claim
-    changed to put back. One statement."""
-    released = Conversation.objects.filter(pk=conversation_id, turn_served=ticket - 1).update(
-        turn_served=ticket, turn_since=timezone.now(), **(restore or {})
-    )
+    the turn due; its user message, if stored, stays waiting for a reply. `on_release`: called once the
+    turn is released, to put back what the claim took. One statement (with `on_release`, its own too,
+    in one transaction)."""
+    # With `on_release`, both or neither: a turn released with its sequenceId still taken would refuse
+    # the client's retry.
+    with transaction.atomic() if on_release is not None else contextlib.nullcontext():
+        released = Conversation.objects.filter(pk=conversation_id, turn_served=ticket - 1).update(
+            turn_served=ticket, turn_since=timezone.now()
+        )
+        if released and on_release is not None:
+            on_release()
     _turn_notify(conversation_id)
     return bool(released)
 
@@ -380,7 +386,7 @@ async def conversation_turn_stream(*, claim: TurnClaim) -> AsyncIterator[str | E
             # Shielded: a cancelled request (its client left) still hands the conversation on.
             release = db_phase(conversation_turn_release)
             await asyncio.shield(
-                release(conversation_id=claim.conversation_id, ticket=claim.ticket, restore=claim.restore)
+                release(conversation_id=claim.conversation_id, ticket=claim.ticket, on_release=claim.on_release)
             )
 
 
@@ -512,11 +518,13 @@ def _ended_in_memory(conversation: Conversation, *, reason: str, at) -> None:
     conversation.ended_at, conversation.end_reason = at, reason
 
 
-def conversation_lock(conversation: Conversation, *, allow_ended: bool = False, nowait: bool = False) -> Conversation:
+def conversation_lock(
+    conversation: Conversation, *, allow_ended: bool = False, nowait: bool = False, also: tuple[str, ...] = ()
+) -> Conversation:
     """The conversation re-read with its bot under its row lock, in the caller's transaction. An ended
     one is a Conflict unless `allow_ended`; with `nowait`, a row another request holds raises
-    DatabaseError at once."""
-    locked = conversation_with_bot(conversation_id=conversation.pk, for_update=True, nowait=nowait)
+    DatabaseError at once. `also`: a protocol's state of the conversation, read in the same statement."""
+    locked = conversation_with_bot(conversation_id=conversation.pk, for_update=True, nowait=nowait, also=also)
     if locked is None:
         raise Conversation.DoesNotExist(f"No conversation {conversation.pk}.")
     if locked.ended_at is not None and not allow_ended:

@@ -71,7 +71,8 @@ def api_key_authenticate(*, secret: str):
     if not credentials.is_api_secret(secret):
         return None
     api_key = (
-        ApiKey.objects.select_related("owner")
+        # The owner's profile too (its org id, which the Einstein runtime checks): no query of its own.
+        ApiKey.objects.select_related("owner__botportal_profile")
         .filter(digest=credentials.digest(secret), revoked_at__isnull=True, owner__is_active=True)
         .first()
     )

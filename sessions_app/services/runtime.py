@@ -22,6 +22,7 @@ from bots.engine import EngineReply
 from bots.models import Bot, Intent
 from bots.variables import variables_validate
 from sessions_app.models import Conversation, EndReason, Message, MessageType, Origin
+from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.services.conversations import (
     ExchangeResult,
     TurnClaim,
@@ -36,9 +37,8 @@ from sessions_app.services.conversations import (
 )
 from sessions_app.services.owners import owner_profile_ensure
 
-# Where protocol details of a runtime session are kept in Conversation.meta (keys starting with "_"
-# are botportal's own; clients cannot set them).
-META_KEY = "_runtime"
+# The Einstein state of a conversation (EinsteinSession), read in the statement that reads the conversation.
+STATE = "einstein"
 TRANSFER_FAILED_TEXT = "Sorry, the transfer did not succeed. Is there anything else I can help with?"
 
 
@@ -76,12 +76,22 @@ def runtime_bot_get(*, owner, org_id: str, bot_id: str) -> Bot:
     return bot
 
 
+def runtime_state(conversation: Conversation) -> EinsteinSession | None:
+    """The conversation's Einstein state (None for a conversation of another protocol not yet continued
+    through Einstein). Loaded with the conversation by the reads below: no query of its own."""
+    try:
+        return getattr(conversation, STATE)
+    except EinsteinSession.DoesNotExist:
+        return None
+
+
 def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
-    """The owner's live session. An ended session, or one idle past the idle timeout (which is ended
-    now, with reason Expiration), is not found and the message says that it ended."""
+    """The owner's live session, its Einstein state loaded with it (`runtime_state`). An ended session,
+    or one idle past the idle timeout (which is ended now, with reason Expiration), is not found and the
+    message says that it ended."""
     pk = validation.uuid_or_none(session_id)
     conversation = (
-        Conversation.objects.select_related("bot").filter(pk=pk, owner=owner, bot__isnull=False).first()
+        Conversation.objects.select_related("bot", STATE).filter(pk=pk, owner=owner, bot__isnull=False).first()
         if pk
         else None
     )
@@ -117,7 +127,7 @@ def runtime_session_begin(
     text: str | None = None,
     tz=None,
     variables=None,
-    protocol_meta: dict | None = None,
+    declared: dict | None = None,
 ) -> TurnOutcome:
     """Open a session: its variables and time zone, the bot's welcome, and the answer to `text` if given.
     A begin that fails leaves nothing behind. (For synchronous callers; the API's view is async.)"""
@@ -127,7 +137,7 @@ def runtime_session_begin(
         text=text,
         tz=tz,
         variables=variables,
-        protocol_meta=protocol_meta,
+        declared=declared,
     )
     if isinstance(begun, BeginPending):
         return async_to_sync(runtime_session_begin_finish)(begun)
@@ -149,26 +159,32 @@ def runtime_session_begin_claim(
     text: str | None = None,
     tz=None,
     variables=None,
-    protocol_meta: dict | None = None,
+    declared: dict | None = None,
 ) -> "TurnOutcome | BeginPending":
-    """The begin's one transaction: the session opened, its welcome, and its first turn claimed (answered
-    already unless it needs the network: then BeginPending, for `runtime_session_begin_finish`)."""
+    """The begin's one transaction: the session opened with its Einstein state, its welcome, and its first
+    turn claimed (answered already unless it needs the network: then BeginPending, for
+    `runtime_session_begin_finish`). `declared`: what the client declared, kept with the state
+    (`force_config`, `referrers`, `rich_content`: EinsteinSession's fields)."""
     tz_name, typed, text = validation.collect(
         lambda: time_zone_check(tz),
         lambda: variables_validate(bot=bot, variables=variables),
         lambda: validation.message_text(text, field="message.text", required=False) if text else "",
     )
     variable_types = {item.name: item.type for item in typed}
-    meta = {META_KEY: {**(protocol_meta or {}), "variableTypes": variable_types}}
     with transaction.atomic():
         conversation = conversation_open(
             owner=bot.owner,
             bot=bot,
             origin=Origin.EINSTEIN,
-            meta=meta,
             variables={item.name: item.value for item in typed},
             tz=tz_name,
+        )
+        # Cached on the conversation both ways, as the reads of later turns load it.
+        EinsteinSession.objects.create(
+            conversation=conversation,
             external_session_key=external_session_key,
+            variable_types=variable_types,
+            **(declared or {}),
         )
         welcome = conversation_welcome(conversation=conversation)
         outcome = TurnOutcome(conversation=conversation, reply=welcome.reply, variables_sent=set(variable_types))
@@ -265,10 +281,11 @@ def runtime_session_continue_claim(
         if locked.ended_at is not None:
             raise NotFound(f"Session '{conversation.pk}' has ended ({locked.end_reason or EndReason.OTHER}).")
         in_progress = turn_in_progress(locked)
-        last = locked.last_sequence_id
+        state = runtime_state(locked)
+        last = state.last_sequence_id if state is not None else None
         if last is not None and sequence_id <= last:
-            if sequence_id == last and digest == locked.last_request_digest and locked.last_response:
-                return ContinueResult(response=locked.last_response, replayed=True)
+            if sequence_id == last and digest == state.last_request_digest and state.last_response:
+                return ContinueResult(response=state.last_response, replayed=True)
             if not in_progress:
                 raise InvalidInput(
                     f"sequenceId {sequence_id} was not greater than the last processed sequenceId {last}.",
@@ -276,24 +293,31 @@ def runtime_session_continue_claim(
                 )
         if in_progress:
             raise Busy("Another request for this session is being processed; retry shortly.")
+        if state is None:
+            # A conversation of another protocol, continued through Einstein for the first time.
+            state = EinsteinSession.objects.create(conversation=locked)
 
         def store(conversation_: Conversation, outcome: TurnOutcome) -> tuple[dict, list[str]]:
-            # In the turn's last transaction, with the conversation's new state: saved in its UPDATE.
+            # In the turn's last transaction, beside the UPDATE of the conversation's new state.
             response = render(outcome)
-            conversation_.last_sequence_id = sequence_id
-            conversation_.last_request_digest = digest
-            conversation_.last_response = response
-            return response, ["last_sequence_id", "last_request_digest", "last_response"]
+            _state_save(state, last_sequence_id=sequence_id, last_request_digest=digest, last_response=response)
+            return response, []
 
         done = _turn_under_lock(locked, sequence_id=sequence_id, message=message, store=store)
         if isinstance(done, TurnClaim):
             # Taken now, so that a retry while the turn waits is refused as busy; put back if it fails.
-            done.restore = {"last_sequence_id": last, "last_request_digest": locked.last_request_digest}
-            Conversation.objects.filter(pk=locked.pk).update(
-                last_sequence_id=sequence_id, last_request_digest=digest, last_response=None
-            )
+            taken_from = {"last_sequence_id": last, "last_request_digest": state.last_request_digest}
+            done.on_release = lambda: _state_save(state, **taken_from, last_response=None)
+            _state_save(state, last_sequence_id=sequence_id, last_request_digest=digest, last_response=None)
             return done
     return ContinueResult(response=done, replayed=False)
+
+
+def _state_save(state: EinsteinSession, **values) -> None:
+    """One UPDATE of the sequence state (the row exists: begin, or the turn's claim, made it)."""
+    for name, value in values.items():
+        setattr(state, name, value)
+    state.save(update_fields=list(values))
 
 
 async def runtime_session_continue_finish(claim: TurnClaim) -> ContinueResult:
@@ -305,7 +329,8 @@ async def runtime_session_continue_finish(claim: TurnClaim) -> ContinueResult:
 
 def _lock_or_busy(conversation: Conversation) -> Conversation:
     try:
-        return conversation_lock(conversation, allow_ended=True, nowait=True)
+        # The sequence state under the lock, in the statement that takes it.
+        return conversation_lock(conversation, allow_ended=True, nowait=True, also=(STATE,))
     except DatabaseError:
         raise Busy("Another request for this session is being processed; retry shortly.") from None
 

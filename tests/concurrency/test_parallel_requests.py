@@ -13,6 +13,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Contact, Conversation, Message
+from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.services.owners import owner_profile_ensure
 from sessions_app.tests.apis.einstein.conftest import begin_body
 
@@ -147,4 +148,4 @@ def test_parallel_einstein_turns_are_processed_once_or_refused_as_busy(owner, ap
     )
     # Exactly the accepted turns are stored, once each, in increasing sequenceId order.
     assert stored == [f"turn {index}" for index in processed]
-    assert Conversation.objects.get(pk=session_id).last_sequence_id == processed[-1] + 1
+    assert EinsteinSession.objects.get(pk=session_id).last_sequence_id == processed[-1] + 1

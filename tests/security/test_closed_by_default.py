@@ -17,10 +17,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
-from sessions_app.protocols.einstein.errors import error_name
-from sessions_app.protocols.einstein.views import einstein_view
 
 from botportal.api.permissions import CREDENTIALS, PUBLIC, Public, declare_access, declared_access, public
+from sessions_app.protocols.einstein.errors import error_name
+from sessions_app.protocols.einstein.views import einstein_view
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from bots.models import VariableType
 from bots.variables import type_of, value_problem
-from sessions_app.services.runtime import META_KEY, TurnOutcome
+from sessions_app.services.runtime import TurnOutcome
 
 from .serializers import ResponseOptions
 
@@ -133,9 +133,12 @@ def typed_value(name: str, kind: str | None, value) -> dict:
     return {"name": name, "type": kind, "value": value}
 
 
-def variables_json(conversation, names_changed: set[str], options: ResponseOptions) -> list[dict]:
+def variables_json(
+    conversation, names_changed: set[str], options: ResponseOptions, *, variable_types: dict | None = None
+) -> list[dict]:
+    """The variables as typed objects: the bot's declared types, then the types the client sent at begin."""
     declared = dict(conversation.bot.variables.values_list("name", "type")) if conversation.bot else {}
-    declared.update(((conversation.meta or {}).get(META_KEY) or {}).get("variableTypes") or {})
+    declared.update(variable_types or {})
     values = dict(conversation.variables or {})
     names = list(declared) + [name for name in values if name not in declared]
     if options.only_changed:
@@ -190,7 +193,10 @@ def envelope(
     messages: list[dict],
     started: float,
     include_session_id: bool,
+    state=None,
 ) -> dict:
+    """The response envelope; `state`: the session's EinsteinSession (None: a conversation of another
+    protocol at its first Einstein turn)."""
     conversation = outcome.conversation
     body = {}
     if include_session_id:
@@ -201,7 +207,8 @@ def envelope(
     reply = outcome.reply
     if options.variables:
         changed = set(getattr(reply, "changed_variables", None) or ()) | set(outcome.variables_sent)
-        body["variables"] = variables_json(conversation, changed, options)
+        variable_types = state.variable_types if state is not None else None
+        body["variables"] = variables_json(conversation, changed, options, variable_types=variable_types)
     if options.intents:
         body["intents"] = intents_json(reply)
     if options.entities:

@@ -22,7 +22,6 @@ from sessions_app.access.authentication import api_secret_owner
 from sessions_app.access.throttles import RuntimeSessionThrottle
 from sessions_app.services.conversations import TurnClaim
 from sessions_app.services.runtime import (
-    META_KEY,
     BeginPending,
     TurnOutcome,
     request_digest,
@@ -33,6 +32,7 @@ from sessions_app.services.runtime import (
     runtime_session_continue_finish,
     runtime_session_end,
     runtime_session_get,
+    runtime_state,
 )
 
 from . import renderers
@@ -192,10 +192,10 @@ def _begin_claim(request, bot_id: str, started: float):
         text=parsed.text,
         tz=parsed.tz,
         variables=parsed.variables,
-        protocol_meta={
-            "forceConfig": parsed.force_config,
+        declared={
+            "force_config": parsed.force_config,
             "referrers": parsed.referrers,
-            "richContent": parsed.rich_content,
+            "rich_content": parsed.rich_content,
         },
     )
     if isinstance(begun, BeginPending):
@@ -213,6 +213,7 @@ def _begin_render(request, outcome: TurnOutcome, parsed, bot, started: float) ->
         messages=messages,
         started=started,
         include_session_id=True,
+        state=runtime_state(outcome.conversation),
     )
     return _json(body, bot=bot, begin=True)
 
@@ -234,7 +235,9 @@ def _continue_claim(request, session_id: str, started: float):
     _throttle([RuntimeSessionThrottle], request, auth=conversation)
     body = json_body(request)
     parsed = continue_request_parse(body)
-    rich_content = ((conversation.meta or {}).get(META_KEY) or {}).get("richContent") or {}
+    # What the client declared at begin does not change: read with the conversation, before the lock.
+    state = runtime_state(conversation)
+    rich_content = state.rich_content if state is not None else {}
 
     def render(outcome: TurnOutcome) -> dict:
         messages = renderers.bot_messages(outcome.conversation, outcome.bot_messages, rich_content=rich_content)
@@ -246,6 +249,7 @@ def _continue_claim(request, session_id: str, started: float):
             messages=messages,
             started=started,
             include_session_id=False,
+            state=state,
         )
 
     claimed = runtime_session_continue_claim(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet
 
 from sessions_app.services.lifecycle.locks import lifecycle_lock
@@ -201,8 +201,10 @@ def _delete_batch(page: QuerySet, order: str, *, count_as: str, children: dict[s
 
     On PostgreSQL the batch is chosen and deleted by one statement and the foreign keys cascade in the
     database (migration 0003), several times faster than deleting the children first. SQLite has no such
-    constraint from Django, so there the children are deleted explicitly first; its transactions take
-    the write lock as they begin (IMMEDIATE), so nothing changes between choosing the rows and deleting.
+    constraint from Django, so there the children are deleted explicitly first, those not counted too
+    (`_uncounted_children`: a protocol's state, such as einstein.EinsteinSession, whose own migration
+    makes its key cascade on PostgreSQL); its transactions take the write lock as they begin
+    (IMMEDIATE), so nothing changes between choosing the rows and deleting.
     """
     model = page.model
     children = children or {}
@@ -229,12 +231,25 @@ def _delete_batch(page: QuerySet, order: str, *, count_as: str, children: dict[s
     if not rows:
         return Step(chosen=0, last=None, counts={})
     ids = [pk for pk, _ in rows]
+    for child_model, column in _uncounted_children(model, children):
+        _delete_ids(child_model, ids, column=column, key_model=model)
     counts = {
         name: _delete_ids(child_model, ids, column=column, key_model=model)
         for name, (child_model, column) in children.items()
     }
     counts = {count_as: _delete_ids(model, ids), **counts}
     return Step(chosen=len(rows), last=(rows[-1][1], rows[-1][0]), counts=counts)
+
+
+def _uncounted_children(model, children: dict[str, tuple]) -> list[tuple]:
+    """(model, column) of every table whose rows go with a row of `model` (a CASCADE foreign key to it)
+    that `children` does not list."""
+    counted = {child_model for child_model, _ in children.values()}
+    return [
+        (rel.related_model, rel.field.column)
+        for rel in model._meta.related_objects
+        if rel.on_delete is models.CASCADE and rel.related_model not in counted
+    ]
 
 
 def _lifecycle_run(

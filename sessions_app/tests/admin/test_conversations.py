@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions_app.models import Conversation
+from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 
 CHANGELIST = "admin:sessions_app_conversation_changelist"
@@ -193,3 +194,26 @@ def test_contact_filter_lists_recent_contacts_and_the_selected_one(owner, bot, l
     response = client.get(reverse(CHANGELIST), {"contact__id__exact": contacts["Oldest"].pk})
     assert choices(response) == ["Newest", "Middle", "Oldest"]
     assert len(listed(response)) == 1
+
+
+def test_the_change_form_shows_the_einstein_state_and_its_edits_leave_it_alone(world, owner, login_client):
+    conversation = world.mine.conversation
+    state = EinsteinSession.objects.create(
+        conversation=conversation, external_session_key="ext-key-17", last_sequence_id=41, last_response={"x": 1}
+    )
+    url = reverse("admin:sessions_app_conversation_change", args=[conversation.pk])
+    client = login_client(owner)
+    page = client.get(url)
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "External session key" in content and "ext-key-17" in content
+    assert "Last sequence id" in content and "41" in content
+    response = client.post(url, {"name": "Renamed", "description": "", "meta": '{"ticket": "T-1"}'})
+    assert response.status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.meta == {"ticket": "T-1"}
+    fresh = EinsteinSession.objects.get(pk=state.pk)
+    assert (fresh.external_session_key, fresh.last_sequence_id, fresh.last_response) == ("ext-key-17", 41, {"x": 1})
+    # Another protocol's conversation has no such state: the fields are empty, the page works.
+    other = ConversationFactory(owner=owner, bot=conversation.bot)
+    assert client.get(reverse("admin:sessions_app_conversation_change", args=[other.pk])).status_code == 200

@@ -34,10 +34,10 @@ def insert_conversations(*, owner, bot=None, contact=None, rows=ROWS):
         cursor.execute(
             """
             INSERT INTO sessions_app_conversation (id, owner_id, bot_id, contact_id, bot_version, name, description,
-                meta, origin, external_session_key, variables, engine_state, timezone, created_at, updated_at,
-                last_activity_at, end_reason, last_request_digest)
-            SELECT gen_random_uuid(), %s, %s, %s, 1, '', '', '{}', 'chatbotkit', '', '{}', '{}', 'UTC',
-                now() - g * interval '1 second', now(), now(), '', ''
+                meta, origin, variables, engine_state, timezone, created_at, updated_at,
+                last_activity_at, end_reason)
+            SELECT gen_random_uuid(), %s, %s, %s, 1, '', '', '{}', 'chatbotkit', '{}', '{}', 'UTC',
+                now() - g * interval '1 second', now(), now(), ''
             FROM generate_series(1, %s) g
             """,
             [owner.pk, bot.pk if bot else None, contact.pk if contact else None, rows],

@@ -8,6 +8,7 @@ from django.db import OperationalError, connection, connections, transaction
 
 from bots.tests.factories import UserFactory
 from sessions_app.models import Conversation
+from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.selectors.conversations import conversation_with_bot, message_row_page, message_rows
 from sessions_app.tests.factories import ConversationFactory, MessageFactory
 from tests.model_fields import field_values
@@ -57,7 +58,6 @@ def test_rows_hold_aware_datetimes_and_parsed_meta(conversation):
     assert page[1]["meta"]["messages"][0]["choices"] == [{"label": "A-17"}]
 
 
-
 def test_conversation_with_bot_loads_both_as_the_orm_does():
     conversation = ConversationFactory(variables={"orderNumber": "A-17"}, engine_state={"slot": "order"})
 
@@ -66,6 +66,27 @@ def test_conversation_with_bot_loads_both_as_the_orm_does():
     expected = Conversation.objects.select_related("bot").get(pk=conversation.pk)
     assert field_values(loaded) == field_values(expected)
     assert field_values(loaded.bot) == field_values(expected.bot)
+
+
+def test_a_protocols_state_is_loaded_in_the_same_statement_as_the_orm_does(django_assert_num_queries):
+    conversation = ConversationFactory()
+    EinsteinSession.objects.create(conversation=conversation, last_sequence_id=9, rich_content={"S": ["Text"]})
+    bare = ConversationFactory(owner=conversation.owner, bot=conversation.bot)
+
+    with django_assert_num_queries(2):
+        loaded = conversation_with_bot(conversation_id=conversation.pk, also=("einstein",))
+        without = conversation_with_bot(conversation_id=bare.pk, also=("einstein",))
+        # Cached both ways, as select_related caches them; a missing row is DoesNotExist, not a query.
+        assert loaded.einstein.conversation is loaded
+        with pytest.raises(EinsteinSession.DoesNotExist):
+            _ = without.einstein
+
+    expected = Conversation.objects.select_related("bot", "einstein").get(pk=conversation.pk)
+    assert field_values(loaded) == field_values(expected)
+    assert field_values(loaded.einstein) == field_values(expected.einstein)
+    assert loaded.einstein.last_sequence_id == 9 and loaded.einstein.rich_content == {"S": ["Text"]}
+    with pytest.raises(ValueError, match="reverse one-to-one"):
+        conversation_with_bot(conversation_id=conversation.pk, also=("messages",))
 
 
 def test_conversation_without_a_bot_is_found_with_none():
@@ -84,6 +105,7 @@ def test_an_unknown_conversation_is_none():
 @pytest.mark.django_db(transaction=True)
 def test_for_update_locks_the_conversation_row_only():
     conversation = ConversationFactory()
+    EinsteinSession.objects.create(conversation=conversation)
     errors = []
 
     def try_lock(sql, params):
@@ -96,10 +118,11 @@ def test_for_update_locks_the_conversation_row_only():
             connections.close_all()
 
     with transaction.atomic():
-        conversation_with_bot(conversation_id=conversation.pk, for_update=True)
+        conversation_with_bot(conversation_id=conversation.pk, for_update=True, also=("einstein",))
         for sql, params in [
             ("SELECT 1 FROM sessions_app_conversation WHERE id = %s FOR UPDATE NOWAIT", [conversation.pk]),
             ("SELECT 1 FROM bots_bot WHERE id = %s FOR UPDATE NOWAIT", [conversation.bot_id]),
+            ("SELECT 1 FROM einstein_einsteinsession WHERE conversation_id = %s FOR UPDATE NOWAIT", [conversation.pk]),
         ]:
             thread = threading.Thread(target=try_lock, args=(sql, params))
             thread.start()

@@ -21,7 +21,7 @@ def test_loads_the_session_and_its_conversation_as_the_orm_does():
         variables={"orderNumber": "A-17", "flags": [True, None]},
         engine_state={"slot": "order", "offered": [{"label": "Yes"}]},
         ended_at=now - timedelta(minutes=1),
-        last_sequence_id=7,
+        timezone="Europe/Paris",
     )
     bot_session = BotSessionFactory(conversation=conversation, revoked_at=now, last_used_at=now - timedelta(seconds=30))
 

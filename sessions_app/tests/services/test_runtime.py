@@ -6,6 +6,7 @@ from django.utils import timezone
 from botportal.errors import Busy, InvalidInput, NotFound
 from bots.tests.factories import BotFactory, VariableFactory
 from sessions_app.models import Conversation, Message
+from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.services.owners import owner_profile_ensure
 from sessions_app.services.runtime import (
     choice_resolve,
@@ -77,7 +78,9 @@ def test_begin_stores_variables_welcome_and_answer_in_one_go(bot):
     conversation = outcome.conversation
     assert conversation.variables == {"qty": 2, "$Context.X": "y"}
     assert conversation.timezone == "Asia/Tokyo" and conversation.origin == "einstein"
-    assert conversation.meta["_runtime"]["variableTypes"] == {"qty": "number", "$Context.X": "text"}
+    state = EinsteinSession.objects.get(conversation=conversation)
+    assert state.variable_types == {"qty": "number", "$Context.X": "text"} and state.external_session_key == "key-1"
+    assert conversation.meta == {}
     assert [m.text for m in outcome.bot_messages] == ["Welcome", bot.fallback_message]
     assert outcome.variables_sent == {"qty", "$Context.X"}
 
@@ -90,6 +93,7 @@ def test_a_failed_begin_leaves_no_rows(bot):
     with pytest.raises(InvalidInput, match="tz"):
         runtime_session_begin(bot=bot, external_session_key="k", tz="Nowhere/Land")
     assert not Conversation.objects.exists() and not Message.objects.exists()
+    assert not EinsteinSession.objects.exists()
 
 
 def test_sequence_ids_increase_and_an_identical_retry_is_replayed(bot):
@@ -104,8 +108,7 @@ def test_sequence_ids_increase_and_an_identical_retry_is_replayed(bot):
     with pytest.raises(InvalidInput, match="last processed sequenceId 3"):
         turn(conversation, 2)
     assert not turn(conversation, 4).replayed
-    conversation.refresh_from_db()
-    assert conversation.last_sequence_id == 4
+    assert EinsteinSession.objects.get(conversation=conversation).last_sequence_id == 4
 
 
 def test_a_turn_in_progress_makes_the_next_one_busy_until_it_ends_or_goes_stale(bot, settings):
@@ -132,8 +135,7 @@ def test_a_failed_turn_releases_the_lock_and_stores_nothing(bot, monkeypatch):
     with pytest.raises(RuntimeError):
         runtime_session_continue(conversation=conversation, sequence_id=1, digest="d", message=message, render=broken)
     assert not Message.objects.filter(conversation=conversation, type="user").exists()
-    conversation.refresh_from_db()
-    assert conversation.last_sequence_id is None
+    assert EinsteinSession.objects.get(conversation=conversation).last_sequence_id is None
     assert not turn(conversation, 1).replayed
 
 

@@ -31,7 +31,7 @@ def test_begin_answers_with_the_welcome_messages(einstein, welcoming_bot):
     assert not {"variables", "intents", "entities", "metrics"} & set(body)
     conversation = Conversation.objects.get(pk=body["sessionId"])
     assert conversation.origin == "einstein" and conversation.bot == welcoming_bot
-    assert conversation.external_session_key == "5a7d1c3e-0000-4000-8000-000000000001"
+    assert conversation.einstein.external_session_key == "5a7d1c3e-0000-4000-8000-000000000001"
 
 
 def test_begin_headers_runtime_crc_bot_mode_and_request_id(einstein, welcoming_bot):

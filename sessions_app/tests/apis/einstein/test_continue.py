@@ -361,8 +361,10 @@ def test_a_text_turn_takes_six_statements_and_its_transaction(einstein, bot, dja
     session = einstein.begin(bot).json()["sessionId"]
     for seq in (1, 2):  # the bot's classifier and the key's "last used" stamp are warm after these
         assert einstein.send(session, text(f"hello {seq}", seq)).status_code == 200
-    # The API key, the session, the owner's org id; then one transaction: the row lock, one INSERT of
-    # both messages, one UPDATE of the state with the stored response (the test's savepoint pair stands
-    # for BEGIN and COMMIT). No cache round trip: the in-progress marker is the conversation's own.
+    # The API key with its owner's org id, the session with its Einstein state; then one transaction:
+    # the row lock (the sequence state read in the same statement), one INSERT of both messages, one
+    # UPDATE of the Einstein state with the stored response and one of the conversation's state (the
+    # test's savepoint pair stands for BEGIN and COMMIT). No cache round trip: the in-progress marker is
+    # the conversation's own.
     with django_assert_max_num_queries(8):
         assert einstein.send(session, text("hello 3", 3)).status_code == 200

@@ -1,0 +1,49 @@
+"""Let PostgreSQL delete an Einstein session's state with its conversation (ON DELETE CASCADE).
+
+As for a conversation's messages and sessions (sessions_app 0003), the foreign key cascades in the
+database: the lifecycle's batched deletes remove conversations with plain SQL and leave the children
+to PostgreSQL. (SQLite: the lifecycle deletes the rows first; this step does nothing there.) A later
+migration that alters `conversation` would recreate the constraint without the cascade and must run
+this SQL again. A migration of its own: Django adds a new table's foreign keys as the migration that
+creates it ends, so 0001 cannot alter them.
+"""
+
+from django.db import migrations
+
+TABLE = "einstein_einsteinsession"
+PARENT = "sessions_app_conversation"
+
+
+def _set_action(schema_editor, action):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    quote = schema_editor.quote_name
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass"
+            " AND confrelid = %s::regclass",
+            [TABLE, PARENT],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+        if not names:
+            raise RuntimeError(f"no foreign key from {TABLE} to {PARENT} to make cascade")
+        for name in names:
+            cursor.execute(
+                f"ALTER TABLE {quote(TABLE)} DROP CONSTRAINT {quote(name)}, "
+                f"ADD CONSTRAINT {quote(name)} FOREIGN KEY (conversation_id) REFERENCES {quote(PARENT)} (id) "
+                f"ON DELETE {action} DEFERRABLE INITIALLY DEFERRED"
+            )
+
+
+def cascade(apps, schema_editor):
+    _set_action(schema_editor, "CASCADE")
+
+
+def no_action(apps, schema_editor):
+    _set_action(schema_editor, "NO ACTION")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("einstein", "0001_einstein_session")]
+
+    operations = [migrations.RunPython(cascade, no_action, elidable=False)]
