@@ -36,9 +36,10 @@ from openapi_core import OpenAPI, V30RequestValidator  # noqa: E402
 from openapi_core.testing import MockRequest  # noqa: E402
 from openapi_core.validation.request.validators import V30RequestBodyValidator  # noqa: E402
 from openapi_schema_validator import OAS30Validator  # noqa: E402
+from yaml import safe_load  # noqa: E402
+
 from sessions_app.protocols.einstein import SPEC_PATH  # noqa: E402
 from sessions_app.protocols.einstein.serializers import begin_request_parse, continue_request_parse  # noqa: E402
-from yaml import safe_load  # noqa: E402
 
 SESSION = "5a7d1c3e-0000-4000-8000-000000000002"
 BEGIN = {
