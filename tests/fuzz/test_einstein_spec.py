@@ -9,7 +9,7 @@ import schemathesis
 from botportal.wsgi import application
 from bots.models import Bot
 from sessions_app.protocols.einstein import SPEC_PATH
-from sessions_app.services.runtime import runtime_session_begin
+from sessions_app.protocols.einstein.runtime import runtime_session_begin
 from tests.fuzz.conftest import CHECKS, FUZZ_SETTINGS, aim
 
 if not SPEC_PATH.is_file():

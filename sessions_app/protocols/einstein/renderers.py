@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from bots.models import VariableType
 from bots.variables import type_of, value_problem
-from sessions_app.services.runtime import TurnOutcome
+from sessions_app.protocols.einstein.runtime import TurnOutcome
 
 from .serializers import ResponseOptions
 

@@ -20,8 +20,7 @@ from botportal.asyncdb import db_phase
 from botportal.errors import InvalidInput, NotAuthenticated
 from sessions_app.access.authentication import api_secret_owner
 from sessions_app.access.throttles import RuntimeSessionThrottle
-from sessions_app.services.conversations import TurnClaim
-from sessions_app.services.runtime import (
+from sessions_app.protocols.einstein.runtime import (
     BeginPending,
     TurnOutcome,
     request_digest,
@@ -34,6 +33,7 @@ from sessions_app.services.runtime import (
     runtime_session_get,
     runtime_state,
 )
+from sessions_app.services.conversations import TurnClaim
 
 from . import renderers
 from .errors import REQUEST_ID_HEADER, einstein_error_response, einstein_exception_response, request_id

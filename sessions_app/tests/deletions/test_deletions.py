@@ -12,11 +12,11 @@ from bots.services.resources import bot_mark_deleted
 from bots.tests.factories import BotFactory, IntentFactory, UtteranceFactory
 from sessions_app import tasks
 from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Message, OwnerProfile
+from sessions_app.protocols.einstein.runtime import runtime_bot_get, runtime_session_get
 from sessions_app.selectors.conversations import conversation_with_bot
 from sessions_app.services import deletions, lifecycle
 from sessions_app.services.lifecycle import batches, policies
 from sessions_app.services.owners import owner_profile_ensure
-from sessions_app.services.runtime import runtime_bot_get, runtime_session_get
 from sessions_app.tests.apis.helpers import assert_error, post, token_client
 from sessions_app.tests.factories import BotSessionFactory, ContactFactory, ConversationFactory, MessageFactory
 

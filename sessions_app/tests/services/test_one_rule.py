@@ -27,10 +27,10 @@ from bots.tests.factories import BotFactory
 from sessions_app.access import credentials
 from sessions_app.admin.sessions import SessionStatusFilter
 from sessions_app.models import ApiKey, BotSession, Conversation, EndReason, SessionStatus
+from sessions_app.protocols.einstein.runtime import runtime_session_get
 from sessions_app.selectors.admin import bot_activity_list
 from sessions_app.services import conversations, lifecycle
 from sessions_app.services.owners import api_key_authenticate, api_key_create, owner_profile_ensure
-from sessions_app.services.runtime import runtime_session_get
 from sessions_app.services.sessions import bot_session_access_check, bot_session_authenticate, bot_session_create
 from sessions_app.tests.factories import BotSessionFactory, ConversationFactory
 from sessions_app.widget.selectors import widget_bot_get

@@ -7,8 +7,7 @@ from botportal.errors import Busy, InvalidInput, NotFound
 from bots.tests.factories import BotFactory, VariableFactory
 from sessions_app.models import Conversation, Message
 from sessions_app.protocols.einstein.models import EinsteinSession
-from sessions_app.services.owners import owner_profile_ensure
-from sessions_app.services.runtime import (
+from sessions_app.protocols.einstein.runtime import (
     choice_resolve,
     request_digest,
     runtime_bot_get,
@@ -19,6 +18,7 @@ from sessions_app.services.runtime import (
     runtime_session_get,
     time_zone_check,
 )
+from sessions_app.services.owners import owner_profile_ensure
 
 pytestmark = pytest.mark.django_db
 
