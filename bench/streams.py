@@ -69,15 +69,16 @@ def start_upstream(port: int, tokens: int, interval: float) -> subprocess.Popen:
     raise RuntimeError("the fake upstream did not start")
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and its children (the server's workers), from /proc."""
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """CPU time used so far by a process and (unless told not to) its children, from /proc."""
     pids, total = [pid], 0.0
     while pids:
         current = pids.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            pids += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+            if children:
+                pids += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
         except (OSError, ValueError, IndexError):
             continue
     return total
@@ -168,8 +169,13 @@ async def warm_up(base: str, bot_id: str, processes: int, tokens: int) -> None:
         sys.exit(f"warm-up failed: {failed[0]}")
 
 
-async def run(base: str, bot_id: str, visitors: int, tokens: int, database: str, processes: int, upstream: str) -> dict:
+async def run(
+    base: str, bot_id: str, visitors: int, tokens: int, database: str, processes: int, upstream: str, pids: dict
+) -> dict:
     await warm_up(base, bot_id, processes, tokens)
+    # CPU of the measured visitors only (the warm-up loads the engine): the server's, and the bench's own
+    # client and fake upstream's, which share the machine's cores with it.
+    cpu_before = {name: cpu_seconds(pid, name != "client") for name, pid in pids.items()}
     http("POST", f"{upstream}/stats/reset", {})  # in flight counts the measured visitors only
     done = asyncio.Event()
     sampler = asyncio.create_task(sample_connections(database, done))
@@ -193,7 +199,8 @@ async def run(base: str, bot_id: str, visitors: int, tokens: int, database: str,
     finally:
         for client in clients:
             await client.aclose()
-    return {"results": results, "wall": wall, "plain": plain, "connections": await sampler}
+    cpu = {name: cpu_seconds(pid, name != "client") - cpu_before[name] for name, pid in pids.items()}
+    return {"results": results, "wall": wall, "plain": plain, "connections": await sampler, "cpu": cpu}
 
 
 def main():
@@ -236,9 +243,10 @@ def main():
             SYNC_WORKERS if args.server == "wsgi" else int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
         )
         upstream_url = f"http://127.0.0.1:{args.upstream_port}"
-        cpu_before = cpu_seconds(server.pid)
-        measured = event_loop_run(run(base, bot_id, args.visitors, args.tokens, database, processes, upstream_url))
-        measured["server_cpu"] = cpu_seconds(server.pid) - cpu_before
+        pids = {"server": server.pid, "upstream": upstream.pid, "client": os.getpid()}
+        measured = event_loop_run(
+            run(base, bot_id, args.visitors, args.tokens, database, processes, upstream_url, pids)
+        )
         stats = http("GET", f"{upstream_url}/stats")
     finally:
         if server is not None:
@@ -251,6 +259,7 @@ def main():
     first = [r["first"] for r in results if r["first"] is not None]
     failures = [r["error"] for r in results if not r["ok"]]
     plain = measured["plain"]
+    cpu = measured["cpu"]
     answer = args.tokens * args.interval
     print(
         f"\nbotportal streaming benchmark: {server_label(args.server, args.workers)} serving {args.source}, "
@@ -269,7 +278,11 @@ def main():
             f"{percentile(plain, 0.5):.3f} s / {percentile(plain, 0.95):.3f} s / {max(plain, default=0):.3f} s",
         ),
         ("database connections at most", f"{measured['connections']}"),
-        ("server CPU time (warm-up included)", f"{measured['server_cpu']:.1f} s"),
+        (
+            "server CPU, total / per visitor",
+            f"{cpu['server']:.1f} s / {cpu['server'] / args.visitors * 1000:.1f} ms (plain creates included)",
+        ),
+        ("bench client CPU / fake upstream CPU", f"{cpu['client']:.1f} s / {cpu['upstream']:.1f} s"),
         ("machine load average, 1 min, at the end", f"{os.getloadavg()[0]:.1f}"),
     ]
     for label, value in rows:

@@ -62,15 +62,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Where botportal/middleware.py has Django's middleware, it is Django's without the thread hops under
+    # ASGI, the browser's (session, user, messages) stepping aside on the API paths. Security, CSRF and
+    # X-Frame-Options stay Django's own by name: `check --deploy` looks for those dotted paths.
     "django.middleware.security.SecurityMiddleware",
     "botportal.middleware.RequestBodyLimitMiddleware",
     "botportal.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "botportal.middleware.SessionMiddleware",
+    "botportal.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "botportal.middleware.AuthenticationMiddleware",
+    "botportal.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

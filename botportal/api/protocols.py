@@ -16,6 +16,11 @@ def is_chatbotkit_path(path: str) -> bool:
     return path.startswith(CHATBOTKIT_PREFIXES) or path in CHATBOTKIT_ROOTS
 
 
+def is_api_path(path: str) -> bool:
+    """A path of either wire protocol: bearer credentials, JSON errors, no cookies."""
+    return is_chatbotkit_path(path) or is_einstein_path(path)
+
+
 def error_response(request, status: int, message: str):
     """An error in the shape of the protocol the request's path speaks, or None for other paths."""
     if is_einstein_path(request.path):
