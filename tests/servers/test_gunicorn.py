@@ -58,7 +58,7 @@ def server_env(tmp_path_factory):
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)  # noqa: S603
     subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "a@example.com"],
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "a@x.org"],
         cwd=ROOT, env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD}, check=True, timeout=120,
     )  # fmt: skip
     return env
