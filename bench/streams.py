@@ -17,6 +17,7 @@ latency meanwhile, and the database connections at most; then each target, met o
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -42,9 +43,6 @@ TARGETS = {  # 300 visitors, 4 s answers (40 tokens, 100 ms apart), on the 2-cor
     "plain_p95": 2.0,
     "connections": 50,
 }
-
-
-VISITORS_PER_CLIENT = 10
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -94,20 +92,82 @@ def prepare(env: dict, base: str, source: Path) -> str:
     return http("POST", f"{base}/api/v1/bot/create", bot, owner)["id"]
 
 
-async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens: int) -> dict:
+class RawHttp:
+    """HTTP/1.1 over one keep-alive connection, asyncio streams only: the bench's client shares the
+    machine's two cores with the server, and httpx spent about 14 ms of CPU per visitor (a third of the
+    server's own), so that the client's CPU, not the server's, took part of the wall time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def connect(cls, base: str) -> "RawHttp":
+        host, port = base.split("//", 1)[1].rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port), limit=2**20)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+    async def send(self, method: str, path: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
+        """Send a request with a JSON body; returns (status, headers), the body left to `chunks`."""
+        content = json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", "Content-Type: application/json"]
+        lines += [f"Content-Length: {len(content)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + content)
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        fields = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name:
+                fields[name.strip().lower()] = value.strip()
+        return status, fields
+
+    async def chunks(self, headers: dict):
+        """The response body as it arrives (Content-Length or chunked)."""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+                data = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    return
+                yield data[:-2]
+        else:
+            length = int(headers.get("content-length", "0"))
+            if length:
+                yield await self.reader.readexactly(length)
+
+    async def body(self, headers: dict) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks(headers)])
+
+
+async def visitor(base: str, bot_id: str, arrived: float, tokens: int) -> dict:
     result = {"first": None, "whole": None, "ok": False, "error": ""}
-    step = "session create"
+    step = "connect"
+    client = None
     try:
-        created = (await client.post(f"/api/v1/bot/{bot_id}/session/create", json={})).raise_for_status().json()
+        client = await RawHttp.connect(base)
+        step = "session create"
+        status, headers = await client.send("POST", f"/api/v1/bot/{bot_id}/session/create", {})
+        body = await client.body(headers)
+        if status != 200:
+            result["error"] = f"{step}: HTTP {status}: {body[:200]!r}"
+            return result
+        created = json.loads(body)
+        step = "complete"
         headers = {"Authorization": f"Bearer {created['token']}", "Accept": "application/jsonl"}
         path = f"/api/v1/conversation/{created['conversationId']}/complete"
-        step = "complete"
-        async with client.stream("POST", path, json={"text": "Where is my order?"}, headers=headers) as response:
-            if response.status_code != 200:
-                result["error"] = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
-                return result
-            text, received = None, 0
-            async for line in response.aiter_lines():
+        status, headers = await client.send("POST", path, {"text": "Where is my order?"}, headers)
+        if status != 200:
+            result["error"] = f"HTTP {status}: {(await client.body(headers))[:200]!r}"
+            return result
+        text, received, pending = None, 0, b""
+        async for chunk in client.chunks(headers):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
                 if not line.strip():
                     continue
                 event = json.loads(line)
@@ -119,12 +179,17 @@ async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens
                     text = event["data"].get("text", "")
                 elif event["type"] == "error":
                     result["error"] = f"error event: {event['data']}"
+        if pending.strip():
+            result["error"] = f"a line without its end: {pending[:80]!r}"
         result["whole"] = time.perf_counter() - arrived
         result["ok"] = not result["error"] and text is not None and text.split() == ["tok"] * tokens
         if not result["ok"] and not result["error"]:
             result["error"] = f"answer not whole: {received} token events, text {text!r:.80}"
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, KeyError, ValueError) as exc:
         result["error"] = f"{step}: {type(exc).__name__}: {exc}"
+    finally:
+        if client is not None:
+            await client.close()
     return result
 
 
@@ -160,9 +225,8 @@ async def sample_connections(database: str, done: asyncio.Event) -> int:
 
 async def warm_up(base: str, bot_id: str, processes: int, tokens: int) -> None:
     """A turn or two through every server process first: its first turn loads the engine (seconds)."""
-    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(600.0)) as client:
-        started = time.perf_counter()
-        warm = await asyncio.gather(*(visitor(client, bot_id, started, tokens) for _ in range(2 * processes)))
+    started = time.perf_counter()
+    warm = await asyncio.gather(*(visitor(base, bot_id, started, tokens) for _ in range(2 * processes)))
     failed = [r["error"] for r in warm if not r["ok"]]
     print(f"warm-up: {len(warm)} visitors in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     if failed:
@@ -180,25 +244,13 @@ async def run(
     done = asyncio.Event()
     sampler = asyncio.create_task(sample_connections(database, done))
     await asyncio.sleep(0.2)
-    # A client per VISITORS_PER_CLIENT visitors: httpcore's pool does work proportional to its
-    # connections on every request and response, and one pool of 300 streams kept this process's core
-    # busy (84 % of its samples in the pool's bookkeeping), so that the client, not the server, set the pace.
-    clients = [
-        httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(600.0))
-        for _ in range(-(-visitors // VISITORS_PER_CLIENT))
-    ]
-    try:
-        prober = asyncio.create_task(plain_creates(base, bot_id, done))
-        arrived = time.perf_counter()
-        results = await asyncio.gather(
-            *(visitor(clients[i // VISITORS_PER_CLIENT], bot_id, arrived, tokens) for i in range(visitors))
-        )
-        wall = time.perf_counter() - arrived
-        done.set()
-        plain = await prober
-    finally:
-        for client in clients:
-            await client.aclose()
+    # A connection of its own per visitor (a browser's), session create then complete on it.
+    prober = asyncio.create_task(plain_creates(base, bot_id, done))
+    arrived = time.perf_counter()
+    results = await asyncio.gather(*(visitor(base, bot_id, arrived, tokens) for _ in range(visitors)))
+    wall = time.perf_counter() - arrived
+    done.set()
+    plain = await prober
     cpu = {name: cpu_seconds(pid, name != "client") - cpu_before[name] for name, pid in pids.items()}
     return {"results": results, "wall": wall, "plain": plain, "connections": await sampler, "cpu": cpu}
 
