@@ -512,7 +512,8 @@ def _message_waiting_for_reply(conversation: Conversation) -> Message:
 def _turn(conversation: Conversation, *, text: str | None = None, choice_id: str | None = None) -> Turn:
     history = ()
     if conversation.bot is not None and conversation.bot.model:
-        recent = Message.objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]
+        # The caller holds the conversation (found live): its messages need no live-rows filter again.
+        recent = Message.all_objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]
         history = tuple(reversed([(m.type, m.text) for m in recent]))
     return Turn(
         bot=conversation.bot,
