@@ -209,18 +209,23 @@ async def plain_creates(base: str, bot_id: str, done: asyncio.Event) -> list[flo
     return latencies
 
 
-async def sample_connections(database: str, done: asyncio.Event) -> int:
-    peak = 0
+async def sample_connections(database: str, done: asyncio.Event) -> tuple[int, float]:
+    """(the database's connections at most, the CPU seconds its server processes used meanwhile)."""
+    peak, first_cpu, last_cpu = 0, {}, {}
     async with await psycopg.AsyncConnection.connect(
         "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
     ) as sampler:
         while not done.is_set():
             cursor = await sampler.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
             )
-            peak = max(peak, (await cursor.fetchone())[0])
+            pids = [row[0] for row in await cursor.fetchall()]
+            peak = max(peak, len(pids))
+            for pid in pids:  # PostgreSQL runs on this machine: its backends' CPU is in /proc too
+                last_cpu[pid] = cpu_seconds(pid, children=False)
+                first_cpu.setdefault(pid, last_cpu[pid])
             await asyncio.sleep(0.05)
-    return peak
+    return peak, sum(last_cpu[pid] - first_cpu[pid] for pid in last_cpu)
 
 
 async def warm_up(base: str, bot_id: str, processes: int, tokens: int) -> None:
@@ -252,7 +257,8 @@ async def run(
     done.set()
     plain = await prober
     cpu = {name: cpu_seconds(pid, name != "client") - cpu_before[name] for name, pid in pids.items()}
-    return {"results": results, "wall": wall, "plain": plain, "connections": await sampler, "cpu": cpu}
+    connections, cpu["database"] = await sampler
+    return {"results": results, "wall": wall, "plain": plain, "connections": connections, "cpu": cpu}
 
 
 def main():
@@ -334,7 +340,10 @@ def main():
             "server CPU, total / per visitor",
             f"{cpu['server']:.1f} s / {cpu['server'] / args.visitors * 1000:.1f} ms (plain creates included)",
         ),
-        ("bench client CPU / fake upstream CPU", f"{cpu['client']:.1f} s / {cpu['upstream']:.1f} s"),
+        (
+            "CPU of bench client / fake upstream / PostgreSQL",
+            f"{cpu['client']:.1f} s / {cpu['upstream']:.1f} s / {cpu['database']:.1f} s",
+        ),
         ("machine load average, 1 min, at the end", f"{os.getloadavg()[0]:.1f}"),
     ]
     for label, value in rows:
