@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
-from django.middleware import common
+from django.middleware import clickjacking, common, csrf, security
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from botportal.api.protocols import error_response, is_api_path
@@ -117,14 +117,23 @@ class _InlineHooks:
         return response
 
 
+class SecurityMiddleware(_InlineHooks, security.SecurityMiddleware):
+    pass
+
+
 class CommonMiddleware(_InlineHooks, common.CommonMiddleware):
     """Its host check (ALLOWED_HOSTS) and Content-Length for every path, API included."""
 
 
-# The browser's middleware (cookie session, the logged-in user, flash messages) serves the admin and
-# the other pages. The API paths (both wire protocols) never use any of it: they authenticate with
-# bearer credentials, never with cookies. There these middlewares step aside; elsewhere they run as
-# Django wrote them (their hooks may read or save the session, so in a thread).
+class XFrameOptionsMiddleware(_InlineHooks, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+# The browser's middleware (cookie session, the logged-in user, flash messages, the CSRF check) serves
+# the admin and the other pages. The API paths (both wire protocols) never use any of it: they
+# authenticate with bearer credentials, never with cookies, and their views are CSRF-exempt. There
+# these middlewares step aside; elsewhere they run as Django wrote them (their hooks may read or save
+# the session, so in a thread).
 
 
 class _BrowserOnly:
@@ -144,3 +153,18 @@ class AuthenticationMiddleware(_BrowserOnly, auth_middleware.AuthenticationMiddl
 
 class MessageMiddleware(_BrowserOnly, messages_middleware.MessageMiddleware):
     pass
+
+
+class CsrfViewMiddleware(_BrowserOnly, csrf.CsrfViewMiddleware):
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode:
+            # Django adapts process_view to the handler's mode once: an async one costs no thread hop.
+            self.process_view = self._aprocess_view
+
+    async def _aprocess_view(self, request, callback, callback_args, callback_kwargs):
+        if is_api_path(request.path):
+            return None
+        return await sync_to_async(super().process_view, thread_sensitive=True)(
+            request, callback, callback_args, callback_kwargs
+        )
