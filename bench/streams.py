@@ -17,6 +17,7 @@ latency meanwhile, and the database connections at most; then each target, met o
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -44,9 +45,6 @@ TARGETS = {  # 300 visitors, 4 s answers (40 tokens, 100 ms apart), on the 2-cor
 }
 
 
-VISITORS_PER_CLIENT = 10
-
-
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -69,15 +67,16 @@ def start_upstream(port: int, tokens: int, interval: float) -> subprocess.Popen:
     raise RuntimeError("the fake upstream did not start")
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and its children (the server's workers), from /proc."""
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """CPU time used so far by a process and (unless told not to) its children, from /proc."""
     pids, total = [pid], 0.0
     while pids:
         current = pids.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            pids += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+            if children:
+                pids += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
         except (OSError, ValueError, IndexError):
             continue
     return total
@@ -93,20 +92,82 @@ def prepare(env: dict, base: str, source: Path) -> str:
     return http("POST", f"{base}/api/v1/bot/create", bot, owner)["id"]
 
 
-async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens: int) -> dict:
+class RawHttp:
+    """HTTP/1.1 over one keep-alive connection, asyncio streams only: the bench's client shares the
+    machine's two cores with the server, and httpx spent about 14 ms of CPU per visitor (a third of the
+    server's own), so that the client's CPU, not the server's, took part of the wall time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def connect(cls, base: str) -> "RawHttp":
+        host, port = base.split("//", 1)[1].rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port), limit=2**20)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+    async def send(self, method: str, path: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
+        """Send a request with a JSON body; returns (status, headers), the body left to `chunks`."""
+        content = json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", "Content-Type: application/json"]
+        lines += [f"Content-Length: {len(content)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + content)
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        fields = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name:
+                fields[name.strip().lower()] = value.strip()
+        return status, fields
+
+    async def chunks(self, headers: dict):
+        """The response body as it arrives (Content-Length or chunked)."""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+                data = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    return
+                yield data[:-2]
+        else:
+            length = int(headers.get("content-length", "0"))
+            if length:
+                yield await self.reader.readexactly(length)
+
+    async def body(self, headers: dict) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks(headers)])
+
+
+async def visitor(base: str, bot_id: str, arrived: float, tokens: int) -> dict:
     result = {"first": None, "whole": None, "ok": False, "error": ""}
-    step = "session create"
+    step = "connect"
+    client = None
     try:
-        created = (await client.post(f"/api/v1/bot/{bot_id}/session/create", json={})).raise_for_status().json()
+        client = await RawHttp.connect(base)
+        step = "session create"
+        status, headers = await client.send("POST", f"/api/v1/bot/{bot_id}/session/create", {})
+        body = await client.body(headers)
+        if status != 200:
+            result["error"] = f"{step}: HTTP {status}: {body[:200]!r}"
+            return result
+        created = json.loads(body)
+        step = "complete"
         headers = {"Authorization": f"Bearer {created['token']}", "Accept": "application/jsonl"}
         path = f"/api/v1/conversation/{created['conversationId']}/complete"
-        step = "complete"
-        async with client.stream("POST", path, json={"text": "Where is my order?"}, headers=headers) as response:
-            if response.status_code != 200:
-                result["error"] = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
-                return result
-            text, received = None, 0
-            async for line in response.aiter_lines():
+        status, headers = await client.send("POST", path, {"text": "Where is my order?"}, headers)
+        if status != 200:
+            result["error"] = f"HTTP {status}: {(await client.body(headers))[:200]!r}"
+            return result
+        text, received, pending = None, 0, b""
+        async for chunk in client.chunks(headers):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
                 if not line.strip():
                     continue
                 event = json.loads(line)
@@ -118,12 +179,17 @@ async def visitor(client: httpx.AsyncClient, bot_id: str, arrived: float, tokens
                     text = event["data"].get("text", "")
                 elif event["type"] == "error":
                     result["error"] = f"error event: {event['data']}"
+        if pending.strip():
+            result["error"] = f"a line without its end: {pending[:80]!r}"
         result["whole"] = time.perf_counter() - arrived
         result["ok"] = not result["error"] and text is not None and text.split() == ["tok"] * tokens
         if not result["ok"] and not result["error"]:
             result["error"] = f"answer not whole: {received} token events, text {text!r:.80}"
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, KeyError, ValueError) as exc:
         result["error"] = f"{step}: {type(exc).__name__}: {exc}"
+    finally:
+        if client is not None:
+            await client.close()
     return result
 
 
@@ -143,57 +209,56 @@ async def plain_creates(base: str, bot_id: str, done: asyncio.Event) -> list[flo
     return latencies
 
 
-async def sample_connections(database: str, done: asyncio.Event) -> int:
-    peak = 0
+async def sample_connections(database: str, done: asyncio.Event) -> tuple[int, float]:
+    """(the database's connections at most, the CPU seconds its server processes used meanwhile)."""
+    peak, first_cpu, last_cpu = 0, {}, {}
     async with await psycopg.AsyncConnection.connect(
         "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
     ) as sampler:
         while not done.is_set():
             cursor = await sampler.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
             )
-            peak = max(peak, (await cursor.fetchone())[0])
+            pids = [row[0] for row in await cursor.fetchall()]
+            peak = max(peak, len(pids))
+            for pid in pids:  # PostgreSQL runs on this machine: its backends' CPU is in /proc too
+                last_cpu[pid] = cpu_seconds(pid, children=False)
+                first_cpu.setdefault(pid, last_cpu[pid])
             await asyncio.sleep(0.05)
-    return peak
+    return peak, sum(last_cpu[pid] - first_cpu[pid] for pid in last_cpu)
 
 
 async def warm_up(base: str, bot_id: str, processes: int, tokens: int) -> None:
     """A turn or two through every server process first: its first turn loads the engine (seconds)."""
-    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(600.0)) as client:
-        started = time.perf_counter()
-        warm = await asyncio.gather(*(visitor(client, bot_id, started, tokens) for _ in range(2 * processes)))
+    started = time.perf_counter()
+    warm = await asyncio.gather(*(visitor(base, bot_id, started, tokens) for _ in range(2 * processes)))
     failed = [r["error"] for r in warm if not r["ok"]]
     print(f"warm-up: {len(warm)} visitors in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     if failed:
         sys.exit(f"warm-up failed: {failed[0]}")
 
 
-async def run(base: str, bot_id: str, visitors: int, tokens: int, database: str, processes: int, upstream: str) -> dict:
+async def run(
+    base: str, bot_id: str, visitors: int, tokens: int, database: str, processes: int, upstream: str, pids: dict
+) -> dict:
     await warm_up(base, bot_id, processes, tokens)
+    # CPU of the measured visitors only (the warm-up loads the engine): the server's, and the bench's own
+    # client and fake upstream's, which share the machine's cores with it.
+    cpu_before = {name: cpu_seconds(pid, name != "client") for name, pid in pids.items()}
     http("POST", f"{upstream}/stats/reset", {})  # in flight counts the measured visitors only
     done = asyncio.Event()
     sampler = asyncio.create_task(sample_connections(database, done))
     await asyncio.sleep(0.2)
-    # A client per VISITORS_PER_CLIENT visitors: httpcore's pool does work proportional to its
-    # connections on every request and response, and one pool of 300 streams kept this process's core
-    # busy (84 % of its samples in the pool's bookkeeping), so that the client, not the server, set the pace.
-    clients = [
-        httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(600.0))
-        for _ in range(-(-visitors // VISITORS_PER_CLIENT))
-    ]
-    try:
-        prober = asyncio.create_task(plain_creates(base, bot_id, done))
-        arrived = time.perf_counter()
-        results = await asyncio.gather(
-            *(visitor(clients[i // VISITORS_PER_CLIENT], bot_id, arrived, tokens) for i in range(visitors))
-        )
-        wall = time.perf_counter() - arrived
-        done.set()
-        plain = await prober
-    finally:
-        for client in clients:
-            await client.aclose()
-    return {"results": results, "wall": wall, "plain": plain, "connections": await sampler}
+    # A connection of its own per visitor (a browser's), session create then complete on it.
+    prober = asyncio.create_task(plain_creates(base, bot_id, done))
+    arrived = time.perf_counter()
+    results = await asyncio.gather(*(visitor(base, bot_id, arrived, tokens) for _ in range(visitors)))
+    wall = time.perf_counter() - arrived
+    done.set()
+    plain = await prober
+    cpu = {name: cpu_seconds(pid, name != "client") - cpu_before[name] for name, pid in pids.items()}
+    connections, cpu["database"] = await sampler
+    return {"results": results, "wall": wall, "plain": plain, "connections": connections, "cpu": cpu}
 
 
 def main():
@@ -236,9 +301,10 @@ def main():
             SYNC_WORKERS if args.server == "wsgi" else int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
         )
         upstream_url = f"http://127.0.0.1:{args.upstream_port}"
-        cpu_before = cpu_seconds(server.pid)
-        measured = event_loop_run(run(base, bot_id, args.visitors, args.tokens, database, processes, upstream_url))
-        measured["server_cpu"] = cpu_seconds(server.pid) - cpu_before
+        pids = {"server": server.pid, "upstream": upstream.pid, "client": os.getpid()}
+        measured = event_loop_run(
+            run(base, bot_id, args.visitors, args.tokens, database, processes, upstream_url, pids)
+        )
         stats = http("GET", f"{upstream_url}/stats")
     finally:
         if server is not None:
@@ -251,6 +317,7 @@ def main():
     first = [r["first"] for r in results if r["first"] is not None]
     failures = [r["error"] for r in results if not r["ok"]]
     plain = measured["plain"]
+    cpu = measured["cpu"]
     answer = args.tokens * args.interval
     print(
         f"\nbotportal streaming benchmark: {server_label(args.server, args.workers)} serving {args.source}, "
@@ -269,7 +336,14 @@ def main():
             f"{percentile(plain, 0.5):.3f} s / {percentile(plain, 0.95):.3f} s / {max(plain, default=0):.3f} s",
         ),
         ("database connections at most", f"{measured['connections']}"),
-        ("server CPU time (warm-up included)", f"{measured['server_cpu']:.1f} s"),
+        (
+            "server CPU, total / per visitor",
+            f"{cpu['server']:.1f} s / {cpu['server'] / args.visitors * 1000:.1f} ms (plain creates included)",
+        ),
+        (
+            "CPU of bench client / fake upstream / PostgreSQL",
+            f"{cpu['client']:.1f} s / {cpu['upstream']:.1f} s / {cpu['database']:.1f} s",
+        ),
         ("machine load average, 1 min, at the end", f"{os.getloadavg()[0]:.1f}"),
     ]
     for label, value in rows:

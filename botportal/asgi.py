@@ -1,5 +1,7 @@
 import os
+from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import ThreadSensitiveContext
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botportal.settings")
@@ -48,4 +50,39 @@ class OversizedBodyWithheld:
         return 0
 
 
-application = OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"])
+class RequestThreadsReused:
+    """Django's ASGI handler runs each request's sync code (sync middleware hooks, its signal receivers,
+    a sync view) on a thread of the request's own, and asgiref starts that thread, then one more to
+    join it, for every request: two thread starts a request, a tenth of a short request's CPU. Here a
+    request's thread is borrowed for the request's whole length (so the request still has it to itself,
+    as Django intends) from threads kept for the next requests; Django's own context then sees this
+    one and adds none.
+
+    Up to KEPT idle threads are kept: under the pool (PostgreSQL) a thread keeps no connection between
+    requests (Django closes it at each request's end, giving it back); without the pool it may keep one
+    for CONN_MAX_AGE, as a WSGI worker's thread does.
+    """
+
+    KEPT = 32
+
+    def __init__(self, app):
+        self.app = app
+        self.idle: list[ThreadPoolExecutor] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        executor = self.idle.pop() if self.idle else ThreadPoolExecutor(1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.app(scope, receive, send)
+        finally:
+            # A task of the request still running on the thread would be a bug in the handler: Django
+            # waits for its tasks before returning. The thread is handed on only once it is idle.
+            if len(self.idle) < self.KEPT:
+                self.idle.append(executor)
+            else:
+                executor.shutdown(wait=False)
+
+
+application = RequestThreadsReused(OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"]))

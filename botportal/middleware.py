@@ -1,8 +1,12 @@
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
+from django.middleware import clickjacking, common, csrf, security
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from botportal.api.protocols import error_response
+from botportal.api.protocols import error_response, is_api_path
 
 # A refused body up to this size is read and thrown away, so that the client's connection stays usable
 # for its next request: a server that leaves a request body unread drops the connection after the
@@ -94,3 +98,73 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
         return await self.get_response(request)
+
+
+# Django's own middleware, unchanged in what it does, without the thread hops. Under ASGI, Django runs
+# each hook of a middleware written for sync code (MiddlewareMixin) through sync_to_async on the
+# request's own thread: a thread started per request and two hand-offs per middleware, most of a short
+# request's CPU. The hooks below do no I/O, so they run in the event loop as they are.
+
+
+class _InlineHooks:
+    """process_request and process_response called directly in async mode: they do no I/O."""
+
+    async def __acall__(self, request):
+        response = self.process_request(request) if hasattr(self, "process_request") else None
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            response = self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(_InlineHooks, security.SecurityMiddleware):
+    pass
+
+
+class CommonMiddleware(_InlineHooks, common.CommonMiddleware):
+    """Its host check (ALLOWED_HOSTS) and Content-Length for every path, API included."""
+
+
+class XFrameOptionsMiddleware(_InlineHooks, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+# The browser's middleware (cookie session, the logged-in user, flash messages, the CSRF check) serves
+# the admin and the other pages. The API paths (both wire protocols) never use any of it: they
+# authenticate with bearer credentials, never with cookies, and their views are CSRF-exempt. There
+# these middlewares step aside; elsewhere they run as Django wrote them (their hooks may read or save
+# the session, so in a thread).
+
+
+class _BrowserOnly:
+    def __call__(self, request):
+        if is_api_path(request.path):
+            return self.get_response(request)  # a coroutine in async mode, awaited by the caller
+        return super().__call__(request)
+
+
+class SessionMiddleware(_BrowserOnly, sessions_middleware.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_BrowserOnly, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_BrowserOnly, messages_middleware.MessageMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(_BrowserOnly, csrf.CsrfViewMiddleware):
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode:
+            # Django adapts process_view to the handler's mode once: an async one costs no thread hop.
+            self.process_view = self._aprocess_view
+
+    async def _aprocess_view(self, request, callback, callback_args, callback_kwargs):
+        if is_api_path(request.path):
+            return None
+        return await sync_to_async(super().process_view, thread_sensitive=True)(
+            request, callback, callback_args, callback_kwargs
+        )

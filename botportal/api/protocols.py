@@ -92,6 +92,11 @@ def protocol_urlpatterns() -> list:
     return patterns
 
 
+def is_api_path(path: str) -> bool:
+    """A path of a wire protocol: bearer credentials, JSON errors, no cookies."""
+    return protocol_for_path(path) is not None
+
+
 def error_response(request, status: int, message: str):
     """An error in the shape of the protocol the request's path speaks, or None for other paths."""
     protocol = protocol_for_path(request.path)

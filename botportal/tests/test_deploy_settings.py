@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,3 +61,28 @@ def test_limits_and_proxies_come_from_the_environment(tmp_path):
     assert seen["body"] == seen["upload"] == 1000
     assert seen["chars"] == 50
     assert seen["ssl"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_the_deploy_checks_see_botportals_security_middleware():
+    # botportal/middleware.py's subclasses stand for Django's: their settings are checked as Django would.
+    from django.test import override_settings
+
+    from botportal.checks import check_security_middleware_subclasses
+
+    def ids(**overrides):
+        with override_settings(**overrides):
+            return {message.id for message in check_security_middleware_subclasses(None)}
+
+    safe = {
+        "SECURE_HSTS_SECONDS": 3600,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": True,
+        "SECURE_SSL_REDIRECT": True,
+        "CSRF_COOKIE_SECURE": True,
+        "X_FRAME_OPTIONS": "DENY",
+    }
+    assert ids(**safe) == set()
+    unsafe = {**safe, "SECURE_HSTS_SECONDS": 0, "CSRF_COOKIE_SECURE": False, "X_FRAME_OPTIONS": "SAMEORIGIN"}
+    assert ids(**unsafe) == {"security.W004", "security.W016", "security.W019"}
+    without = [path for path in settings.MIDDLEWARE if "Security" not in path and "Csrf" not in path]
+    assert ids(**safe, MIDDLEWARE=without) == {"botportal.W001", "botportal.W003"}

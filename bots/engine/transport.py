@@ -100,13 +100,28 @@ async def read_until(response: httpx.Response, *, deadline: float, max_bytes: in
 
 
 async def lines_until(response: httpx.Response, *, deadline: float) -> AsyncIterator[str]:
-    """The body's lines as they arrive; each wait for one is bounded by `deadline`."""
-    lines = response.aiter_lines()
+    """The body's lines as they arrive; each wait for more of the body is bounded by `deadline`.
+
+    Split here from the (decoded) chunks as they come rather than through httpx's aiter_lines: one
+    read, one deadline and one pass through httpx's iterators per chunk, not per line (an answer
+    streamed as server-sent events is two lines per token, and a server that falls behind reads
+    several tokens at once). A line ends at CR, LF or CRLF, as in server-sent events; UTF-8 never
+    has those bytes inside a character, so a line is decoded once whole.
+    """
+    chunks = response.aiter_bytes()
+    pending = b""
     while True:
-        line = await _next(lines, deadline)
-        if line is None:
+        chunk = await _next(chunks, deadline)
+        if chunk is None:
+            if pending:
+                yield pending.decode("utf-8", "replace")
             return
-        yield line
+        if not chunk:
+            continue
+        lines = (pending + chunk).splitlines(keepends=True)
+        pending = lines.pop() if not lines[-1].endswith((b"\n", b"\r")) else b""
+        for line in lines:
+            yield line.rstrip(b"\r\n").decode("utf-8", "replace")
 
 
 async def _next(iterator, deadline: float):

@@ -551,7 +551,8 @@ def _engine_turn(conversation: Conversation, *, text: str | None = None, choice_
     """What the engine is given for a turn of the conversation (its input; the turn itself is TurnClaim's)."""
     history = ()
     if conversation.bot is not None and conversation.bot.model:
-        recent = Message.objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]
+        # The caller holds the conversation (found live): its messages need no live-rows filter again.
+        recent = Message.all_objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]
         history = tuple(reversed([(m.type, m.text) for m in recent]))
     return Turn(
         bot=conversation.bot,

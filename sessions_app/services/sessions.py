@@ -110,7 +110,8 @@ def bot_session_authenticate(*, token: str) -> BotSession:
     if conversation.is_idle(at=now):
         raise NotAuthenticated("The session's conversation has been idle for too long.")
     if credentials.last_use_due(bot_session.last_used_at, now):
-        BotSession.objects.filter(pk=bot_session.pk).update(last_used_at=now)
+        # By key, without the live-rows filter: this session was found live a moment ago.
+        BotSession.all_objects.filter(pk=bot_session.pk).update(last_used_at=now)
         bot_session.last_used_at = now
     return bot_session
 

@@ -23,6 +23,7 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 LIMIT = settings.BOTPORTAL["MAX_BODY_BYTES"]
 
 pytestmark = pytest.mark.live
+ADMIN_PASSWORD = secrets.token_urlsafe(16)
 
 SERVERS = {
     # Everything else from gunicorn.conf.py, as `gunicorn botportal.asgi:application` runs in production.
@@ -56,6 +57,10 @@ def server_env(tmp_path_factory):
     )
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)  # noqa: S603
+    subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "a@x.org"],
+        cwd=ROOT, env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD}, check=True, timeout=120,
+    )  # fmt: skip
     return env
 
 
@@ -108,6 +113,54 @@ def test_static_files_are_served(server, path):
     assert response.status == 200, path
     assert len(body) > 1000
     assert response.getheader("Content-Type").startswith("text/css" if path.endswith(".css") else "text/javascript")
+
+
+def _cookies(response) -> dict:
+    jar = {}
+    for name, value in response.getheaders():
+        if name.lower() == "set-cookie":
+            key, _, rest = value.partition("=")
+            jar[key] = rest.split(";", 1)[0]
+    return jar
+
+
+def test_the_admin_logs_in_and_the_api_sets_no_cookie(server):
+    # The session, CSRF, user and messages middleware serve the admin on every server, the API steps
+    # past the browser's ones (botportal/middleware.py).
+    _, port = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/admin/login/")
+    page = connection.getresponse()
+    body, cookies = page.read().decode(), _cookies(page)
+    start = body.index('name="csrfmiddlewaretoken" value="') + len('name="csrfmiddlewaretoken" value="')
+    token = body[start : body.index('"', start)]
+    form = f"csrfmiddlewaretoken={token}&username=admin&password={ADMIN_PASSWORD}"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": f"csrftoken={cookies['csrftoken']}",
+        "Referer": f"http://127.0.0.1:{port}/admin/login/",
+    }
+    connection.request("POST", "/admin/login/?next=/admin/", body=form, headers=headers)
+    login = connection.getresponse()
+    login.read()
+    assert login.status == 302, login.status
+    session = _cookies(login)["sessionid"]
+
+    connection.request("GET", "/admin/", headers={"Cookie": f"sessionid={session}"})
+    index = connection.getresponse()
+    assert index.status == 200 and "Log out" in index.read().decode()
+
+    # Without the CSRF token the admin's form is refused.
+    connection.request("POST", "/admin/login/", body="username=admin&password=x", headers=headers)
+    refused = connection.getresponse()
+    refused.read()
+    assert refused.status == 403
+
+    connection.request("GET", "/api/v1/bot/list", headers={"Cookie": f"sessionid={session}"})
+    api = connection.getresponse()
+    api.read()
+    assert api.status == 401  # a session cookie authenticates nobody on the API
+    assert api.getheader("Set-Cookie") is None and api.getheader("Vary", "").lower().find("cookie") == -1
 
 
 @pytest.mark.parametrize("size", [LIMIT + 1, 6 * 1024 * 1024])

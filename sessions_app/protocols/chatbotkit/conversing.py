@@ -192,6 +192,12 @@ def _event(kind: str, data) -> bytes:
     return (json.dumps({"type": kind, "data": data, "createdAt": epoch_ms(timezone.now())}) + "\n").encode()
 
 
+def _token_event(token: str) -> bytes:
+    """`_event("token", {"token": token})`, byte for byte, written directly: one per token streamed."""
+    created = epoch_ms(timezone.now())
+    return f'{{"type": "token", "data": {{"token": {json.dumps(token)}}}, "createdAt": {created}}}\n'.encode()
+
+
 def _stream_headers(response):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -260,7 +266,7 @@ class _ExchangeView(JsonApiView):
                     result = piece
                 else:
                     count += 1
-                    yield _event("token", {"token": piece})
+                    yield _token_event(piece)
             for event in self._closing_events(result, count):
                 yield event
         except Exception as exc:  # noqa: BLE001 (an error inside the stream is an `error` event)
@@ -273,7 +279,7 @@ class _ExchangeView(JsonApiView):
 
     @staticmethod
     def _token_events(pieces):
-        return [_event("token", {"token": piece}) for piece in pieces]
+        return [_token_event(piece) for piece in pieces]
 
     def _closing_events(self, result: ExchangeResult, count: int) -> list[bytes]:
         body = self.result_json(result, count)

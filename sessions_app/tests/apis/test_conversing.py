@@ -420,3 +420,15 @@ def test_a_turn_waits_for_the_one_in_progress_then_skips_it_once_stale(session, 
         "user",
         "bot",
     ]
+
+
+@pytest.mark.parametrize("token", ["tok ", 'é "quoted" \\ back\nslash', ""])
+def test_a_token_event_is_the_generic_event_byte_for_byte(token, monkeypatch):
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    from sessions_app.api.chatbotkit import conversing
+
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC))
+    assert conversing._token_event(token) == conversing._event("token", {"token": token})
