@@ -48,4 +48,15 @@ class OversizedBodyWithheld:
         return 0
 
 
-application = OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"])
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from sessions_app.protocols.directline.routing import websocket_urlpatterns  # noqa: E402
+
+# HTTP to Django; WebSockets to their consumers (Direct Line's stream), which check the origin themselves:
+# a Node client sends none, and a browser's must be one the bot (or the token) allows.
+application = ProtocolTypeRouter(
+    {
+        "http": OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"]),
+        "websocket": URLRouter(websocket_urlpatterns),
+    }
+)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from botportal.api.protocols import api_not_found
 from botportal.api.views import HealthView
+from sessions_app.protocols.directline.views import not_found_view as directline_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,6 +14,9 @@ urlpatterns = [
     path("api/v1/", include("sessions_app.api.chatbotkit.urls")),
     path("v1/", include(("sessions_app.api.chatbotkit.urls", "chatbotkit-v1"), namespace="chatbotkit-short")),
     path("widget/", include("sessions_app.urls_widget")),
+    # Direct Line 3.0: unknown paths under the prefix answer in its own error shape.
+    path("v3/directline/", include("sessions_app.protocols.directline.urls")),
+    re_path(r"^v3/directline$", directline_not_found),
     path("", include("sessions_app.api.einstein.urls")),
     # Bot definitions as one JSON document: export and import.
     path("api/v1/", include("bots.api.urls")),

@@ -6,6 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from botportal.api.errors import error_body
 from sessions_app.api.einstein.errors import einstein_error_response, is_einstein_path
+from sessions_app.protocols.directline.errors import directline_error_response, is_directline_path
 
 CHATBOTKIT_PREFIXES = ("/api/", "/v1/")
 # The prefixes themselves, without their slash, belong to the protocol too (no redirect to "/api/").
@@ -21,6 +22,8 @@ def error_response(request, status: int, message: str):
     if is_einstein_path(request.path):
         # The Einstein runtime has no 413: an oversized body is a bad request there.
         return einstein_error_response(request, 400 if status == 413 else status, message)
+    if is_directline_path(request.path):
+        return directline_error_response(status, message)
     if is_chatbotkit_path(request.path):
         return JsonResponse(error_body(status, message), status=status)
     return None

@@ -20,6 +20,11 @@ from sessions_app.services.conversations import conversation_messages_add, conve
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+class SessionExpired(NotAuthenticated):
+    """A token that was issued but is no longer live (expired, revoked, its conversation over): a
+    NotAuthenticated everywhere, told apart by the protocols that answer it differently (Direct Line)."""
+
+
 @dataclass
 class IssuedSession:
     bot_session: BotSession
@@ -103,13 +108,13 @@ def bot_session_authenticate(*, token: str) -> BotSession:
     now = timezone.now()
     conversation = bot_session.conversation
     if bot_session.revoked_at is not None:
-        raise NotAuthenticated("The session token has been revoked.")
+        raise SessionExpired("The session token has been revoked.")
     if bot_session.expires_at <= now:
-        raise NotAuthenticated("The session token has expired.")
+        raise SessionExpired("The session token has expired.")
     if conversation.ended_at is not None:
-        raise NotAuthenticated("The session's conversation has ended.")
+        raise SessionExpired("The session's conversation has ended.")
     if conversation_is_idle(conversation, at=now):
-        raise NotAuthenticated("The session's conversation has been idle for too long.")
+        raise SessionExpired("The session's conversation has been idle for too long.")
     if bot_session.last_used_at is None or now - bot_session.last_used_at > LAST_USED_RESOLUTION:
         BotSession.objects.filter(pk=bot_session.pk).update(last_used_at=now)
         bot_session.last_used_at = now

@@ -1,0 +1,1 @@
+"""One package per wire protocol botportal serves, each calling the same services."""

@@ -1,0 +1,118 @@
+"""Who calls: a bot's Direct Line secret (any conversation of that bot, or a new one) or a token (its
+own conversation only: a botportal session token from /api/v1 is one too); and from which origin."""
+
+import uuid
+from dataclasses import dataclass
+
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import SimpleRateThrottle
+
+from botportal.api.throttles import ApiSecretThrottle, RuntimeSessionThrottle, throttle_wait
+from botportal.errors import NotAuthenticated, NotAuthorized, NotFound
+from bots.models import Bot
+from sessions_app.api.authentication import _guarded
+from sessions_app.models import BotSession, Conversation
+from sessions_app.services.sessions import bot_session_authenticate
+from sessions_app.widget import bot_origins, origin_allowed
+
+from .services import directline_details, directline_secret_authenticate, is_directline_secret
+
+
+@dataclass
+class Caller:
+    bot: Bot
+    token: str | None = None  # the presented token, handed back by start and reconnect
+    bot_session: BotSession | None = None
+
+    @property
+    def conversation(self) -> Conversation | None:
+        return self.bot_session.conversation if self.bot_session is not None else None
+
+
+def bearer(request) -> str:
+    scheme, _, value = (request.headers.get("Authorization") or "").strip().partition(" ")
+    value = value.strip()
+    # directlinejs sends "Bearer undefined" when a reconnect gave it no token.
+    if scheme.lower() != "bearer" or not value or value in ("undefined", "null"):
+        raise NotAuthenticated("Send 'Authorization: Bearer <Direct Line secret or token>'.")
+    return value
+
+
+def caller_authenticate(request) -> Caller:
+    """The caller of a request: NotAuthenticated (401) for missing or unknown credentials, SessionExpired
+    (403 TokenExpired) for a token that is no longer live; failures are counted per client IP."""
+    value = bearer(request)
+    if is_directline_secret(value):
+        bot = _guarded(request, lambda: _secret_bot(value))
+        _throttle([ApiSecretThrottle], request, user=bot.owner)
+        return Caller(bot=bot)
+    bot_session = _guarded(request, lambda: bot_session_authenticate(token=value))
+    conversation = bot_session.conversation
+    if conversation.bot_id is None:
+        raise NotAuthenticated("This token's conversation has no bot.")
+    bot = Bot.objects.filter(pk=conversation.bot_id).first()
+    if bot is None:
+        raise NotAuthenticated("This token's bot no longer exists.")
+    conversation.bot = bot
+    return Caller(bot=bot, token=value, bot_session=bot_session)
+
+
+def _secret_bot(value: str) -> Bot:
+    bot = directline_secret_authenticate(secret=value)
+    if bot is None:
+        raise NotAuthenticated("The Direct Line secret is not valid.")
+    return bot
+
+
+def caller_conversation(caller: Caller, conversation_id) -> Conversation:
+    """The conversation named in the path, if the caller may act on it; any other id is a 404."""
+    try:
+        key = uuid.UUID(str(conversation_id))
+    except ValueError:
+        key = None
+    if caller.bot_session is not None:
+        if key != caller.bot_session.conversation_id:
+            raise NotFound("No such conversation for this token.")
+        return caller.conversation
+    conversation = Conversation.objects.filter(pk=key, bot=caller.bot).first() if key else None
+    if conversation is None:
+        raise NotFound(f"No conversation {conversation_id!r}.")
+    conversation.bot = caller.bot
+    return conversation
+
+
+def origin_check(origin: str | None, *, bot: Bot, conversation: Conversation | None) -> None:
+    """A browser's request is refused when its origin is neither the bot's (when it names any) nor among
+    the token's trustedOrigins; a request without Origin (a server, a Node client) is not refused for it."""
+    if not origin:
+        return
+    trusted = directline_details(conversation).get("trustedOrigins") or [] if conversation is not None else []
+    allowed = [*bot_origins(bot.allowed_origins), *bot_origins(trusted)]
+    if allowed and not origin_allowed(allowed_origins=allowed, origin=origin):
+        raise NotAuthorized(f"Requests from {origin} are not allowed for this bot.")
+
+
+class DirectLinePollThrottle(SimpleRateThrottle):
+    """Polling reads per conversation, at a rate far above directlinejs's once a second."""
+
+    scope = "directline_poll"
+
+    def get_cache_key(self, request, view):
+        if not isinstance(request.auth, Conversation):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": f"conversation-{request.auth.pk}"}
+
+
+def turn_throttle(request, conversation: Conversation) -> None:
+    """Posting activities counts as turns do on every protocol: per conversation, the session token's rate."""
+    _throttle([RuntimeSessionThrottle], request, auth=conversation)
+
+
+def poll_throttle(request, conversation: Conversation) -> None:
+    _throttle([DirectLinePollThrottle], request, auth=conversation)
+
+
+def _throttle(throttle_classes, request, **credential) -> None:
+    wait = throttle_wait(throttle_classes, request, **credential)
+    if wait is not None:
+        raise Throttled(wait=wait)

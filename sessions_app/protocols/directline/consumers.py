@@ -1,0 +1,108 @@
+"""The WebSocket at a conversation's streamUrl: frames `{activities, watermark}`, the backlog after the
+client's watermark first, then each change as it happens (through the channel layer, from any process).
+
+The URL's signed credential names one token: the socket opens only while that token is live and the
+browser's origin (if it sends one; Node clients send none) is allowed. The client's frames, empty
+keep-alives, are ignored: Direct Line clients post activities over HTTP."""
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from botportal.asyncdb import db_phase
+from botportal.errors import DomainError
+from bots.models import Bot
+from sessions_app.models import BotSession
+from sessions_app.services.sessions import conversation_is_idle
+
+from . import activities as rendering
+from .access import origin_check
+from .fanout import group_name
+from .streams import stream_credential_read
+
+logger = logging.getLogger(__name__)
+
+# Close codes in the application range: the client reconnects (with a fresh stream URL) or gives up.
+CLOSE_FORBIDDEN = 4403
+CLOSE_GONE = 4404
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or []:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _stream_open(conversation_id, credential: str, origin: str | None):
+    """The conversation a stream may follow now, or None: one database phase."""
+    bot_session_id = stream_credential_read(credential, conversation_id=conversation_id)
+    if bot_session_id is None:
+        return None
+    bot_session = BotSession.objects.select_related("conversation").filter(pk=bot_session_id).first()
+    if bot_session is None or str(bot_session.conversation_id) != str(conversation_id):
+        return None
+    now, conversation = timezone.now(), bot_session.conversation
+    if bot_session.revoked_at is not None or bot_session.expires_at <= now:
+        return None
+    if conversation.ended_at is not None or conversation_is_idle(conversation, at=now):
+        return None
+    bot = Bot.objects.filter(pk=conversation.bot_id, owner__is_active=True).first()
+    if bot is None:
+        return None
+    conversation.bot = bot
+    try:
+        origin_check(origin, bot=bot, conversation=conversation)
+    except DomainError:
+        return None
+    return conversation
+
+
+class DirectLineStreamConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.conversation = None
+        self.watermark = None
+        conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        credential = (query.get("t") or [""])[0]
+        origin = _header(self.scope, b"origin")
+        conversation = await db_phase(_stream_open)(conversation_id, credential, origin)
+        if conversation is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.conversation = conversation
+        self.watermark = rendering.watermark_parse((query.get("watermark") or [None])[0])
+        self.group = group_name(conversation.pk)
+        # Joined before the backlog is read: a change made meanwhile is then read once, never missed.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._send_new()
+
+    async def disconnect(self, code):
+        if self.conversation is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Keep-alives (empty frames) and anything else a client sends: activities are posted over HTTP."""
+
+    async def activities_changed(self, event):
+        await self._send_new()
+
+    async def activities_transient(self, event):
+        frame = {"activities": [event["activity"]]}
+        if self.watermark is not None:
+            frame["watermark"] = str(self.watermark)
+        await self.send(text_data=json.dumps(frame))
+
+    async def _send_new(self):
+        full = True
+        while full:
+            found, watermark, full = await db_phase(rendering.activities_page)(self.conversation, self.watermark)
+            if watermark is None or watermark == (None if self.watermark is None else str(self.watermark)):
+                return
+            self.watermark = int(watermark)
+            if found:
+                await self.send(text_data=json.dumps({"activities": found, "watermark": watermark}))
