@@ -4,15 +4,18 @@ own conversation only: a botportal session token from /api/v1 is one too); and f
 import uuid
 from dataclasses import dataclass
 
+from django.utils import timezone
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 from botportal.api.throttles import ApiSecretThrottle, RuntimeSessionThrottle, throttle_wait
 from botportal.errors import NotAuthenticated, NotAuthorized, NotFound
 from bots.models import Bot
+from sessions_app import credentials
 from sessions_app.api.authentication import _guarded
 from sessions_app.models import BotSession, Conversation
-from sessions_app.services.sessions import bot_session_authenticate
+from sessions_app.selectors.sessions import bot_session_by_digest
+from sessions_app.services.sessions import SessionExpired, bot_session_authenticate
 from sessions_app.widget import bot_origins, origin_allowed
 
 from .services import directline_details, directline_secret_authenticate, is_directline_secret
@@ -38,15 +41,23 @@ def bearer(request) -> str:
     return value
 
 
-def caller_authenticate(request) -> Caller:
+def caller_authenticate(request, *, reading: bool = False) -> Caller:
     """The caller of a request: NotAuthenticated (401) for missing or unknown credentials, SessionExpired
-    (403 TokenExpired) for a token that is no longer live; failures are counted per client IP."""
+    (403 TokenExpired) for a token that is no longer live; failures are counted per client IP.
+
+    `reading`: the conversation's activities may still be read with a token that ended with its
+    conversation (not one revoked or expired otherwise), so that a client reads the bot's last words."""
     value = bearer(request)
     if is_directline_secret(value):
         bot = _guarded(request, lambda: _secret_bot(value))
         _throttle([ApiSecretThrottle], request, user=bot.owner)
         return Caller(bot=bot)
-    bot_session = _guarded(request, lambda: bot_session_authenticate(token=value))
+    try:
+        bot_session = _guarded(request, lambda: bot_session_authenticate(token=value))
+    except SessionExpired:
+        bot_session = _ended_with_its_conversation(value) if reading else None
+        if bot_session is None:
+            raise
     conversation = bot_session.conversation
     if conversation.bot_id is None:
         raise NotAuthenticated("This token's conversation has no bot.")
@@ -55,6 +66,17 @@ def caller_authenticate(request) -> Caller:
         raise NotAuthenticated("This token's bot no longer exists.")
     conversation.bot = bot
     return Caller(bot=bot, token=value, bot_session=bot_session)
+
+
+def _ended_with_its_conversation(token: str) -> BotSession | None:
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token))
+    if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
+        return None
+    ended_at = bot_session.conversation.ended_at
+    # Ending a conversation revokes its tokens at that same instant; any other revocation stands.
+    if ended_at is None or bot_session.revoked_at != ended_at or bot_session.expires_at <= timezone.now():
+        return None
+    return bot_session
 
 
 def _secret_bot(value: str) -> Bot:

@@ -125,8 +125,8 @@ def _conversation_json(request, conversation, bot_session, token, *, watermark=N
     return body
 
 
-def _authenticated(request):
-    caller = caller_authenticate(request)
+def _authenticated(request, *, reading: bool = False):
+    caller = caller_authenticate(request, reading=reading)
     origin_check(request.headers.get("Origin"), bot=caller.bot, conversation=caller.conversation)
     return caller
 
@@ -190,7 +190,7 @@ def conversation_view(request, conversation_id):
 
 
 def _poll(request, conversation_id) -> JsonResponse:
-    caller = _authenticated(request)
+    caller = _authenticated(request, reading=True)
     conversation = caller_conversation(caller, conversation_id)
     poll_throttle(request, conversation)
     found, watermark = rendering.activities_after(conversation, rendering.watermark_parse(request.GET.get("watermark")))

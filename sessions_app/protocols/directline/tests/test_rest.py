@@ -92,16 +92,14 @@ def test_an_imback_choice_a_link_and_the_end(directline, started):
     link = page["activities"][-1]
     assert link["textFormat"] == "markdown" and link["text"] == "[Track it here](https://shop.example/track)"
     directline.send(token, conversation_id, "goodbye for now")
+    # The conversation is over, its tokens revoked with it: its last activities can still be read.
     end = directline.poll(token, conversation_id, page["watermark"])
-    # The conversation is over: its tokens are revoked with it.
-    _error(end, 403, "TokenExpired")
-    last = Message.objects.filter(conversation_id=conversation_id).order_by("-pk").first()
-    from sessions_app.protocols.directline.activities import bot_activities
-
-    conversation = Conversation.objects.select_related("bot").get(pk=conversation_id)
-    rendered = bot_activities(conversation, {"id": last.pk, "type": "bot", "text": last.text,
-                                             "meta": last.meta, "created_at": last.created_at})
-    assert [a["type"] for a in rendered] == ["message", "endOfConversation"]
+    assert end.status_code == 200, end.content
+    assert [a["type"] for a in end.json()["activities"]] == ["message", "message", "endOfConversation"]
+    assert end.json()["activities"][1]["text"] == "Goodbye!"
+    # Nothing else may be done with it.
+    _error(directline.send(token, conversation_id, "hello?"), 403, "TokenExpired")
+    _error(directline.start(token), 403, "TokenExpired")
 
 
 def test_escalation_is_a_handoff_event_after_the_text(directline, started):
@@ -142,6 +140,7 @@ def test_credentials_errors(directline, dl_secret, started, owner):
     _error(directline.poll(token, "junk"), 404)
     BotSession.objects.filter(conversation_id=conversation_id).update(expires_at=timezone.now() - timedelta(seconds=1))
     _error(directline.poll(token, conversation_id), 403, "TokenExpired")
+    _error(directline.send(token, conversation_id, "hi"), 403, "TokenExpired")
 
 
 def test_a_revoked_secret_is_refused(directline, dl_secret):
