@@ -135,3 +135,39 @@ def test_the_stream_refuses_bad_credentials(directline, dl_secret, started, case
             await ok.disconnect()
 
     async_to_sync(run)()
+
+
+@pytest.mark.parametrize("mode", ["ok", "error"])
+def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, llm_settings, mode):
+    from bots.tests.factories import BotFactory
+    from sessions_app.protocols.directline.services import directline_secret_create
+
+    bot = BotFactory(owner=owner, model=f"fake/fake-{mode}", fallback_message="fallback")
+    secret = directline_secret_create(bot=bot)[1]
+    body = directline.start(secret).json()
+    conversation_id, token = body["conversationId"], body["token"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(body["streamUrl"]))
+        assert (await socket.connect())[0]
+        status, sent = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "hello there", "from": {"id": "u"}},
+        )
+        # The message is taken whatever the language model does: never a 5xx on send.
+        assert status == 200, sent
+        frames = await _frames_until(
+            socket, lambda activities: any(a["type"] == "message" and a["from"]["role"] == "bot" for a in activities)
+        )
+        activities = [a for f in frames for a in f["activities"]]
+        assert activities[0]["id"] == sent["id"]
+        kinds = [a["type"] for a in activities[1:]]
+        bot_message = next(a for a in activities if a["type"] == "message" and a["from"]["role"] == "bot")
+        if mode == "ok":
+            assert kinds == ["typing", "message"]
+            assert bot_message["replyToId"] == sent["id"] and bot_message["text"]
+        else:
+            assert bot_message["text"] == "The bot could not answer; try again."
+        await socket.disconnect()
+
+    async_to_sync(run)()
