@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from botportal import asyncdb, validation
 from botportal.asyncdb import db_phase
-from botportal.errors import InvalidInput, NotAuthenticated
+from botportal.errors import Conflict, InvalidInput, NotAuthenticated
 from sessions_app.models import MessageType
 from sessions_app.services.conversations import (
     conversation_messages_add,
@@ -215,13 +215,24 @@ def _posted_activity(body) -> dict:
     return body
 
 
-def _send_claim(request, conversation_id, activity_body=None, attachments=None):
-    """One database phase: checks, then the turn claimed (the user's message stored; the whole turn when
-    it needs no network call). Activities other than messages (typing, events) are acknowledged only."""
+def _sender_conversation(request, conversation_id):
+    """The conversation a caller may post to: credentials, origin and the turn throttle checked."""
     caller = _authenticated(request)
     conversation = caller_conversation(caller, conversation_id)
     turn_throttle(request, conversation)
-    activity = _posted_activity(activity_body if activity_body is not None else _json_body(request, required=True))
+    return conversation
+
+
+def _send_claim(request, conversation_id):
+    """One database phase: checks, then the turn claimed (the user's message stored; the whole turn when
+    it needs no network call)."""
+    conversation = _sender_conversation(request, conversation_id)
+    return _activity_claim(conversation, _json_body(request, required=True))
+
+
+def _activity_claim(conversation, activity_body, attachments=None):
+    """Activities other than messages (typing, events) are acknowledged only."""
+    activity = _posted_activity(activity_body)
     if activity.get("type", "message") != "message":
         return JsonResponse({"id": f"{conversation.pk}|{uuid.uuid4().hex}"}), None
     conversation_converse_check(conversation=conversation)
@@ -231,9 +242,8 @@ def _send_claim(request, conversation_id, activity_body=None, attachments=None):
         text = activity["value"] if isinstance(activity["value"], str) else None
     if attachments and not (isinstance(text, str) and text.strip()):
         # A file alone: stored as the user's message for the transcript, with nothing for the bot to answer.
-        conversation_converse_check(conversation=conversation)
         if conversation.ended_at is not None:
-            raise InvalidInput("The conversation has ended.")
+            raise Conflict("The conversation has ended.")
         (message,) = conversation_messages_add(
             conversation=conversation, messages=[{"type": MessageType.USER, "text": "", "meta": meta}]
         )
@@ -283,6 +293,7 @@ async def activities_view(request, conversation_id):
 
 
 def _upload_claim(request, conversation_id):
+    conversation = _sender_conversation(request, conversation_id)
     files = request.FILES
     activity = {"type": "message"}
     part = files.get("activity")
@@ -306,7 +317,7 @@ def _upload_claim(request, conversation_id):
         }
         for item in uploaded
     ]
-    return _send_claim(request, conversation_id, activity_body=activity, attachments=attachments)
+    return _activity_claim(conversation, activity, attachments=attachments)
 
 
 @directline_view("POST")
