@@ -282,3 +282,29 @@ def test_polling_once_a_second_is_never_throttled_but_turns_are(directline, star
         settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK}
         api_settings.reload()
         SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_an_oversized_body_is_refused_in_the_protocol_shape(directline, started, settings):
+    conversation_id, token = started
+    before = Message.objects.count()
+    limit = settings.BOTPORTAL["MAX_BODY_BYTES"]
+    response = directline.call("post", f"conversations/{conversation_id}/activities", token,
+                               {"type": "message", "text": "x" * (limit + 10)})
+    _error(response, 413)
+    assert Message.objects.count() == before
+
+
+def test_direct_line_details_stay_botportals_own_over_api_v1(directline, dl_secret, owner_client):
+    body = directline.generate(dl_secret, {"user": {"id": "u-7"}, "trustedOrigins": ["https://shop.example"]}).json()
+    conversation = Conversation.objects.get(pk=body["conversationId"])
+    assert conversation.meta["_directline"]["trustedOrigins"] == ["https://shop.example"]
+    fetched = owner_client.get(f"/api/v1/conversation/{body['conversationId']}/fetch")
+    assert fetched.status_code == 200, fetched.content
+    assert "_directline" not in fetched.json().get("meta", {})
+    # An owner's meta update keeps them.
+    updated = owner_client.post(f"/api/v1/conversation/{body['conversationId']}/update", {"meta": {"a": 1}},
+                                format="json")
+    assert updated.status_code == 200, updated.content
+    conversation.refresh_from_db()
+    assert conversation.meta["_directline"]["trustedOrigins"] == ["https://shop.example"]
+    assert directline.start(body["token"], HTTP_ORIGIN="https://evil.example").status_code == 403
