@@ -37,8 +37,15 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+def _token_live(bot_session_id) -> bool:
+    """Whether the socket's token still holds: revoked, expired or ended with its conversation, it stops."""
+    return BotSession.objects.filter(
+        pk=bot_session_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).exists()
+
+
 def _stream_open(conversation_id, credential: str, origin: str | None):
-    """The conversation a stream may follow now, or None: one database phase."""
+    """(the conversation a stream may follow now, its token's id), or None: one database phase."""
     bot_session_id = stream_credential_read(credential, conversation_id=conversation_id)
     if bot_session_id is None:
         return None
@@ -58,7 +65,7 @@ def _stream_open(conversation_id, credential: str, origin: str | None):
         origin_check(origin, bot=bot, conversation=conversation)
     except DomainError:
         return None
-    return conversation
+    return conversation, bot_session.pk
 
 
 class DirectLineStreamConsumer(AsyncWebsocketConsumer):
@@ -69,13 +76,13 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         credential = (query.get("t") or [""])[0]
         origin = _header(self.scope, b"origin")
-        conversation = await db_phase(_stream_open)(conversation_id, credential, origin)
-        if conversation is None:
+        opened = await db_phase(_stream_open)(conversation_id, credential, origin)
+        if opened is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.conversation = conversation
+        self.conversation, self.bot_session_id = opened
         self.watermark = rendering.watermark_parse((query.get("watermark") or [None])[0])
-        self.group = group_name(conversation.pk)
+        self.group = group_name(self.conversation.pk)
         # Joined before the backlog is read: a change made meanwhile is then read once, never missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -89,7 +96,11 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         """Keep-alives (empty frames) and anything else a client sends: activities are posted over HTTP."""
 
     async def activities_changed(self, event):
+        # What changed is sent first (an ending conversation's last words), then the token is checked
+        # again: a socket outlives neither its token's revocation nor its expiry.
         await self._send_new()
+        if not await db_phase(_token_live)(self.bot_session_id):
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def activities_transient(self, event):
         frame = {"activities": [event["activity"]]}

@@ -171,3 +171,24 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
         await socket.disconnect()
 
     async_to_sync(run)()
+
+
+def test_the_socket_closes_once_its_token_is_revoked_after_sending_what_changed(directline, started):
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        status, body = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "goodbye for now", "from": {"id": "u"}},
+        )
+        assert status == 200, body
+        frames = await _frames_until(socket, lambda activities: activities[-1]["type"] == "endOfConversation")
+        assert [a["type"] for f in frames for a in f["activities"]][-1] == "endOfConversation"
+        closed = await socket.receive_output(5)
+        assert closed == {"type": "websocket.close", "code": 4403}
+
+    async_to_sync(run)()
