@@ -5,11 +5,14 @@ The URL's signed credential names one token: the socket opens only while that to
 browser's origin (if it sends one; Node clients send none) is allowed. The client's frames, empty
 keep-alives, are ignored: Direct Line clients post activities over HTTP."""
 
+import asyncio
+import contextlib
 import json
 import logging
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 from django.utils import timezone
 
 from botportal.asyncdb import db_phase
@@ -27,7 +30,9 @@ logger = logging.getLogger(__name__)
 
 # Close codes in the application range: the client reconnects (with a fresh stream URL) or gives up.
 CLOSE_FORBIDDEN = 4403
-CLOSE_GONE = 4404
+# An in-process layer (the embedded default) reaches only the sockets of its own process, and `make run`
+# serves several: such a socket also reads its conversation again this often.
+IN_PROCESS_REREAD_SECONDS = 1.0
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -72,6 +77,8 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.conversation = None
         self.watermark = None
+        self.reread = None
+        self.closed = False
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         credential = (query.get("t") or [""])[0]
@@ -87,10 +94,24 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self._send_new()
+        if isinstance(self.channel_layer, InMemoryChannelLayer):
+            self.reread = asyncio.ensure_future(self._reread())
 
     async def disconnect(self, code):
+        if self.reread is not None:
+            self.reread.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reread
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _reread(self):
+        while not self.closed:
+            await asyncio.sleep(IN_PROCESS_REREAD_SECONDS)
+            try:
+                await self.activities_changed({})
+            except Exception:  # noqa: BLE001 (the next read tries again)
+                logger.warning("could not read a Direct Line conversation again", exc_info=True)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Keep-alives (empty frames) and anything else a client sends: activities are posted over HTTP."""
@@ -98,8 +119,11 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
     async def activities_changed(self, event):
         # What changed is sent first (an ending conversation's last words), then the token is checked
         # again: a socket outlives neither its token's revocation nor its expiry.
+        if self.closed:
+            return
         await self._send_new()
         if not await db_phase(_token_live)(self.bot_session_id):
+            self.closed = True
             await self.close(code=CLOSE_FORBIDDEN)
 
     async def activities_transient(self, event):

@@ -6,7 +6,6 @@ repeated notice costs nothing; `transient` carries an activity that is never sto
 
 import logging
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,3 @@ async def conversation_changed(conversation_id) -> None:
 
 async def conversation_transient(conversation_id, activity: dict) -> None:
     await _send(conversation_id, {"type": "activities.transient", "activity": activity})
-
-
-def conversation_changed_sync(conversation_id) -> None:
-    async_to_sync(conversation_changed)(conversation_id)

@@ -165,7 +165,6 @@ def conversations_view(request):
     user, trusted = directline_start_parse(_json_body(request))
     opened = directline_conversation_start(bot=caller.bot, user=user, trusted_origins=trusted)
     body = _conversation_json(request, opened.conversation, opened.issued.bot_session, opened.issued.token)
-    fanout.conversation_changed_sync(opened.conversation.pk)
     return JsonResponse(body, status=201)
 
 
