@@ -26,11 +26,14 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev chromium
-	@# The official ChatBotKit client for tests/compat (its test fails under CI=true without it).
+	@# The official ChatBotKit client for tests/compat and Microsoft's Direct Line client for tests/directline
+	@# (their tests fail under CI=true without them).
 	@if command -v npm >/dev/null 2>&1; then \
-		[ tests/compat/node_modules/.package-lock.json -nt tests/compat/package-lock.json ] \
-			|| npm ci --prefix tests/compat --no-audit --no-fund; \
-	else echo "npm not found: the ChatBotKit client test will be skipped"; fi
+		for dir in tests/compat tests/directline; do \
+			[ $$dir/node_modules/.package-lock.json -nt $$dir/package-lock.json ] \
+				|| npm ci --prefix $$dir --no-audit --no-fund || exit 1; \
+		done; \
+	else echo "npm not found: the ChatBotKit and Direct Line client tests will be skipped"; fi
 
 chromium:
 	@command -v "$(BOTPORTAL_CHROMIUM)" >/dev/null 2>&1 || { \

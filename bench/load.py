@@ -12,6 +12,8 @@ Routes, each measured in interleaved rounds (the host's speed drifts, so compare
   complete  POST /api/v1/conversation/{id}/complete         session token, rotating over many conversations
   list      GET  /api/v1/conversation/{id}/message/list     session token, 50 messages
   einstein  POST /v5.0.0/sessions/{id}/messages             API secret, increasing sequenceId per session
+  dl-poll   GET  /v3/directline/conversations/{id}/activities  Direct Line token, polling after a watermark
+  dl-send   POST /v3/directline/conversations/{id}/activities  Direct Line token, rotating over many conversations
 
 Prints requests/s, p50 and p99 latency, errors, and each route's ratio to the ceiling (median of rounds).
 """
@@ -51,6 +53,7 @@ def bench_env(database_url: str, port: int) -> dict:
         "BOTPORTAL_THROTTLE_SESSION_TOKEN": unlimited,
         "BOTPORTAL_THROTTLE_API_SECRET": unlimited,
         "BOTPORTAL_THROTTLE_FAILED_AUTH": unlimited,
+        "BOTPORTAL_THROTTLE_DIRECTLINE_POLL": unlimited,
         "BOTPORTAL_VAR_DIR": tempfile.mkdtemp(prefix="botportal-bench-"),
     }
 
@@ -151,6 +154,20 @@ def prepare(env: dict, base: str, sessions: int) -> dict:
             headers,
         )
         einstein.append(begun["sessionId"])
+
+    out = subprocess.run(
+        [PY, "manage.py", "directlinesecret", bot_id], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    dl_secret = {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
+    directline = [http("POST", f"{base}/v3/directline/tokens/generate", {}, dl_secret) for _ in range(sessions)]
+    polled = http("POST", f"{base}/v3/directline/tokens/generate", {}, dl_secret)
+    polled_bearer = {"Authorization": f"Bearer {polled['token']}"}
+    for index in range(5):  # a conversation with a few turns, polled after its first message
+        http("POST", f"{base}/v3/directline/conversations/{polled['conversationId']}/activities",
+             {"type": "message", "text": f"q{index}", "from": {"id": "bench"}}, polled_bearer)
+    polled_watermark = http(
+        "GET", f"{base}/v3/directline/conversations/{polled['conversationId']}/activities", headers=polled_bearer
+    )["watermark"]
     return {
         "bot_id": bot_id,
         "secret": secret,
@@ -158,6 +175,8 @@ def prepare(env: dict, base: str, sessions: int) -> dict:
         "complete": [(item["conversationId"], item["token"]) for item in complete],
         "list": (listed["conversationId"], listed["token"]),
         "einstein": einstein,
+        "directline": [(item["conversationId"], item["token"]) for item in directline],
+        "dl-poll": (polled["conversationId"], polled["token"], polled_watermark),
     }
 
 
@@ -258,6 +277,28 @@ def scripts_for(data: dict) -> dict:
                 for sid in data["einstein"]
             ],
             per_thread=True,
+        ),
+        # What directlinejs does once a second per client: mostly nothing new after its watermark.
+        "dl-poll": lua_rotating(
+            [
+                (
+                    "GET",
+                    f"/v3/directline/conversations/{data['dl-poll'][0]}/activities?watermark={data['dl-poll'][2]}",
+                    {"Authorization": f"Bearer {data['dl-poll'][1]}"},
+                    "",
+                )
+            ]
+        ),
+        "dl-send": lua_rotating(
+            [
+                (
+                    "POST",
+                    f"/v3/directline/conversations/{cid}/activities",
+                    {**json_headers, "Authorization": f"Bearer {tok}"},
+                    json.dumps({"type": "message", "text": "Where is my order?", "from": {"id": "bench"}}),
+                )
+                for cid, tok in data["directline"]
+            ]
         ),
     }
 

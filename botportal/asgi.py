@@ -85,4 +85,16 @@ class RequestThreadsReused:
                 executor.shutdown(wait=False)
 
 
-application = RequestThreadsReused(OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"]))
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from botportal.api.protocols import websocket_urlpatterns  # noqa: E402
+
+# HTTP to Django; WebSockets to the consumers of the protocols that have any (Direct Line's stream),
+# which check the origin themselves: a Node client sends none, and a browser's must be one the bot
+# (or the token) allows.
+application = ProtocolTypeRouter(
+    {
+        "http": RequestThreadsReused(OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"])),
+        "websocket": URLRouter(websocket_urlpatterns()),
+    }
+)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "bots",
     "sessions_app",
     "sessions_app.protocols.einstein",
+    "sessions_app.protocols.directline",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 BOTPORTAL_PROTOCOLS = [
     "sessions_app.protocols.chatbotkit.protocol.CHATBOTKIT",
     "sessions_app.protocols.einstein.protocol.EINSTEIN",
+    "sessions_app.protocols.directline.protocol.DIRECTLINE",
 ]
 
 # --- REST framework and OpenAPI -------------------------------------------------------------
@@ -201,6 +203,9 @@ REST_FRAMEWORK = {
         "session_token": env.str("BOTPORTAL_THROTTLE_SESSION_TOKEN", default="60/minute"),
         "api_secret": env.str("BOTPORTAL_THROTTLE_API_SECRET", default="1200/minute"),
         "failed_auth": env.str("BOTPORTAL_THROTTLE_FAILED_AUTH", default="30/minute"),
+        # Direct Line polling reads, per conversation: directlinejs polls once a second and stops for good
+        # at its first 429, so this only stops a client polling far faster than any real one.
+        "directline_poll": env.str("BOTPORTAL_THROTTLE_DIRECTLINE_POLL", default="600/minute"),
     },
     # How many proxies in front of botportal append to X-Forwarded-For; 0 trusts none of it.
     "NUM_PROXIES": env.int("BOTPORTAL_TRUSTED_PROXIES", default=0),
@@ -223,6 +228,16 @@ SPECTACULAR_SETTINGS = {
 # --- CORS: per-bot origins are decided in code; nothing is allowed globally ---------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/(api/)?v1/.*$"
+
+# --- WebSockets (Django Channels): Direct Line's stream -----------------------------------------
+# A conversation's activities reach a socket held by any web process: through Redis when REDIS_URL is
+# set, otherwise (the embedded default, one process) through an in-process layer.
+_channels_redis = env.str("CHANNEL_LAYER_URL", default=env.str("REDIS_URL", default=""))
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_channels_redis]}}
+    if _channels_redis
+    else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+}
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -338,6 +338,21 @@ def origin_normalize(value) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
+def bot_origins(allowed_origins) -> list[str]:
+    """A bot's allowed origins, normalised; entries that are not exact origins (a wildcard stored before
+    they were refused, say) are ignored, by frame-ancestors and CORS alike."""
+    if not isinstance(allowed_origins, list):
+        return []
+    origins = (origin_normalize(item) for item in allowed_origins)
+    return list(dict.fromkeys(origin for origin in origins if origin))
+
+
+def origin_allowed(*, allowed_origins, origin: str | None) -> bool:
+    normalized = origin_normalize(origin)
+    return normalized is not None and normalized in bot_origins(allowed_origins)
+
+
+
 def allowed_origins(value, *, field: str = "allowedOrigins") -> list[str]:
     """A bot's allowed origins: a list of exact origins, returned normalised and without duplicates."""
     if value is None:

@@ -151,6 +151,7 @@ class Origin(models.TextChoices):
     CHATBOTKIT = "chatbotkit", "ChatBotKit v1"
     EINSTEIN = "einstein", "Einstein Bots v5"
     ADMIN = "admin", "Admin"
+    DIRECTLINE = "directline", "Direct Line"
 
 
 class EndReason(models.TextChoices):

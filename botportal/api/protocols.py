@@ -40,6 +40,8 @@ class Protocol:
     spec: Path | None = None
     # Whether anything else under its roots is a 404 in its shape (a protocol may route its own 404s instead).
     catch_all: bool = False
+    # Dotted path of its WebSocket URL patterns (Channels consumers, routed by botportal/asgi.py), if any.
+    websocket_urls: str | None = None
 
     def owns(self, path: str) -> bool:
         return path.startswith(self.paths) or path in self.roots
@@ -90,6 +92,16 @@ def protocol_urlpatterns() -> list:
             # Any method, in DEBUG too: an unknown path is a 404 whatever is asked of it.
             patterns.append(re_path(rf"^({roots})(?:/|$)", api_not_found))
     return patterns
+
+
+def websocket_urlpatterns() -> list:
+    """Every protocol's WebSocket routes, for the ASGI application's WebSocket router."""
+    return [
+        pattern
+        for protocol in protocols()
+        if protocol.websocket_urls
+        for pattern in import_string(protocol.websocket_urls)
+    ]
 
 
 def is_api_path(path: str) -> bool:

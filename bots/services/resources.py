@@ -17,7 +17,9 @@ from bots.services.bot_definitions import bot_definition_changed
 BOT_DEFINITION_FIELDS = frozenset(
     {"backstory", "model", "dataset_id", "skillset_id", "privacy", "moderation", "fallback_message", "welcome_messages"}
 )
-BOT_FIELDS = BOT_DEFINITION_FIELDS | {"name", "description", "meta", "visibility", "conversation_retention_days"}
+BOT_FIELDS = BOT_DEFINITION_FIELDS | {
+    "name", "description", "meta", "visibility", "conversation_retention_days", "allowed_origins"
+}
 COMMON_FIELDS = frozenset({"name", "description", "meta"})
 RECORD_FIELDS = frozenset({"text", "source", "meta"})
 ABILITY_FIELDS = COMMON_FIELDS | {"instruction"}
@@ -34,6 +36,8 @@ def _checked(fields: dict, allowed: frozenset) -> dict:
             **fields,
             "conversation_retention_days": validation.retention_days(fields["conversation_retention_days"]),
         }
+    if "allowed_origins" in fields:
+        fields = {**fields, "allowed_origins": validation.allowed_origins(fields["allowed_origins"])}
     return fields
 
 

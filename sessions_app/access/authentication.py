@@ -25,7 +25,7 @@ def bearer_credential(request) -> str | None:
     return value
 
 
-def _guarded(request, check):
+def credential_check_guarded(request, check):
     """Run a credential check, counting its failures per client IP; past the limit, refuse unchecked."""
     guard = FailedAuthenticationThrottle()
     wait = guard.attempt_begin(request)
@@ -52,7 +52,7 @@ def _live_secret_owner(secret: str):
 def api_secret_owner(request, secret: str):
     """The owner of a presented API secret, for any protocol: NotAuthenticated if it is not a live one,
     Throttled if this client IP has failed too often."""
-    return _guarded(request, lambda: _live_secret_owner(secret))
+    return credential_check_guarded(request, lambda: _live_secret_owner(secret))
 
 
 def authenticate_bearer(request, value: str):
@@ -60,7 +60,7 @@ def authenticate_bearer(request, value: str):
     try:
         if credentials.is_api_secret(value):
             return api_secret_owner(request, value), None
-        return None, _guarded(request, lambda: bot_session_authenticate(token=value))
+        return None, credential_check_guarded(request, lambda: bot_session_authenticate(token=value))
     except NotAuthenticated as error:
         raise exceptions.AuthenticationFailed(error.message) from None
 

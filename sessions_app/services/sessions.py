@@ -17,6 +17,11 @@ from sessions_app.services.contacts import contact_for_person
 from sessions_app.services.conversations import conversation_messages_add, conversation_open, conversation_welcome
 
 
+class SessionExpired(NotAuthenticated):
+    """A token that was issued but is no longer live (expired, revoked, its conversation over): a
+    NotAuthenticated everywhere, told apart by the protocols that answer it differently (Direct Line)."""
+
+
 @dataclass
 class IssuedSession:
     bot_session: BotSession
@@ -102,13 +107,13 @@ def bot_session_authenticate(*, token: str) -> BotSession:
     conversation = bot_session.conversation
     status = bot_session.status(at=now)
     if status == SessionStatus.REVOKED:
-        raise NotAuthenticated("The session token has been revoked.")
+        raise SessionExpired("The session token has been revoked.")
     if status == SessionStatus.EXPIRED:
-        raise NotAuthenticated("The session token has expired.")
+        raise SessionExpired("The session token has expired.")
     if conversation.ended_at is not None:
-        raise NotAuthenticated("The session's conversation has ended.")
+        raise SessionExpired("The session's conversation has ended.")
     if conversation.is_idle(at=now):
-        raise NotAuthenticated("The session's conversation has been idle for too long.")
+        raise SessionExpired("The session's conversation has been idle for too long.")
     if credentials.last_use_due(bot_session.last_used_at, now):
         # By key, without the live-rows filter: this session was found live a moment ago.
         BotSession.all_objects.filter(pk=bot_session.pk).update(last_used_at=now)

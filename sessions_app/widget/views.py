@@ -19,25 +19,11 @@ from django.views.decorators.http import require_safe
 
 from botportal.api.permissions import public
 from botportal.api.protocols import protocol_get
-from botportal.validation import origin_normalize
+from botportal.validation import bot_origins, origin_allowed, origin_normalize
 from sessions_app.widget.selectors import bot_allowed_origins_for_path, widget_bot_get
 
 PRECHAT_FIELDS = ("name", "email")
 WIDGET_SCRIPT = "botportal/widget.js"
-
-
-def bot_origins(allowed_origins) -> list[str]:
-    """A bot's allowed origins, normalised; entries that are not exact origins (a wildcard stored before
-    they were refused, say) are ignored, by frame-ancestors and CORS alike."""
-    if not isinstance(allowed_origins, list):
-        return []
-    origins = (origin_normalize(item) for item in allowed_origins)
-    return list(dict.fromkeys(origin for origin in origins if origin))
-
-
-def origin_allowed(*, allowed_origins, origin: str | None) -> bool:
-    normalized = origin_normalize(origin)
-    return normalized is not None and normalized in bot_origins(allowed_origins)
 
 
 def cors_allow_bot_origin(sender, request, **kwargs) -> bool:

@@ -108,6 +108,8 @@ class BotOutput(Common):
     moderation = serializers.BooleanField(read_only=True)
     version = serializers.IntegerField(read_only=True)
     conversationRetentionDays = serializers.IntegerField(source="conversation_retention_days", read_only=True)  # noqa: N815
+    # The origins whose pages may embed the bot (widget, Direct Line): exact origins, no wildcard.
+    allowedOrigins = serializers.ListField(source="allowed_origins", child=serializers.CharField(), read_only=True)  # noqa: N815
 
 
 class BotFetchOutput(BotOutput):
@@ -143,6 +145,8 @@ class BotInput(CommonInput):
     conversationRetentionDays = serializers.IntegerField(  # noqa: N815
         source="conversation_retention_days", required=False, allow_null=True
     )
+    # A list of exact origins (checked by the service, which names each bad one: allowedOrigins[i]).
+    allowedOrigins = serializers.JSONField(source="allowed_origins", required=False)  # noqa: N815
 
 
 class DatasetOutput(Common):

@@ -428,7 +428,7 @@ def test_a_token_event_is_the_generic_event_byte_for_byte(token, monkeypatch):
 
     from django.utils import timezone
 
-    from sessions_app.api.chatbotkit import conversing
+    from sessions_app.protocols.chatbotkit import conversing
 
     monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC))
     assert conversing._token_event(token) == conversing._event("token", {"token": token})

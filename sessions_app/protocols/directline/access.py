@@ -1,0 +1,140 @@
+"""Who calls: a bot's Direct Line secret (any conversation of that bot, or a new one) or a token (its
+own conversation only: a botportal session token from /api/v1 is one too); and from which origin."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.utils import timezone
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import SimpleRateThrottle
+
+from botportal.api.throttles import ApiSecretThrottle, RuntimeSessionThrottle, throttle_wait
+from botportal.errors import NotAuthenticated, NotAuthorized, NotFound
+from botportal.validation import bot_origins, origin_allowed
+from bots.models import Bot
+from sessions_app.access import credentials
+from sessions_app.access.authentication import credential_check_guarded
+from sessions_app.models import BotSession, Conversation
+from sessions_app.selectors.sessions import bot_session_by_digest
+from sessions_app.services.sessions import SessionExpired, bot_session_authenticate
+
+from .services import directline_details, directline_secret_authenticate, is_directline_secret
+
+
+@dataclass
+class Caller:
+    bot: Bot
+    token: str | None = None  # the presented token, handed back by start and reconnect
+    bot_session: BotSession | None = None
+
+    @property
+    def conversation(self) -> Conversation | None:
+        return self.bot_session.conversation if self.bot_session is not None else None
+
+
+def bearer(request) -> str:
+    scheme, _, value = (request.headers.get("Authorization") or "").strip().partition(" ")
+    value = value.strip()
+    # directlinejs sends "Bearer undefined" when a reconnect gave it no token.
+    if scheme.lower() != "bearer" or not value or value in ("undefined", "null"):
+        raise NotAuthenticated("Send 'Authorization: Bearer <Direct Line secret or token>'.")
+    return value
+
+
+def caller_authenticate(request, *, reading: bool = False) -> Caller:
+    """The caller of a request: NotAuthenticated (401) for missing or unknown credentials, SessionExpired
+    (403 TokenExpired) for a token that is no longer live; failures are counted per client IP.
+
+    `reading`: the conversation's activities may still be read with a token that ended with its
+    conversation (not one revoked or expired otherwise), so that a client reads the bot's last words."""
+    value = bearer(request)
+    if is_directline_secret(value):
+        bot = credential_check_guarded(request, lambda: _secret_bot(value))
+        _throttle([ApiSecretThrottle], request, user=bot.owner)
+        return Caller(bot=bot)
+    try:
+        bot_session = credential_check_guarded(request, lambda: bot_session_authenticate(token=value))
+    except SessionExpired:
+        bot_session = _ended_with_its_conversation(value) if reading else None
+        if bot_session is None:
+            raise
+    conversation = bot_session.conversation
+    if conversation.bot_id is None:
+        raise NotAuthenticated("This token's conversation has no bot.")
+    bot = Bot.objects.filter(pk=conversation.bot_id).first()
+    if bot is None:
+        raise NotAuthenticated("This token's bot no longer exists.")
+    conversation.bot = bot
+    return Caller(bot=bot, token=value, bot_session=bot_session)
+
+
+def _ended_with_its_conversation(token: str) -> BotSession | None:
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token))
+    if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
+        return None
+    ended_at = bot_session.conversation.ended_at
+    # Ending a conversation revokes its tokens at that same instant; any other revocation stands.
+    if ended_at is None or bot_session.revoked_at != ended_at or bot_session.expires_at <= timezone.now():
+        return None
+    return bot_session
+
+
+def _secret_bot(value: str) -> Bot:
+    bot = directline_secret_authenticate(secret=value)
+    if bot is None:
+        raise NotAuthenticated("The Direct Line secret is not valid.")
+    return bot
+
+
+def caller_conversation(caller: Caller, conversation_id) -> Conversation:
+    """The conversation named in the path, if the caller may act on it; any other id is a 404."""
+    try:
+        key = uuid.UUID(str(conversation_id))
+    except ValueError:
+        key = None
+    if caller.bot_session is not None:
+        if key != caller.bot_session.conversation_id:
+            raise NotFound("No such conversation for this token.")
+        return caller.conversation
+    conversation = Conversation.objects.filter(pk=key, bot=caller.bot).first() if key else None
+    if conversation is None:
+        raise NotFound(f"No conversation {conversation_id!r}.")
+    conversation.bot = caller.bot
+    return conversation
+
+
+def origin_check(origin: str | None, *, bot: Bot, conversation: Conversation | None) -> None:
+    """A browser's request is refused when its origin is neither the bot's (when it names any) nor among
+    the token's trustedOrigins; a request without Origin (a server, a Node client) is not refused for it."""
+    if not origin:
+        return
+    trusted = directline_details(conversation).get("trustedOrigins") or [] if conversation is not None else []
+    allowed = [*bot_origins(bot.allowed_origins), *bot_origins(trusted)]
+    if allowed and not origin_allowed(allowed_origins=allowed, origin=origin):
+        raise NotAuthorized(f"Requests from {origin} are not allowed for this bot.")
+
+
+class DirectLinePollThrottle(SimpleRateThrottle):
+    """Polling reads per conversation, at a rate far above directlinejs's once a second."""
+
+    scope = "directline_poll"
+
+    def get_cache_key(self, request, view):
+        if not isinstance(request.auth, Conversation):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": f"conversation-{request.auth.pk}"}
+
+
+def turn_throttle(request, conversation: Conversation) -> None:
+    """Posting activities counts as turns do on every protocol: per conversation, the session token's rate."""
+    _throttle([RuntimeSessionThrottle], request, auth=conversation)
+
+
+def poll_throttle(request, conversation: Conversation) -> None:
+    _throttle([DirectLinePollThrottle], request, auth=conversation)
+
+
+def _throttle(throttle_classes, request, **credential) -> None:
+    wait = throttle_wait(throttle_classes, request, **credential)
+    if wait is not None:
+        raise Throttled(wait=wait)

@@ -1,0 +1,194 @@
+"""Direct Line's WebSocket: the backlog first, then each change; its credential; keep-alives ignored."""
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+
+from botportal.asgi import application
+from sessions_app.protocols.directline.streams import stream_credential
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class WebsocketCommunicator(ApplicationCommunicator):
+    """A WebSocket client of the ASGI application (channels.testing's needs daphne, which botportal doesn't)."""
+
+    def __init__(self, app, path, headers=None):
+        path, _, query = path.partition("?")
+        super().__init__(app, {"type": "websocket", "path": path, "query_string": query.encode(),
+                               "headers": headers or [], "subprotocols": []})
+
+    async def connect(self, timeout=5):
+        await self.send_input({"type": "websocket.connect"})
+        message = await self.receive_output(timeout)
+        return message["type"] == "websocket.accept", message.get("code")
+
+    async def receive_from(self, timeout=5):
+        message = await self.receive_output(timeout)
+        assert message["type"] == "websocket.send", message
+        return message["text"]
+
+    async def send_to(self, text_data):
+        await self.send_input({"type": "websocket.receive", "text": text_data})
+
+    async def disconnect(self, code=1000, timeout=5):
+        await self.send_input({"type": "websocket.disconnect", "code": code})
+        await self.wait(timeout)
+
+
+def _path(stream_url: str) -> str:
+    parts = urlsplit(stream_url)
+    return f"{parts.path}?{parts.query}"
+
+
+async def _frames_until(socket, predicate, timeout=10):
+    frames = []
+    while True:
+        frame = json.loads(await socket.receive_from(timeout=timeout))
+        frames.append(frame)
+        if predicate([a for f in frames for a in f["activities"]]):
+            return frames
+
+
+async def _post(path, token, body):
+    data = json.dumps(body).encode()
+    http = ApplicationCommunicator(application, {
+        "type": "http", "method": "POST", "path": path, "query_string": b"", "http_version": "1.1",
+        "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json"),
+                    (b"host", b"testserver"), (b"content-length", str(len(data)).encode())],
+    })
+    await http.send_input({"type": "http.request", "body": data, "more_body": False})
+    start = await http.receive_output(20)
+    chunks = []
+    while True:
+        message = await http.receive_output(20)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return start["status"], json.loads(b"".join(chunks))
+
+
+def test_the_stream_sends_the_backlog_then_the_echo_and_the_reply(directline, started):
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        connected, _ = await socket.connect()
+        assert connected
+        [backlog] = await _frames_until(socket, lambda activities: activities)
+        assert [a["text"] for a in backlog["activities"]] == ["Hello from the bot!"]
+        assert isinstance(backlog["watermark"], str)
+        await socket.send_to(text_data="")  # the client's keep-alive
+        status, body = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "show me the menu", "from": {"id": "dl-user-1"},
+             "channelData": {"clientActivityID": "web-1"}},
+        )
+        assert status == 200, body
+        frames = await _frames_until(socket, lambda activities: len(activities) >= 3)
+        activities = [a for f in frames for a in f["activities"]]
+        echo = activities[0]
+        assert echo["id"] == body["id"] and echo["channelData"] == {"clientActivityID": "web-1"}
+        assert activities[-1]["suggestedActions"]["actions"][0]["value"] == "Orders"
+        assert frames[-1]["watermark"] > backlog["watermark"]
+        await socket.disconnect()
+
+        # Reconnecting with the watermark: only what came after it.
+        again = WebsocketCommunicator(application, _path(stream_url) + f"&watermark={backlog['watermark']}")
+        assert (await again.connect())[0]
+        replay = await _frames_until(again, lambda activities: len(activities) >= 3)
+        assert replay[0]["activities"][0]["id"] == body["id"]
+        await again.disconnect()
+
+    async_to_sync(run)()
+
+
+@pytest.mark.parametrize("case", ["forged", "other-conversation", "revoked", "origin"])
+def test_the_stream_refuses_bad_credentials(directline, dl_secret, started, case):
+    conversation_id, token = started
+    body = directline.generate(dl_secret, {"trustedOrigins": ["https://shop.example"]}).json()
+    own_url = directline.start(body["token"]).json()["streamUrl"]
+    path, headers = _path(own_url), []
+    if case == "forged":
+        path = path.split("?t=")[0] + "?t=" + stream_credential(conversation_id=body["conversationId"],
+                                                                 bot_session_id=1)[:-3] + "abc"
+    elif case == "other-conversation":
+        path = path.replace(body["conversationId"], conversation_id)
+    elif case == "revoked":
+        directline.call("post", "tokens/refresh", body["token"])
+    else:
+        headers = [(b"origin", b"https://evil.example")]
+
+    async def run():
+        socket = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await socket.connect()
+        assert not connected
+        # The same URL from an allowed origin opens.
+        if case == "origin":
+            ok = WebsocketCommunicator(application, path, headers=[(b"origin", b"https://shop.example")])
+            assert (await ok.connect())[0]
+            await ok.disconnect()
+
+    async_to_sync(run)()
+
+
+@pytest.mark.parametrize("mode", ["ok", "error"])
+def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, llm_settings, mode):
+    from bots.tests.factories import BotFactory
+    from sessions_app.protocols.directline.services import directline_secret_create
+
+    bot = BotFactory(owner=owner, model=f"fake/fake-{mode}", fallback_message="fallback")
+    secret = directline_secret_create(bot=bot)[1]
+    body = directline.start(secret).json()
+    conversation_id, token = body["conversationId"], body["token"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(body["streamUrl"]))
+        assert (await socket.connect())[0]
+        status, sent = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "hello there", "from": {"id": "u"}},
+        )
+        # The message is taken whatever the language model does: never a 5xx on send.
+        assert status == 200, sent
+        frames = await _frames_until(
+            socket, lambda activities: any(a["type"] == "message" and a["from"]["role"] == "bot" for a in activities)
+        )
+        activities = [a for f in frames for a in f["activities"]]
+        assert activities[0]["id"] == sent["id"]
+        kinds = [a["type"] for a in activities[1:]]
+        bot_message = next(a for a in activities if a["type"] == "message" and a["from"]["role"] == "bot")
+        if mode == "ok":
+            assert kinds == ["typing", "message"]
+            assert bot_message["replyToId"] == sent["id"] and bot_message["text"]
+        else:
+            assert bot_message["text"] == "The bot could not answer; try again."
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_the_socket_closes_once_its_token_is_revoked_after_sending_what_changed(directline, started):
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        status, body = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "goodbye for now", "from": {"id": "u"}},
+        )
+        assert status == 200, body
+        frames = await _frames_until(socket, lambda activities: activities[-1]["type"] == "endOfConversation")
+        assert [a["type"] for f in frames for a in f["activities"]][-1] == "endOfConversation"
+        closed = await socket.receive_output(5)
+        assert closed == {"type": "websocket.close", "code": 4403}
+
+    async_to_sync(run)()
