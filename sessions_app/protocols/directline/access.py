@@ -1,19 +1,19 @@
 """Who calls: a bot's Direct Line secret (any conversation of that bot, or a new one) or a token (its
 own conversation only: a botportal session token from /api/v1 is one too); and from which origin."""
 
-import uuid
 from dataclasses import dataclass
 
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
-from botportal.api.throttles import ApiSecretThrottle, RuntimeSessionThrottle, throttle_wait
+from botportal.api.throttles import ApiSecretThrottle, throttle_wait
 from botportal.errors import NotAuthenticated, NotAuthorized, NotFound
-from botportal.validation import bot_origins, origin_allowed
+from botportal.validation import bot_origins, origin_allowed, uuid_or_none
 from bots.models import Bot
 from sessions_app.access import credentials
 from sessions_app.access.authentication import credential_check_guarded
+from sessions_app.access.throttles import RuntimeSessionThrottle
 from sessions_app.models import BotSession, Conversation
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.sessions import SessionExpired, bot_session_authenticate
@@ -88,10 +88,7 @@ def _secret_bot(value: str) -> Bot:
 
 def caller_conversation(caller: Caller, conversation_id) -> Conversation:
     """The conversation named in the path, if the caller may act on it; any other id is a 404."""
-    try:
-        key = uuid.UUID(str(conversation_id))
-    except ValueError:
-        key = None
+    key = uuid_or_none(conversation_id)
     if caller.bot_session is not None:
         if key != caller.bot_session.conversation_id:
             raise NotFound("No such conversation for this token.")
