@@ -30,6 +30,8 @@ from sessions_app.models import ApiKey, BotSession, Conversation, EndReason, Ses
 from sessions_app.protocols.einstein.runtime import runtime_session_get
 from sessions_app.selectors.admin import bot_activity_list
 from sessions_app.services import conversations, lifecycle
+from sessions_app.services.lifecycle import locks as lifecycle_locks
+from sessions_app.services.lifecycle import policies as lifecycle_policies
 from sessions_app.services.owners import api_key_authenticate, api_key_create, owner_profile_ensure
 from sessions_app.services.sessions import bot_session_access_check, bot_session_authenticate, bot_session_create
 from sessions_app.tests.factories import BotSessionFactory, ConversationFactory
@@ -140,7 +142,7 @@ def test_ending_means_the_same_whichever_path_ends(end, reason):
     core = mock.Mock(wraps=conversations.conversations_end)
     with (
         mock.patch.object(conversations, "conversations_end", core),
-        mock.patch.object(lifecycle, "conversations_end", core),
+        mock.patch.object(lifecycle_policies, "conversations_end", core),
     ):
         end(conversation)
     # The one core ran once, whichever path ended the conversation.
@@ -266,13 +268,13 @@ def test_the_turn_locks_staleness_is_the_same_for_the_claim_the_waiters_and_eins
 
 def test_the_cache_lock_is_released_only_by_its_holder():
     key = "botportal:lifecycle-lock:holder-check"
-    with lifecycle._cache_lock("holder-check", 60) as acquired:
+    with lifecycle_locks._cache_lock("holder-check", 60) as acquired:
         assert acquired
         # The lock expired and another run took it while this one was still finishing.
         cache.set(key, "another-run", 60)
     assert cache.get(key) == "another-run"
     cache.delete(key)
-    with lifecycle._cache_lock("holder-check", 60) as acquired:
+    with lifecycle_locks._cache_lock("holder-check", 60) as acquired:
         assert acquired
     assert cache.get(key) is None
 

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from botportal.validation import uuid_or_none
 from bots.models import Bot
 from sessions_app.protocols.directline.services import directline_secret_create
 
@@ -12,7 +13,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="A name for the secret, shown in the admin.")
 
     def handle(self, *args, bot_id, name, **options):
-        bot = Bot.objects.filter(pk=bot_id).first() if _is_uuid(bot_id) else None
+        key = uuid_or_none(bot_id)
+        bot = Bot.objects.filter(pk=key).first() if key is not None else None
         if bot is None:
             raise CommandError(f"No bot with id {bot_id!r}.")
         row, secret = directline_secret_create(bot=bot, name=name)
@@ -20,12 +22,3 @@ class Command(BaseCommand):
         self.stdout.write(f"Direct Line secret {row.prefix}… created for bot {label}. It is shown only once:")
         self.stdout.write(secret)
 
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
