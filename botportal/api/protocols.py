@@ -36,8 +36,10 @@ class Protocol:
     roots: tuple[str, ...]
     # (request, status, message) -> the protocol's error response.
     error_response: Callable[[HttpRequest, int, str], HttpResponse]
-    # Its own OpenAPI document; None when botportal's generated schema (/api/schema/) documents it.
+    # Its own OpenAPI document; None when botportal's generated schema (/api/schema/) documents it,
+    # unless `in_generated_schema` is off (a protocol whose contract is another's published document).
     spec: Path | None = None
+    in_generated_schema: bool = True
     # Whether anything else under its roots is a 404 in its shape (a protocol may route its own 404s instead).
     catch_all: bool = False
     # Dotted path of its WebSocket URL patterns (Channels consumers, routed by botportal/asgi.py), if any.
@@ -76,7 +78,9 @@ def protocol_for_path(path: str) -> Protocol | None:
 
 def schema_prefixes() -> tuple[str, ...]:
     """The path prefixes of the routes botportal's generated OpenAPI document describes."""
-    return tuple(f"/{prefix}" for p in protocols() if p.spec is None for prefix, _ in p.mounts)
+    return tuple(
+        f"/{prefix}" for p in protocols() if p.spec is None and p.in_generated_schema for prefix, _ in p.mounts
+    )
 
 
 def protocol_urlpatterns() -> list:

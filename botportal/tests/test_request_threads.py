@@ -3,10 +3,18 @@ threads are kept for the next requests instead of two being started per request.
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 
 from botportal.asgi import RequestThreadsReused
+
+
+def _run(coroutine):
+    """asyncio.run on a thread of its own: the suite's browser tests keep Playwright's event loop running
+    on the main thread for the whole session, and asyncio.run refuses to start beside a running loop."""
+    with ThreadPoolExecutor(1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
 
 
 def _app(seen: list, started: asyncio.Event | None = None, release: asyncio.Event | None = None):
@@ -29,7 +37,7 @@ def test_a_request_keeps_its_thread_and_the_next_one_reuses_it():
         for _ in range(2):
             await wrapped({"type": "http"}, None, None)
 
-    asyncio.run(two_in_turn())
+    _run(two_in_turn())
     (a1, a2), (b1, b2) = seen
     assert a1 == a2 == b1 == b2 != threading.get_ident()
     assert len(wrapped.idle) == 1
@@ -49,7 +57,7 @@ def test_requests_at_once_each_have_a_thread_of_their_own():
         await asyncio.gather(first, second)
         return wrapped
 
-    wrapped = asyncio.run(both())
+    wrapped = _run(both())
     (a1, a2), (b1, b2) = seen
     assert a1 == a2 and b1 == b2 and a1 != b1
     assert len(wrapped.idle) == 2
@@ -74,5 +82,5 @@ def test_no_more_than_kept_idle_threads_stay(monkeypatch):
         await asyncio.gather(*tasks)
         return wrapped
 
-    wrapped = asyncio.run(three_at_once())
+    wrapped = _run(three_at_once())
     assert len(set(seen)) == 3 and len(wrapped.idle) == 1

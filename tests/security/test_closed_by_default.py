@@ -37,6 +37,8 @@ PUBLIC_ROUTES = {
     r"^v5\.0\.0(?:/(?P<rest>.*))?$": "Einstein's 404 for unknown paths",
     r"^(?:status|versions)/(?P<rest>.*)$": "Einstein's 404 for unknown paths",
     r"^(api|v1)(?:/|$)": "ChatBotKit's 404 for unknown paths",
+    r"^(v3/directline)(?:/|$)": "Direct Line's 404 for the bare prefix",
+    "v3/directline/^(?P<rest>.*)$": "Direct Line's 404 for unknown paths",
     "admin/login/": "the admin's login form",
 }
 
@@ -97,7 +99,7 @@ def _methods(callback) -> list[str]:
     view_class = getattr(callback, "cls", None)
     if view_class is not None:
         return [m for m in view_class.http_method_names if m not in ("options", "head") and hasattr(view_class, m)]
-    return [m.lower() for m in getattr(callback, "einstein_methods", ())]
+    return [m.lower() for m in getattr(callback, "einstein_methods", getattr(callback, "directline_methods", ()))]
 
 
 def test_every_route_declares_its_access():
@@ -156,6 +158,7 @@ def test_the_closed_api_routes_are_all_there():
     assert "api/v1/bot/create" in routes
     assert "v1/conversation/<str:conversation_id>/complete" in routes  # an async view
     assert "v5.0.0/bots/<str:bot_id>/sessions" in routes  # a plain Django (Einstein) view
+    assert "v3/directline/conversations/<str:conversation_id>/activities" in routes  # Direct Line, async
 
 
 @pytest.mark.parametrize(("route", "callback"), CLOSED_API_ROUTES, ids=[route for route, _ in CLOSED_API_ROUTES])
@@ -172,6 +175,8 @@ def test_a_closed_route_answers_401_in_its_protocols_shape_without_credentials(r
         if callback.__module__.startswith("sessions_app.protocols.einstein"):
             assert body["status"] == 401 and body["error"] == error_name(401), body
             assert set(body) >= {"path", "requestId", "message", "timestamp"}, body
+        elif callback.__module__.startswith("sessions_app.protocols.directline"):
+            assert body["error"]["code"] == "Unauthorized" and body["error"]["message"], body
         else:
             assert body["code"] == "NOT_AUTHENTICATED" and body["message"], body
 

@@ -1,11 +1,19 @@
 """bots/engine/transport.py's line splitting: lines as the body's chunks bring them, however they are cut."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from bots.engine import transport
+
+
+def _run(coroutine):
+    """asyncio.run on a thread of its own: the suite's browser tests keep Playwright's event loop running
+    on the main thread for the whole session, and asyncio.run refuses to start beside a running loop."""
+    with ThreadPoolExecutor(1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
 
 
 def _lines(chunks: list[bytes], *, gap: float = 0.0) -> list[str]:
@@ -20,7 +28,7 @@ def _lines(chunks: list[bytes], *, gap: float = 0.0) -> list[str]:
         deadline = transport.deadline_in(5)
         return [line async for line in transport.lines_until(response, deadline=deadline)]
 
-    return asyncio.run(collect())
+    return _run(collect())
 
 
 def test_lines_cut_anywhere_come_out_whole():
@@ -48,4 +56,4 @@ def test_each_wait_is_bounded_by_the_deadline():
                 seen.append(line)
         return seen
 
-    assert asyncio.run(collect()) == ["data: 1"]
+    assert _run(collect()) == ["data: 1"]

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from sessions_app.access.scoping import OWNER_PATHS, OwnerScopedModelAdmin
+from sessions_app.access.scoping import OWNER_PATHS, OwnerScopedModelAdmin, write_check
 
 from .models import DirectLineSecret
 from .services import directline_secret_create, directline_secret_revoke
@@ -42,8 +42,6 @@ class DirectLineSecretAdmin(OwnerScopedModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        from sessions_app.access.scoping import write_check
-
         write_check(request.user, obj, form)
         row, secret = directline_secret_create(bot=obj.bot, name=obj.name)
         # The admin goes on with `obj` (history entry, response): make it the created row.

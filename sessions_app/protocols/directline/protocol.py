@@ -18,5 +18,7 @@ DIRECTLINE = Protocol(
     roots=(PREFIX,),
     error_response=directline_root_error_response,
     catch_all=True,
+    # Its contract is Microsoft's Direct Line 3.0 (plain Django views), not botportal's generated schema.
+    in_generated_schema=False,
     websocket_urls="sessions_app.protocols.directline.routing.websocket_urlpatterns",
 )

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from botportal import asyncdb, validation
+from botportal.api.permissions import CREDENTIALS, declare_access, public
 from botportal.asyncdb import db_phase
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated
 from sessions_app.models import MessageType
@@ -82,7 +83,7 @@ def directline_view(*methods):
                 except Exception as exc:  # noqa: BLE001 (every failure answers in the protocol's shape)
                     return directline_exception_response(exc)
 
-            return async_wrapper
+            return _declared(async_wrapper)
 
         @csrf_exempt
         @wraps(func)
@@ -95,7 +96,12 @@ def directline_view(*methods):
             except Exception as exc:  # noqa: BLE001
                 return directline_exception_response(exc)
 
-        return wrapper
+        return _declared(wrapper)
+
+    def _declared(view):
+        # Every Direct Line route refuses a caller without a secret or a token, in its own error shape.
+        view.directline_methods = methods
+        return declare_access(view, CREDENTIALS)
 
     return decorate
 
@@ -107,9 +113,11 @@ def _json_body(request, *, required: bool = False):
             raise InvalidInput("The body must be a JSON activity.")
         return None
     try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        return validation.json_loads(request.body)
+    except UnicodeDecodeError:
         raise InvalidInput("The body is not valid JSON.") from None
+    except ValueError as error:
+        raise InvalidInput(f"The body is not valid JSON: {error}.") from None
 
 
 def _expires_in(bot_session) -> int:
@@ -325,6 +333,7 @@ async def upload_view(request, conversation_id):
     return await _turn(claim, conversation)
 
 
+@public  # every caller gets the same 404
 @csrf_exempt
 def not_found_view(request, rest: str = ""):
     if request.method == "OPTIONS":
