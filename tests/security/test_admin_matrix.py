@@ -23,6 +23,7 @@ from bots.tests.factories import (
     VariableFactory,
 )
 from sessions_app.models import OwnerProfile
+from sessions_app.protocols.directline.services import directline_secret_create
 from sessions_app.services.owners import api_key_create, owner_profile_ensure
 from sessions_app.tests.factories import BotSessionFactory, ContactFactory, ConversationFactory, MessageFactory
 
@@ -62,6 +63,7 @@ def objects_of(owner) -> dict:
         "sessions_app.Conversation": conversation,
         "sessions_app.Message": MessageFactory(conversation=conversation, text="a private matter"),
         "sessions_app.BotSession": BotSessionFactory(conversation=conversation),
+        "directline.DirectLineSecret": directline_secret_create(bot=bot, name="site")[0],
     }
 
 
