@@ -156,6 +156,7 @@ def test_no_form_field_links_a_new_object_to_another_owners(console, mine, their
     assert {"bots.Intent.bot", "bots.Variable.bot", "bots.EntityType.bot"} <= set(checked)
     assert {"bots.DatasetRecord.dataset", "bots.Ability.skillset", "bots.Intent.ability"} <= set(checked)
     assert {"bots.Bot.dataset", "bots.Bot.skillset", "bots.Intent.required_variables"} <= set(checked)
+    assert "directline.DirectLineSecret.bot" in checked
 
 
 def test_no_form_field_moves_an_own_object_into_another_owners(console, dual, mine, theirs):
