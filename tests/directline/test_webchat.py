@@ -14,8 +14,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-
 from .conftest import HERE
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -43,17 +41,7 @@ def site(tmp_path_factory):
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def test_webchat_converses_and_keeps_the_conversation_across_a_reload(dl_env, dl_server, site, chromium):
+def test_webchat_converses_and_keeps_the_conversation_across_a_reload(dl_env, dl_server, site, browser):
     # The site's back end trades its secret for a token trusted on the site's origin only.
     generated = httpx.post(
         f"{dl_server}/v3/directline/tokens/generate",
@@ -62,7 +50,7 @@ def test_webchat_converses_and_keeps_the_conversation_across_a_reload(dl_env, dl
         timeout=20,
     ).json()
     query = {"token": generated["token"], "domain": f"{dl_server}/v3/directline"}
-    context = chromium.new_context(viewport={"width": 480, "height": 760})
+    context = browser.new_context(viewport={"width": 480, "height": 760})
     context.set_default_timeout(20000)
     page = context.new_page()
     sockets = []
