@@ -40,22 +40,30 @@ def _body_discarded(request) -> bool:
 # waits as long as the view does (a streamed answer) and keeps the database connection it used.
 
 
-class RequestBodyLimitMiddleware:
-    """Refuse an API request whose declared body is over the limit before anything parses it."""
+class _BothModes:
+    """A middleware serving both modes: `_acall` under ASGI (an async chain below), `_call` under WSGI."""
 
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.limit = settings.BOTPORTAL["MAX_BODY_BYTES"]
+    def _modes_init(self, get_response) -> None:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
 
     def __call__(self, request):
-        if self.async_mode:
-            return self._acall(request)
+        return self._acall(request) if self.async_mode else self._call(request)
+
+
+class RequestBodyLimitMiddleware(_BothModes):
+    """Refuse an API request whose declared body is over the limit before anything parses it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit = settings.BOTPORTAL["MAX_BODY_BYTES"]
+        self._modes_init(get_response)
+
+    def _call(self, request):
         return self._refusal(request) or self.get_response(request)
 
     async def _acall(self, request):
@@ -73,22 +81,15 @@ class RequestBodyLimitMiddleware:
         return response
 
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
+class StaticFilesMiddleware(_BothModes, WhiteNoiseMiddleware):
     """WhiteNoise (settings, storage and behaviour unchanged), serving both modes."""
-
-    sync_capable = True
-    async_capable = True
 
     def __init__(self, get_response, settings=settings):
         super().__init__(get_response, settings)
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
+        self._modes_init(get_response)
 
-    def __call__(self, request):
-        if self.async_mode:
-            return self._acall(request)
-        return super().__call__(request)
+    def _call(self, request):
+        return WhiteNoiseMiddleware.__call__(self, request)
 
     async def _acall(self, request):
         if self.autorefresh:  # development: looks the file up on disk
