@@ -104,20 +104,27 @@ class JoinedLookup:
     `also` names reverse one-to-one relations of `model` (a row of another table whose primary key is
     a foreign key to this one, such as a protocol's state of a conversation): each is LEFT JOINed in
     the same statement and cached on the row as `select_related` would (missing: the accessor raises
-    DoesNotExist, without a query)."""
+    DoesNotExist, without a query). `related_also` does the same for reverse one-to-one relations of the
+    related row (a protocol's state of a session's conversation)."""
 
-    def __init__(self, model, *, relation: str, by: str, where=None, also: Sequence[str] = ()):
+    def __init__(
+        self, model, *, relation: str, by: str, where=None, also: Sequence[str] = (), related_also: Sequence[str] = ()
+    ):
         self.where = where
         self.relation = model._meta.get_field(relation)
         self.by = model._meta.get_field(by)
         self.row = ModelColumns(model, "t")
         self.related = ModelColumns(self.relation.related_model, "r")
         self._related_key = self.related.attnames.index(self.relation.target_field.attname)
-        self.also = [model._meta.get_field(name) for name in also]
-        for rel in self.also:
+        # (owner alias, reverse one-to-one, its columns): `also` hangs off the row, `related_also` off
+        # the related row.
+        self.also = [("t", model._meta.get_field(name)) for name in also] + [
+            ("r", self.relation.related_model._meta.get_field(name)) for name in related_also
+        ]
+        for _, rel in self.also:
             if not (rel.one_to_one and rel.auto_created and rel.field.primary_key):
                 raise ValueError(f"{rel.name!r} is not a reverse one-to-one whose key is the row's own")
-        self.also_rows = [ModelColumns(rel.related_model, f"a{index}") for index, rel in enumerate(self.also)]
+        self.also_rows = [ModelColumns(rel.related_model, f"a{index}") for index, (_, rel) in enumerate(self.also)]
         self._statements: dict[tuple[str, bool, bool], str] = {}
 
     def _sql(self, connection, for_update: bool, nowait: bool) -> str:
@@ -132,13 +139,11 @@ class JoinedLookup:
                 f" FROM {quote(self.row.table)} t {join} {quote(self.related.table)} r"
                 f" ON {target} = {self.row.column(self.relation.name, connection)}"
             ]
-            for rel, columns in zip(self.also, self.also_rows, strict=True):
+            for (owner, rel), columns in zip(self.also, self.also_rows, strict=True):
                 selected.append(columns.select_list(connection))
                 key = columns.column(rel.field.name, connection)
-                joins.append(
-                    f" LEFT JOIN {quote(columns.table)} {columns.alias}"
-                    f" ON {key} = {self.row.column(rel.field.target_field.name, connection)}"
-                )
+                parent = (self.row if owner == "t" else self.related).column(rel.field.target_field.name, connection)
+                joins.append(f" LEFT JOIN {quote(columns.table)} {columns.alias} ON {key} = {parent}")
             sql = (
                 f"SELECT {', '.join(selected)}"  # noqa: S608
                 + "".join(joins)
@@ -168,18 +173,19 @@ class JoinedLookup:
         found = self.row.instance(row[: len(self.row)], using=using)
         start = len(self.row)
         related = row[start : start + len(self.related)]
-        if related[self._related_key] is None:
-            setattr(found, self.relation.name, None)
-        else:
-            setattr(found, self.relation.name, self.related.instance(related, using=using))
+        parent = None if related[self._related_key] is None else self.related.instance(related, using=using)
+        setattr(found, self.relation.name, parent)
         start += len(self.related)
-        for rel, columns in zip(self.also, self.also_rows, strict=True):
+        for (owner, rel), columns in zip(self.also, self.also_rows, strict=True):
             values = row[start : start + len(columns)]
             start += len(columns)
+            holder = found if owner == "t" else parent
+            if holder is None:
+                continue
             key = columns.attnames.index(rel.field.attname)
             other = None if values[key] is None else columns.instance(values, using=using)
             # What select_related caches: the row, or None (the accessor then raises DoesNotExist).
-            rel.set_cached_value(found, other)
+            rel.set_cached_value(holder, other)
             if other is not None:
-                rel.field.set_cached_value(other, found)
+                rel.field.set_cached_value(other, holder)
         return found

@@ -192,7 +192,8 @@ class Conversation(models.Model):
     name = models.CharField(max_length=256, blank=True)
     description = models.TextField(blank=True)
     # The owner's own: a protocol keeps its state in its own model (the Einstein runtime's:
-    # sessions_app.protocols.einstein.models), never here.
+    # sessions_app.protocols.einstein.models; Direct Line's: sessions_app.protocols.directline.models),
+    # never here.
     meta = models.JSONField(default=dict, blank=True)
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.CHATBOTKIT)
     variables = models.JSONField(default=dict, blank=True)

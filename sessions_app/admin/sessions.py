@@ -169,6 +169,14 @@ def _einstein_state(conversation):
         return None
 
 
+def _directline_state(conversation):
+    """The conversation's Direct Line state, or None (another protocol's conversation)."""
+    try:
+        return conversation.directline
+    except ObjectDoesNotExist:
+        return None
+
+
 @admin.register(Conversation)
 class ConversationAdmin(OwnerScopedModelAdmin):
     owns_directly = True
@@ -204,12 +212,15 @@ class ConversationAdmin(OwnerScopedModelAdmin):
         "ended_at",
         "end_reason",
         "last_sequence_id",
+        "directline_user",
+        "directline_trusted_origins",
     )
     actions = ["export_csv", "export_json"]
 
     def get_object(self, request, object_id, from_field=None):
-        # The change form shows the Einstein state: loaded with the conversation, in its one query.
-        queryset = self.get_queryset(request).select_related("einstein")
+        # The change form shows the Einstein and Direct Line states: loaded with the conversation, in its
+        # one query.
+        queryset = self.get_queryset(request).select_related("einstein", "directline")
         model = queryset.model
         field = model._meta.pk if from_field is None else model._meta.get_field(from_field)
         try:
@@ -226,6 +237,18 @@ class ConversationAdmin(OwnerScopedModelAdmin):
     def last_sequence_id(self, obj):
         state = _einstein_state(obj)
         return state.last_sequence_id if state else None
+
+    @admin.display(description="Direct Line user")
+    def directline_user(self, obj):
+        state = _directline_state(obj)
+        if state is None:
+            return ""
+        return f"{state.user_id} ({state.user_name})" if state.user_name else state.user_id
+
+    @admin.display(description="Direct Line trusted origins")
+    def directline_trusted_origins(self, obj):
+        state = _directline_state(obj)
+        return ", ".join(state.trusted_origins) if state else ""
 
     @admin.display(description="Conversation", ordering="created_at")
     def transcript_link(self, obj):

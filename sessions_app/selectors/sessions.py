@@ -19,10 +19,17 @@ def _owner_is_active(connection) -> str:
 
 # Every request made with a session token starts with this lookup, so its SQL is written once per
 # process (`botportal.rows`): Django compiling the same join on each request cost twice the query.
-_BY_DIGEST = JoinedLookup(BotSession, relation="conversation", by="token_digest", where=_owner_is_active)
+# A protocol may want its own state of the conversation in the same statement: `also`.
+_BY_DIGEST: dict[tuple[str, ...], JoinedLookup] = {}
 
 
-def bot_session_by_digest(*, token_digest: str) -> BotSession | None:
+def bot_session_by_digest(*, token_digest: str, also: tuple[str, ...] = ()) -> BotSession | None:
     """The session with this token digest, its conversation loaded with it: one indexed query. None if
-    there is none, or if the conversation's owner has been deactivated."""
-    return _BY_DIGEST.get(token_digest)
+    there is none, or if the conversation's owner has been deactivated. `also`: reverse one-to-one
+    relations of the conversation (a protocol's state) loaded with it (`JoinedLookup`)."""
+    lookup = _BY_DIGEST.get(also)
+    if lookup is None:
+        lookup = _BY_DIGEST[also] = JoinedLookup(
+            BotSession, relation="conversation", by="token_digest", where=_owner_is_active, related_also=also
+        )
+    return lookup.get(token_digest)

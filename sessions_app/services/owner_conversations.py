@@ -57,7 +57,8 @@ def conversation_update(*, conversation: Conversation, fields: dict) -> Conversa
     if "meta" in fields:
         # The client's meta replaces the client's meta: keys starting with "_" are botportal's, neither
         # the client's to write nor to lose. (A protocol's state is not in meta at all: the Einstein
-        # runtime's is einstein.EinsteinSession, which no update of the conversation touches.)
+        # runtime's is einstein.EinsteinSession, Direct Line's directline.DirectLineConversation, which
+        # no update of the conversation touches.)
         fields = {**fields, "meta": validation.meta_replace(conversation.meta, validation.meta(fields["meta"]))}
     if "bot_id" in fields and fields["bot_id"] != conversation.bot_id:
         raise InvalidInput(fields={"botId": "a conversation's bot cannot be changed"})

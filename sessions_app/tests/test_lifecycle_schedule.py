@@ -49,7 +49,7 @@ def test_deleting_a_conversation_in_sql_cascades_to_messages_and_sessions():
 
 def test_every_relation_to_conversation_is_one_the_prune_removes():
     # The prune deletes conversations in SQL and removes these children: by the database's cascade on
-    # PostgreSQL (sessions_app 0003, einstein 0002: a new model pointing at Conversation needs such a
+    # PostgreSQL (sessions_app 0003, einstein 0002, directline 0004: a new model pointing at Conversation needs such a
     # migration, which sessions_app/tests/deletions/test_einstein_state.py checks for every CASCADE
     # relation), explicitly on SQLite (every CASCADE relation, counted or not). Another on_delete
     # would need the prune to handle it.
@@ -66,4 +66,5 @@ def test_every_relation_to_conversation_is_one_the_prune_removes():
         ("sessions_app.Message", "conversation_id", models.CASCADE),
         ("sessions_app.BotSession", "conversation_id", models.CASCADE),
         ("einstein.EinsteinSession", "conversation_id", models.CASCADE),
+        ("directline.DirectLineConversation", "conversation_id", models.CASCADE),
     }

@@ -2,10 +2,13 @@
 
 import pytest
 from django.forms.models import model_to_dict
+from django.test import Client
 from rest_framework.test import APIClient
 
 from botportal.validation import SERVER_MESSAGE_META_KEYS
 from sessions_app.models import Conversation, Message
+from sessions_app.protocols.directline.models import DirectLineConversation
+from sessions_app.protocols.directline.services import directline_secret_create
 from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.services.owners import owner_profile_ensure
 from sessions_app.tests.apis.einstein.conftest import EinsteinClient
@@ -96,3 +99,47 @@ def test_the_runtime_state_is_neither_writable_nor_readable_through_the_api(owne
     Conversation.objects.filter(pk=runtime_conversation.pk).update(meta={"ticket": "T-1", "_runtime": {"x": 1}})
     assert owner_client.get(f"/api/v1/conversation/{runtime_conversation.pk}/fetch").json()["meta"] == {"ticket": "T-1"}
     assert_error(owner_client.get("/api/v1/conversation/list?meta._runtime=x"), 400, "BAD_REQUEST")
+
+
+def _directline_state(conversation_id) -> dict:
+    return model_to_dict(DirectLineConversation.objects.get(conversation_id=conversation_id))
+
+
+def test_a_conversation_update_cannot_touch_the_direct_line_state(owner_client, bot):
+    secret = directline_secret_create(bot=bot, name="site")[1]
+    bot.allowed_origins = []
+    bot.save(update_fields=["allowed_origins"])
+    client = Client()
+    generated = client.post(
+        "/v3/directline/tokens/generate",
+        {"user": {"id": "u-7", "name": "Ann"}, "trustedOrigins": ["https://shop.example"]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert generated.status_code == 200, generated.content
+    conversation_id, token = generated.json()["conversationId"], generated.json()["token"]
+    before = _directline_state(conversation_id)
+    assert before["user_id"] == "u-7" and before["trusted_origins"] == ["https://shop.example"]
+    # The state is not in the conversation's meta, where the owner's update writes.
+    assert Conversation.objects.get(pk=conversation_id).meta == {}
+    path = f"/api/v1/conversation/{conversation_id}/update"
+    for body in ({"meta": {"ticket": "T-1"}}, {"meta": {}}, {"name": "renamed", "meta": None}):
+        assert post(owner_client, path, body).status_code == 200
+        assert _directline_state(conversation_id) == before
+    assert_error(post(owner_client, path, {"meta": {"_directline": {"trustedOrigins": ["https://evil.example"]}}}),
+                 400, "BAD_REQUEST", "meta")
+    assert _directline_state(conversation_id) == before
+    fetched = owner_client.get(f"/api/v1/conversation/{conversation_id}/fetch").json()
+    assert fetched.get("meta", {}) == {} and not {"trustedOrigins", "userId", "directline"} & set(fetched)
+    # The conversation goes on as started: its trusted origin still allowed, another still refused, its
+    # activities still from the token's user.
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    activities = f"/v3/directline/conversations/{conversation_id}/activities"
+    assert client.get(activities, HTTP_ORIGIN="https://evil.example", **auth).status_code == 403
+    sent = client.post(activities, {"type": "message", "text": "hello"}, content_type="application/json",
+                       HTTP_ORIGIN="https://shop.example", **auth)
+    assert sent.status_code == 200, sent.content
+    polled = client.get(activities, HTTP_ORIGIN="https://shop.example", **auth)
+    assert polled.status_code == 200, polled.content
+    users = [a["from"] if a["from"]["role"] == "user" else a["recipient"] for a in polled.json()["activities"]]
+    assert users and all(user == {"id": "u-7", "name": "Ann", "role": "user"} for user in users)

@@ -18,7 +18,7 @@ from sessions_app.models import BotSession, Conversation
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.sessions import SessionExpired, bot_session_authenticate
 
-from .services import directline_details, directline_secret_authenticate, is_directline_secret
+from .services import STATE, directline_secret_authenticate, directline_state, is_directline_secret
 
 
 @dataclass
@@ -53,7 +53,7 @@ def caller_authenticate(request, *, reading: bool = False) -> Caller:
         _throttle([ApiSecretThrottle], request, user=bot.owner)
         return Caller(bot=bot)
     try:
-        bot_session = credential_check_guarded(request, lambda: bot_session_authenticate(token=value))
+        bot_session = credential_check_guarded(request, lambda: bot_session_authenticate(token=value, also=(STATE,)))
     except SessionExpired:
         bot_session = _ended_with_its_conversation(value) if reading else None
         if bot_session is None:
@@ -69,7 +69,7 @@ def caller_authenticate(request, *, reading: bool = False) -> Caller:
 
 
 def _ended_with_its_conversation(token: str) -> BotSession | None:
-    bot_session = bot_session_by_digest(token_digest=credentials.digest(token))
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=(STATE,))
     if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
         return None
     ended_at = bot_session.conversation.ended_at
@@ -93,7 +93,7 @@ def caller_conversation(caller: Caller, conversation_id) -> Conversation:
         if key != caller.bot_session.conversation_id:
             raise NotFound("No such conversation for this token.")
         return caller.conversation
-    conversation = Conversation.objects.filter(pk=key, bot=caller.bot).first() if key else None
+    conversation = Conversation.objects.select_related(STATE).filter(pk=key, bot=caller.bot).first() if key else None
     if conversation is None:
         raise NotFound(f"No conversation {conversation_id!r}.")
     conversation.bot = caller.bot
@@ -105,7 +105,8 @@ def origin_check(origin: str | None, *, bot: Bot, conversation: Conversation | N
     the token's trustedOrigins; a request without Origin (a server, a Node client) is not refused for it."""
     if not origin:
         return
-    trusted = directline_details(conversation).get("trustedOrigins") or [] if conversation is not None else []
+    state = directline_state(conversation) if conversation is not None else None
+    trusted = state.trusted_origins if state is not None else []
     allowed = [*bot_origins(bot.allowed_origins), *bot_origins(trusted)]
     if allowed and not origin_allowed(allowed_origins=allowed, origin=origin):
         raise NotAuthorized(f"Requests from {origin} are not allowed for this bot.")

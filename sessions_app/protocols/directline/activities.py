@@ -10,7 +10,7 @@ from datetime import timedelta
 from sessions_app.models import Message, MessageType
 from sessions_app.selectors.conversations import message_row_page
 
-from .services import META_KEY, directline_details
+from .services import META_KEY, directline_state
 
 CHANNEL_ID = "directline"
 PAGE_SIZE = 100
@@ -43,10 +43,10 @@ def user_account(conversation, message_meta: dict | None = None) -> dict:
         if posted.get("name"):
             account["name"] = str(posted["name"])
         return account
-    user = directline_details(conversation).get("user") or {}
-    account = {"id": user.get("id") or f"user-{conversation.pk}", "role": "user"}
-    if user.get("name"):
-        account["name"] = user["name"]
+    state = directline_state(conversation)
+    account = {"id": (state.user_id if state else "") or f"user-{conversation.pk}", "role": "user"}
+    if state is not None and state.user_name:
+        account["name"] = state.user_name
     return account
 
 

@@ -23,6 +23,7 @@ from sessions_app.models import BotSession
 from . import activities as rendering
 from .access import origin_check
 from .fanout import group_name
+from .services import STATE
 from .streams import stream_credential_read
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def _stream_open(conversation_id, credential: str, origin: str | None):
     bot_session_id = stream_credential_read(credential, conversation_id=conversation_id)
     if bot_session_id is None:
         return None
-    bot_session = BotSession.objects.select_related("conversation").filter(pk=bot_session_id).first()
+    bot_session = (
+        BotSession.objects.select_related("conversation", f"conversation__{STATE}").filter(pk=bot_session_id).first()
+    )
     if bot_session is None or str(bot_session.conversation_id) != str(conversation_id):
         return None
     now, conversation = timezone.now(), bot_session.conversation

@@ -13,14 +13,17 @@ from sessions_app.access import credentials
 from sessions_app.models import Conversation, Origin
 from sessions_app.services.sessions import OpenedSession, bot_session_create
 
-from .models import DirectLineSecret
+from .models import DirectLineConversation, DirectLineSecret
 
 SECRET_PREFIX = "dls-"  # noqa: S105 (a public marker, not a secret)
 # Direct Line's default token lifetime (expires_in); botportal's shortest session duration too.
 TOKEN_SECONDS = 1800
-# Where botportal keeps a Direct Line conversation's own details in the conversation's meta: a reserved
-# key (leading underscore), which no client may read or write over /api/v1.
+# Where botportal keeps what a posted activity's message keeps of it (channelData, from, value...) in the
+# message's meta: a reserved key (leading underscore), which no client may read or write over /api/v1.
+# The conversation's own Direct Line state is not in meta at all: DirectLineConversation.
 META_KEY = "_directline"
+# The conversation's reverse one-to-one to that state: reads that need it load it in the same statement.
+STATE = "directline"
 USER_ID_MAX = 256
 
 
@@ -58,9 +61,13 @@ def directline_secret_authenticate(*, secret: str) -> Bot | None:
     return row.bot
 
 
-def directline_details(conversation: Conversation) -> dict:
-    """What Direct Line keeps of a conversation: {user: {id, name}, trustedOrigins}."""
-    return (conversation.meta or {}).get(META_KEY) or {}
+def directline_state(conversation: Conversation) -> DirectLineConversation | None:
+    """What Direct Line keeps of the conversation (None for one another protocol started). The reads of
+    Direct Line's requests load it with the conversation (`STATE`): no query of its own then."""
+    try:
+        return getattr(conversation, STATE)
+    except DirectLineConversation.DoesNotExist:
+        return None
 
 
 def directline_start_parse(body) -> tuple[dict, list[str]]:
@@ -101,10 +108,12 @@ def directline_conversation_start(*, bot: Bot, user: dict | None = None, trusted
         opened = bot_session_create(
             bot=bot, actor=bot.owner, duration_seconds=TOKEN_SECONDS, origin=Origin.DIRECTLINE
         )
-        details = {"trustedOrigins": list(trusted_origins)}
-        if user:
-            details["user"] = dict(user)
-        conversation = opened.conversation
-        conversation.meta = {**(conversation.meta or {}), META_KEY: details}
-        conversation.save(update_fields=["meta", "updated_at"])
+        user = user or {}
+        # Created with the conversation in hand, the row is cached on it as a read would have loaded it.
+        DirectLineConversation.objects.create(
+            conversation=opened.conversation,
+            user_id=user.get("id") or "",
+            user_name=user.get("name") or "",
+            trusted_origins=list(trusted_origins),
+        )
     return opened

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions_app.models import Conversation
+from sessions_app.protocols.directline.models import DirectLineConversation
 from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 
@@ -217,3 +218,20 @@ def test_the_change_form_shows_the_einstein_state_and_its_edits_leave_it_alone(w
     # Another protocol's conversation has no such state: the fields are empty, the page works.
     other = ConversationFactory(owner=owner, bot=conversation.bot)
     assert client.get(reverse("admin:sessions_app_conversation_change", args=[other.pk])).status_code == 200
+
+
+def test_the_change_form_shows_the_direct_line_state_and_its_edits_leave_it_alone(world, owner, login_client):
+    conversation = world.mine.conversation
+    DirectLineConversation.objects.create(
+        conversation=conversation, user_id="u-7", user_name="Ann", trusted_origins=["https://shop.example"]
+    )
+    url = reverse("admin:sessions_app_conversation_change", args=[conversation.pk])
+    client = login_client(owner)
+    content = client.get(url).content.decode()
+    assert "Direct Line user" in content and "u-7 (Ann)" in content
+    assert "Direct Line trusted origins" in content and "https://shop.example" in content
+    # The form's meta replaces the conversation's meta whole: the Direct Line state is not there.
+    response = client.post(url, {"name": "Renamed", "description": "", "meta": "{}"})
+    assert response.status_code == 302
+    fresh = DirectLineConversation.objects.get(pk=conversation.pk)
+    assert (fresh.user_id, fresh.user_name, fresh.trusted_origins) == ("u-7", "Ann", ["https://shop.example"])

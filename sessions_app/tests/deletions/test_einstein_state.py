@@ -81,7 +81,7 @@ def test_every_table_whose_rows_go_with_a_conversation_cascades_in_postgresql():
         for rel in Conversation._meta.related_objects
         if rel.on_delete.__name__ == "CASCADE"
     }
-    assert "einstein_einsteinsession" in cascading
+    assert {"einstein_einsteinsession", "directline_directlineconversation"} <= cascading
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT conrelid::regclass::text, confdeltype FROM pg_constraint"

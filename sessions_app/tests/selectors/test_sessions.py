@@ -51,3 +51,24 @@ def test_a_deactivated_owners_session_is_not_found():
 
     type(owner).objects.filter(pk=owner.pk).update(is_active=True)
     assert bot_session_by_digest(token_digest=bot_session.token_digest).pk == bot_session.pk
+
+
+def test_also_loads_a_protocols_state_of_the_conversation_in_the_same_statement(django_assert_num_queries):
+    from sessions_app.protocols.directline.models import DirectLineConversation
+
+    stated, bare = BotSessionFactory(), BotSessionFactory()
+    DirectLineConversation.objects.create(
+        conversation=stated.conversation, user_id="u-7", trusted_origins=["https://shop.example"]
+    )
+    with django_assert_num_queries(1):
+        loaded = bot_session_by_digest(token_digest=stated.token_digest, also=("directline",))
+        state = loaded.conversation.directline
+        assert state.conversation is loaded.conversation
+    expected = DirectLineConversation.objects.get(pk=stated.conversation_id)
+    assert field_values(state) == field_values(expected)
+    with django_assert_num_queries(1):
+        loaded = bot_session_by_digest(token_digest=bare.token_digest, also=("directline",))
+        with pytest.raises(DirectLineConversation.DoesNotExist):
+            _ = loaded.conversation.directline
+    # Without `also`, the statement is the one every other token request makes.
+    assert bot_session_by_digest(token_digest=stated.token_digest).pk == stated.pk

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from sessions_app.models import BotSession, Conversation, Message, Origin
-from sessions_app.protocols.directline.models import DirectLineSecret
+from sessions_app.protocols.directline.models import DirectLineConversation, DirectLineSecret
 from sessions_app.protocols.directline.services import directline_secret_revoke
 
 pytestmark = pytest.mark.django_db
@@ -288,14 +288,19 @@ def test_an_oversized_body_is_refused_in_the_protocol_shape(directline, started,
 def test_direct_line_details_stay_botportals_own_over_api_v1(directline, dl_secret, owner_client):
     body = directline.generate(dl_secret, {"user": {"id": "u-7"}, "trustedOrigins": ["https://shop.example"]}).json()
     conversation = Conversation.objects.get(pk=body["conversationId"])
-    assert conversation.meta["_directline"]["trustedOrigins"] == ["https://shop.example"]
+    state = DirectLineConversation.objects.get(conversation=conversation)
+    assert (state.user_id, state.user_name, state.trusted_origins) == ("u-7", "", ["https://shop.example"])
+    # Not in the conversation's meta, where the owner's update writes.
+    assert conversation.meta == {}
     fetched = owner_client.get(f"/api/v1/conversation/{body['conversationId']}/fetch")
     assert fetched.status_code == 200, fetched.content
-    assert "_directline" not in fetched.json().get("meta", {})
+    assert fetched.json().get("meta", {}) == {}
+    assert not {"trustedOrigins", "directline", "_directline"} & set(fetched.json())
     # An owner's meta update keeps them.
     updated = owner_client.post(f"/api/v1/conversation/{body['conversationId']}/update", {"meta": {"a": 1}},
                                 format="json")
     assert updated.status_code == 200, updated.content
-    conversation.refresh_from_db()
-    assert conversation.meta["_directline"]["trustedOrigins"] == ["https://shop.example"]
+    state.refresh_from_db()
+    assert state.trusted_origins == ["https://shop.example"]
     assert directline.start(body["token"], HTTP_ORIGIN="https://evil.example").status_code == 403
+    assert directline.start(body["token"], HTTP_ORIGIN="https://shop.example").status_code == 200
