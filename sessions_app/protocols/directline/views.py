@@ -4,7 +4,6 @@ Plain Django views (not DRF), so that every answer, errors included, is the prot
 `directline_view` wrapper answers preflights, refuses other methods and renders every failure.
 """
 
-import json
 import logging
 import uuid
 from functools import wraps
@@ -113,11 +112,14 @@ def _json_body(request, *, required: bool = False):
             raise InvalidInput("The body must be a JSON activity.")
         return None
     try:
-        return validation.json_loads(request.body)
+        body = validation.json_loads(request.body)
     except UnicodeDecodeError:
         raise InvalidInput("The body is not valid JSON.") from None
     except ValueError as error:
         raise InvalidInput(f"The body is not valid JSON: {error}.") from None
+    # NUL or a lone surrogate would fail only when stored (a 500, which clients do not retry): a 400 now.
+    validation.refuse_unstorable(body)
+    return body
 
 
 def _expires_in(bot_session) -> int:
@@ -307,14 +309,18 @@ def _upload_claim(request, conversation_id):
     raw = part.read() if part is not None else request.POST.get("activity")
     if raw:
         try:
-            activity = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            activity = validation.json_loads(raw)
+        except (ValueError, UnicodeDecodeError):  # RecursionError too: json_loads says it as a ValueError
             raise InvalidInput(fields={"activity": "is not a JSON activity"}) from None
+        validation.refuse_unstorable(activity, "activity")
     uploaded = [item for name, items in files.lists() if name != "activity" for item in items]
     if not uploaded:
         raise InvalidInput(fields={"file": "send at least one file part"})
     if len(uploaded) > MAX_ATTACHMENTS:
         raise InvalidInput(fields={"file": f"at most {MAX_ATTACHMENTS} files"})
+    for index, item in enumerate(uploaded):
+        validation.refuse_unstorable(item.name or "", f"file[{index}].name")
+        validation.refuse_unstorable(item.content_type or "", f"file[{index}].contentType")
     # botportal keeps what was sent (its name, type and size), not the file itself.
     attachments = [
         {

@@ -299,3 +299,33 @@ def test_direct_line_details_stay_botportals_own_over_api_v1(directline, dl_secr
     conversation.refresh_from_db()
     assert conversation.meta["_directline"]["trustedOrigins"] == ["https://shop.example"]
     assert directline.start(body["token"], HTTP_ORIGIN="https://evil.example").status_code == 403
+
+
+def test_hostile_bodies_are_refused_in_the_protocol_shape_without_rows(directline, dl_secret, started):
+    """NUL, lone surrogates and deep nesting answer 400 (a 500 is not retried by directlinejs)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    conversation_id, token = started
+    conversations, messages = Conversation.objects.count(), Message.objects.count()
+    path = f"/v3/directline/conversations/{conversation_id}/activities"
+    raw_bodies = (
+        '{"type": "message", "text": "a\\u0000b"}',
+        '{"type": "message", "text": "a\\ud800b"}',
+        '{"type": "message", "text": "hi", "channelData": {"k": "\\u0000"}}',
+        '{"type": "message", "text": "hi", "channelData": {"\\udc00": 1}}',
+    )
+    for raw in raw_bodies:
+        response = directline.client.post(path, raw, content_type="application/json",
+                                          HTTP_AUTHORIZATION=f"Bearer {token}")
+        _error(response, 400)
+    _error(directline.client.post("/v3/directline/tokens/generate", '{"user": {"id": "a\\u0000"}}',
+                                  content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {dl_secret}"), 400)
+    upload = f"/v3/directline/conversations/{conversation_id}/upload"
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"type": "message", "text": "a\\u0000"}',
+                b'{"type": "message", "channelData": {"x": "\\ud800"}}'):
+        activity = SimpleUploadedFile("blob", raw, content_type="application/vnd.microsoft.activity")
+        file = SimpleUploadedFile("receipt.png", b"\x89PNG", content_type="image/png")
+        response = directline.client.post(upload, {"activity": activity, "file": file},
+                                          HTTP_AUTHORIZATION=f"Bearer {token}")
+        _error(response, 400)
+    assert Conversation.objects.count() == conversations and Message.objects.count() == messages
