@@ -99,6 +99,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         self.reread = None
         self.watch = None
         self.closed = False
+        self.answered = set()  # the user messages whose bot reply this socket has sent
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         credential = (query.get("t") or [""])[0]
@@ -172,7 +173,12 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_FORBIDDEN)
 
     async def activities_transient(self, event):
-        frame = {"activities": [event["activity"]]}
+        activity = event["activity"]
+        if activity.get("type") == "typing" and activity.get("replyToId") in self.answered:
+            # The read that the echo's notice started may already have carried the stored reply: a
+            # typing indicator after it would leave the client showing the bot typing for nothing.
+            return
+        frame = {"activities": [activity]}
         if self.watermark is not None:
             frame["watermark"] = str(self.watermark)
         await self.send(text_data=json.dumps(frame))
@@ -186,5 +192,9 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             if watermark is None or watermark == (None if self.watermark is None else str(self.watermark)):
                 return
             self.watermark = int(watermark)
+            self.answered.update(
+                activity["replyToId"] for activity in found
+                if activity.get("replyToId") and activity.get("from", {}).get("role") == "bot"
+            )
             if found:
                 await self.send(text_data=json.dumps({"activities": found, "watermark": watermark}))

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from botportal.asgi import application
 from sessions_app.models import BotSession
+from sessions_app.protocols.directline import fanout
 from sessions_app.protocols.directline.streams import stream_credential
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -165,15 +166,17 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
         )
         # The message is taken whatever the language model does: never a 5xx on send.
         assert status == 200, sent
-        frames = await _frames_until(
-            socket, lambda activities: any(a["type"] == "message" and a["from"]["role"] == "bot" for a in activities)
-        )
-        activities = [a for f in frames for a in f["activities"]]
+        # Every notice of the turn was queued to the socket before the POST answered; a marker queued
+        # after them, once read, shows that the socket has handled them all.
+        await fanout.conversation_transient(conversation_id, {"type": "event", "id": "marker"})
+        frames = await _frames_until(socket, lambda activities: activities[-1]["id"] == "marker")
+        activities = [a for f in frames for a in f["activities"]][:-1]
         assert activities[0]["id"] == sent["id"]
         kinds = [a["type"] for a in activities[1:]]
         bot_message = next(a for a in activities if a["type"] == "message" and a["from"]["role"] == "bot")
         if mode == "ok":
-            assert kinds == ["typing", "message"]
+            # Typing before the reply, or none when the echo's read already carried the reply: never after.
+            assert kinds in (["typing", "message"], ["message"]), kinds
             assert bot_message["replyToId"] == sent["id"] and bot_message["text"]
         else:
             assert bot_message["text"] == "The bot could not answer; try again."
@@ -309,5 +312,31 @@ def test_the_socket_survives_a_refresh_and_closes_on_a_real_revoke(directline, s
         live = await sync_to_async(BotSession.objects.get)(conversation_id=conversation_id, revoked_at__isnull=True)
         await sync_to_async(bot_session_revoke)(bot_session=live)
         assert await _closed(socket, timeout=3) == 4403
+
+    async_to_sync(run)()
+
+
+def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
+    """What the review saw flake: the typing of a turn whose reply the socket has already sent."""
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        status, body = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "where is my order", "from": {"id": "dl-user-1"}},
+        )
+        assert status == 200, body
+        await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
+        late = {"type": "typing", "id": f"typing-{body['id']}", "replyToId": body["id"], "from": {"role": "bot"}}
+        await fanout.conversation_transient(conversation_id, late)
+        pending = {"type": "typing", "id": "typing-next", "replyToId": "999999", "from": {"role": "bot"}}
+        await fanout.conversation_transient(conversation_id, pending)
+        [frame] = await _frames_until(socket, lambda activities: activities)
+        assert frame["activities"] == [pending]
+        await socket.disconnect()
 
     async_to_sync(run)()
