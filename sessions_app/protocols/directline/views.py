@@ -29,7 +29,14 @@ from sessions_app.services.sessions import bot_session_refresh, conversation_ses
 
 from . import activities as rendering
 from . import fanout
-from .access import caller_authenticate, caller_conversation, origin_check, poll_throttle, turn_throttle
+from .access import (
+    caller_authenticate,
+    caller_conversation,
+    origin_check,
+    poll_throttle,
+    signal_throttle,
+    turn_throttle,
+)
 from .errors import CORS_HEADERS, directline_error_response, directline_exception_response
 from .services import TOKEN_SECONDS, directline_conversation_start, directline_start_parse
 from .streams import stream_url
@@ -224,19 +231,23 @@ def _posted_activity(body) -> dict:
     return body
 
 
-def _sender_conversation(request, conversation_id):
-    """The conversation a caller may post to: credentials, origin and the turn throttle checked."""
-    caller = _authenticated(request)
+def _sender_conversation(request, conversation_id, *, turn: bool = True, caller=None):
+    """The conversation a caller may post to: credentials, origin and the throttle checked (a message's
+    the turns', typing's and events' their own: they are no turn)."""
+    caller = caller or _authenticated(request)
     conversation = caller_conversation(caller, conversation_id)
-    turn_throttle(request, conversation)
+    (turn_throttle if turn else signal_throttle)(request, conversation)
     return conversation
 
 
 def _send_claim(request, conversation_id):
     """One database phase: checks, then the turn claimed (the user's message stored; the whole turn when
     it needs no network call)."""
-    conversation = _sender_conversation(request, conversation_id)
-    return _activity_claim(conversation, _json_body(request, required=True))
+    caller = _authenticated(request)  # credentials first: a stranger learns nothing of what its body would do
+    activity = _posted_activity(_json_body(request, required=True))
+    is_message = activity.get("type", "message") == "message"
+    conversation = _sender_conversation(request, conversation_id, turn=is_message, caller=caller)
+    return _activity_claim(conversation, activity)
 
 
 def _activity_claim(conversation, activity_body, attachments=None):

@@ -329,3 +329,23 @@ def test_hostile_bodies_are_refused_in_the_protocol_shape_without_rows(directlin
                                           HTTP_AUTHORIZATION=f"Bearer {token}")
         _error(response, 400)
     assert Conversation.objects.count() == conversations and Message.objects.count() == messages
+
+
+def test_typing_and_events_spend_no_turns(directline, started, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    conversation_id, token = started
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "session_token": "2/minute", "directline_signal": "5/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    cache.clear()
+    path = f"conversations/{conversation_id}/activities"
+    for kind in ("typing", "event", "typing", "event"):
+        assert directline.call("post", path, token, {"type": kind, "from": {"id": "dl-user-1"}}).status_code == 200
+    # Web Chat sends typing as the person types: the two turns of the minute are all still there.
+    assert directline.send(token, conversation_id, "hello").status_code == 200
+    assert directline.send(token, conversation_id, "hello").status_code == 200
+    _error(directline.send(token, conversation_id, "hello"), 429)
+    # Their own rate bounds them.
+    assert directline.call("post", path, token, {"type": "typing"}).status_code == 200
+    _error(directline.call("post", path, token, {"type": "typing"}), 429)
