@@ -29,7 +29,9 @@ def watermark_parse(value) -> int | None:
 
 
 def iso(moment) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Microseconds: the activities of one message are a microsecond apart (see _base), which
+    # milliseconds would merge into one timestamp.
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def bot_account(bot) -> dict:

@@ -349,3 +349,15 @@ def test_typing_and_events_spend_no_turns(directline, started, monkeypatch):
     # Their own rate bounds them.
     assert directline.call("post", path, token, {"type": "typing"}).status_code == 200
     _error(directline.call("post", path, token, {"type": "typing"}), 429)
+
+
+def test_the_activities_of_one_reply_have_distinct_timestamps_in_order(directline, started):
+    conversation_id, token = started
+    assert directline.send(token, conversation_id, "show me the menu").status_code == 200
+    activities = directline.poll(token, conversation_id).json()["activities"]
+    last_message = activities[-1]["id"].split(".")[0]
+    reply = [a for a in activities if a["from"]["role"] == "bot" and a["id"].split(".")[0] == last_message]
+    assert len(reply) >= 2
+    stamps = [a["timestamp"] for a in reply]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), stamps
+    assert all(stamp.endswith("Z") and len(stamp.split(".")[1]) == 7 for stamp in stamps)  # 6 digits and Z
