@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
-from .conftest import HERE
+from .conftest import HERE, client_missing
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 BUNDLE = HERE / "node_modules" / "botframework-webchat" / "dist" / "webchat.js"
@@ -32,7 +32,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 def site(tmp_path_factory):
     """A customer's site on an origin of its own, serving the page and Web Chat's bundle."""
     if not BUNDLE.exists():
-        pytest.fail("botframework-webchat is missing: `npm ci --prefix tests/directline` (make install-dev)")
+        client_missing("botframework-webchat is missing: `npm ci --prefix tests/directline` (make install-dev)")
     root = tmp_path_factory.mktemp("site")
     shutil.copy(HERE / "webchat.html", root / "index.html")
     (root / "webchat.js").symlink_to(BUNDLE)
