@@ -174,6 +174,8 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
 
     async def activities_transient(self, event):
         activity = event["activity"]
+        if self.closed:
+            return
         if activity.get("type") == "typing" and activity.get("replyToId") in self.answered:
             # The read that the echo's notice started may already have carried the stored reply: a
             # typing indicator after it would leave the client showing the bot typing for nothing.
