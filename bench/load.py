@@ -54,6 +54,7 @@ def bench_env(database_url: str, port: int) -> dict:
         "BOTPORTAL_THROTTLE_API_SECRET": unlimited,
         "BOTPORTAL_THROTTLE_FAILED_AUTH": unlimited,
         "BOTPORTAL_THROTTLE_DIRECTLINE_POLL": unlimited,
+        "BOTPORTAL_THROTTLE_DIRECTLINE_SIGNAL": unlimited,
         "BOTPORTAL_VAR_DIR": tempfile.mkdtemp(prefix="botportal-bench-"),
     }
 

@@ -206,6 +206,8 @@ REST_FRAMEWORK = {
         # Direct Line polling reads, per conversation: directlinejs polls once a second and stops for good
         # at its first 429, so this only stops a client polling far faster than any real one.
         "directline_poll": env.str("BOTPORTAL_THROTTLE_DIRECTLINE_POLL", default="600/minute"),
+        # Typing and events posted to Direct Line (Web Chat sends typing as the person types): no turn.
+        "directline_signal": env.str("BOTPORTAL_THROTTLE_DIRECTLINE_SIGNAL", default="120/minute"),
     },
     # How many proxies in front of botportal append to X-Forwarded-For; 0 trusts none of it.
     "NUM_PROXIES": env.int("BOTPORTAL_TRUSTED_PROXIES", default=0),

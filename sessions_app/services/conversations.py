@@ -27,6 +27,7 @@ from bots import engine
 from bots.engine import EngineReply, Turn, llm
 from sessions_app.models import BotSession, Conversation, EndReason, Message, MessageType
 from sessions_app.selectors.conversations import conversation_with_bot
+from sessions_app.services.signals import conversations_changed_announce
 
 # How much of the conversation a language-model engine is shown.
 HISTORY_LENGTH = 20
@@ -84,6 +85,7 @@ def conversation_messages_add(*, conversation: Conversation, messages: list[dict
         )
         for item in messages
     ]
+    conversations_changed_announce([conversation.pk])
     # One INSERT; both PostgreSQL and SQLite (3.35+) return the new keys, in order.
     return Message.objects.bulk_create(rows)
 
@@ -213,6 +215,7 @@ def conversation_turn_claim(
 
 def _claimed_turn(locked: Conversation, claim: TurnClaim) -> None:
     """The claim's transaction, once the turn is this one's: answer it, or store its message and mark it."""
+    conversations_changed_announce([locked.pk])
     text = claim.text
     user_message = None
     if not claim.store_user_message:
@@ -269,6 +272,7 @@ def conversation_turn_finish(*, claim: TurnClaim) -> ExchangeResult:
             bot_message.save()
         locked.turn_served, locked.turn_since = claim.ticket, timezone.now()
         claim.result = ExchangeResult(user_message=claim.user_message, bot_message=bot_message, reply=reply)
+        conversations_changed_announce([locked.pk])
         _conversation_state_save(locked, reply, turn=True, claim=claim)
     _turn_notify(claim.conversation_id)
     return claim.result
@@ -487,6 +491,7 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
             meta={"entities": [_entity_json(entity) for entity in entities]} if entities else {},
         )
         _conversation_touch(locked)
+        conversations_changed_announce([locked.pk])
     return message, entities
 
 
@@ -509,6 +514,7 @@ def conversations_end(*, ids, reason: str, at) -> tuple[int, int]:
         ended_at=at, end_reason=reason, updated_at=at
     )
     revoked = BotSession.all_objects.filter(conversation_id__in=ids).revoke(at=at)
+    conversations_changed_announce(ids)
     return ended, revoked
 
 

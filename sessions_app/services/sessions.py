@@ -15,6 +15,7 @@ from sessions_app.models import BotSession, Contact, ContactSource, Conversation
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.contacts import contact_for_person
 from sessions_app.services.conversations import conversation_messages_add, conversation_open, conversation_welcome
+from sessions_app.services.signals import conversations_changed_announce
 
 
 class SessionExpired(NotAuthenticated):
@@ -145,12 +146,16 @@ def bot_session_refresh(*, bot_session: BotSession) -> IssuedSession:
 
 
 def bot_session_revoke(*, bot_session: BotSession) -> None:
-    BotSession.objects.filter(pk=bot_session.pk).revoke()
+    if BotSession.objects.filter(pk=bot_session.pk).revoke():
+        conversations_changed_announce([bot_session.conversation_id])  # its open streams close
 
 
 def conversation_sessions_revoke(*, conversation: Conversation) -> int:
     """Revoke every token of the conversation not yet revoked; returns how many."""
-    return BotSession.objects.filter(conversation=conversation).revoke()
+    revoked = BotSession.objects.filter(conversation=conversation).revoke()
+    if revoked:
+        conversations_changed_announce([conversation.pk])
+    return revoked
 
 
 def _session_issue(

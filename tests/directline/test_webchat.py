@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from .conftest import HERE
+from .conftest import HERE, client_missing
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 BUNDLE = HERE / "node_modules" / "botframework-webchat" / "dist" / "webchat.js"
@@ -30,7 +30,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 def site(tmp_path_factory):
     """A customer's site on an origin of its own, serving the page and Web Chat's bundle."""
     if not BUNDLE.exists():
-        pytest.fail("botframework-webchat is missing: `npm ci --prefix tests/directline` (make install-dev)")
+        client_missing("botframework-webchat is missing: `npm ci --prefix tests/directline` (make install-dev)")
     root = tmp_path_factory.mktemp("site")
     shutil.copy(HERE / "webchat.html", root / "index.html")
     (root / "webchat.js").symlink_to(BUNDLE)

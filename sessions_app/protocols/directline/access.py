@@ -123,6 +123,13 @@ class DirectLinePollThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": f"conversation-{request.auth.pk}"}
 
 
+class DirectLineSignalThrottle(DirectLinePollThrottle):
+    """Activities that are not messages (typing, events): acknowledged, never a turn, so they do not
+    spend the conversation's turns; a rate of their own bounds them."""
+
+    scope = "directline_signal"
+
+
 def turn_throttle(request, conversation: Conversation) -> None:
     """Posting activities counts as turns do on every protocol: per conversation, the session token's rate."""
     _throttle([RuntimeSessionThrottle], request, auth=conversation)
@@ -130,6 +137,10 @@ def turn_throttle(request, conversation: Conversation) -> None:
 
 def poll_throttle(request, conversation: Conversation) -> None:
     _throttle([DirectLinePollThrottle], request, auth=conversation)
+
+
+def signal_throttle(request, conversation: Conversation) -> None:
+    _throttle([DirectLineSignalThrottle], request, auth=conversation)
 
 
 def _throttle(throttle_classes, request, **credential) -> None:

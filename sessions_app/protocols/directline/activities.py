@@ -29,7 +29,9 @@ def watermark_parse(value) -> int | None:
 
 
 def iso(moment) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Microseconds: the activities of one message are a microsecond apart (see _base), which
+    # milliseconds would merge into one timestamp.
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def bot_account(bot) -> dict:
@@ -56,9 +58,14 @@ def activities_after(conversation, watermark: int | None) -> tuple[list[dict], s
     return found, new_watermark
 
 
-def activities_page(conversation, watermark: int | None) -> tuple[list[dict], str | None, bool]:
-    """`activities_after`, and whether the page was full (more may follow)."""
+def activities_page(conversation, watermark: int | None, *, until=None) -> tuple[list[dict], str | None, bool]:
+    """`activities_after`, and whether the page was full (more may follow). With `until`, only the
+    messages stored by then (a socket whose token has just ended)."""
     rows = message_row_page(conversation_id=conversation.pk, take=PAGE_SIZE, order="asc", after=watermark)
+    cut = False
+    if until is not None:
+        kept = [row for row in rows if row["created_at"] <= until]
+        rows, cut = kept, len(kept) < len(rows)
     if not rows:
         return [], None if watermark is None else str(watermark), False
     reply_to = None
@@ -77,7 +84,7 @@ def activities_page(conversation, watermark: int | None) -> tuple[list[dict], st
             activities.append(user_activity(conversation, row))
         elif row["type"] == MessageType.BOT:
             activities.extend(bot_activities(conversation, row, reply_to=reply_to))
-    return activities, str(rows[-1]["id"]), len(rows) == PAGE_SIZE
+    return activities, str(rows[-1]["id"]), len(rows) == PAGE_SIZE and not cut
 
 
 def _base(conversation, row, *, activity_id: str, kind: str, index: int = 0) -> dict:

@@ -1,24 +1,27 @@
 """The WebSocket at a conversation's streamUrl: frames `{activities, watermark}`, the backlog after the
 client's watermark first, then each change as it happens (through the channel layer, from any process).
 
-The URL's signed credential names one token: the socket opens only while that token is live and the
-browser's origin (if it sends one; Node clients send none) is allowed. The client's frames, empty
+The URL's signed credential names one token: the socket opens and stays open while that token's line
+(it and the tokens refreshed from it) holds, and only if the browser's origin (if it sends one; Node
+clients send none) is allowed. The client's frames, empty
 keep-alives, are ignored: Direct Line clients post activities over HTTP."""
 
 import asyncio
 import contextlib
 import json
 import logging
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
+from django.conf import settings
 from django.utils import timezone
 
 from botportal.asyncdb import db_phase
 from botportal.errors import DomainError
 from bots.models import Bot
-from sessions_app.models import BotSession
+from sessions_app.models import BotSession, Conversation
 
 from . import activities as rendering
 from .access import origin_check
@@ -33,6 +36,7 @@ CLOSE_FORBIDDEN = 4403
 # An in-process layer (the embedded default) reaches only the sockets of its own process, and `make run`
 # serves several: such a socket also reads its conversation again this often.
 IN_PROCESS_REREAD_SECONDS = 1.0
+WATCH_MARGIN_SECONDS = 0.05
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -42,15 +46,32 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-def _token_live(bot_session_id) -> bool:
-    """Whether the socket's token still holds: revoked, expired or ended with its conversation, it stops."""
-    return BotSession.objects.filter(
-        pk=bot_session_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).exists()
+def _line_end(conversation_id, issued_first_at):
+    """Until when the socket may follow its conversation, or None if the conversation is gone.
+
+    A socket follows its token's line (the tokens refreshed from one another share `issued_first_at`):
+    directlinejs refreshes every 15 minutes, and a refresh revokes the token it replaces but must not
+    drop the socket. The line ends when its last token is revoked or expires, when the conversation
+    ends, or once it has been idle past the idle timeout; the instant may be in the past (over) or
+    the future (when to look again: a refresh or a turn moves it)."""
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id)
+        .values("ended_at", "last_activity_at")
+        .first()
+    )
+    if conversation is None:
+        return None
+    tokens = BotSession.all_objects.filter(conversation_id=conversation_id, issued_first_at=issued_first_at)
+    ends = [revoked_at or expires_at for revoked_at, expires_at in tokens.values_list("revoked_at", "expires_at")]
+    if not ends:
+        return None
+    end = min(max(ends), conversation["last_activity_at"] + timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"]))
+    return min(end, conversation["ended_at"]) if conversation["ended_at"] is not None else end
 
 
 def _stream_open(conversation_id, credential: str, origin: str | None):
-    """(the conversation a stream may follow now, its token's id), or None: one database phase."""
+    """(the conversation a stream may follow now, its token line's `issued_first_at`), or None: one
+    database phase."""
     bot_session_id = stream_credential_read(credential, conversation_id=conversation_id)
     if bot_session_id is None:
         return None
@@ -59,10 +80,9 @@ def _stream_open(conversation_id, credential: str, origin: str | None):
     )
     if bot_session is None or str(bot_session.conversation_id) != str(conversation_id):
         return None
-    now, conversation = timezone.now(), bot_session.conversation
-    if bot_session.revoked_at is not None or bot_session.expires_at <= now:
-        return None
-    if conversation.ended_at is not None or conversation.is_idle(at=now):
+    conversation = bot_session.conversation
+    end = _line_end(conversation.pk, bot_session.issued_first_at)
+    if end is None or end <= timezone.now():
         return None
     bot = Bot.objects.filter(pk=conversation.bot_id, owner__is_active=True).first()
     if bot is None:
@@ -72,7 +92,7 @@ def _stream_open(conversation_id, credential: str, origin: str | None):
         origin_check(origin, bot=bot, conversation=conversation)
     except DomainError:
         return None
-    return conversation, bot_session.pk
+    return conversation, bot_session.issued_first_at
 
 
 class DirectLineStreamConsumer(AsyncWebsocketConsumer):
@@ -80,7 +100,9 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         self.conversation = None
         self.watermark = None
         self.reread = None
+        self.watch = None
         self.closed = False
+        self.answered = set()  # the user messages whose bot reply this socket has sent
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         credential = (query.get("t") or [""])[0]
@@ -89,21 +111,27 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         if opened is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.conversation, self.bot_session_id = opened
+        self.conversation, self.issued_first_at = opened
         self.watermark = rendering.watermark_parse((query.get("watermark") or [None])[0])
         self.group = group_name(self.conversation.pk)
         # Joined before the backlog is read: a change made meanwhile is then read once, never missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self._send_new()
+        await self.activities_changed({})
+        if self.closed:
+            return
+        # Closed at the line's end even when nothing else happens: its expiry, its idle timeout.
+        self.watch = asyncio.ensure_future(self._watch())
         if isinstance(self.channel_layer, InMemoryChannelLayer):
             self.reread = asyncio.ensure_future(self._reread())
 
     async def disconnect(self, code):
-        if self.reread is not None:
-            self.reread.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.reread
+        self.closed = True
+        for task in (self.reread, self.watch):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.conversation is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -115,31 +143,63 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             except Exception:  # noqa: BLE001 (the next read tries again)
                 logger.warning("could not read a Direct Line conversation again", exc_info=True)
 
+    async def _watch(self):
+        while not self.closed:
+            end = await db_phase(_line_end)(self.conversation.pk, self.issued_first_at)
+            wait = 0 if end is None else (end - timezone.now()).total_seconds()
+            if wait > 0:
+                # Past the instant (a microsecond's rounding aside), then read again: it may have moved.
+                await asyncio.sleep(wait + WATCH_MARGIN_SECONDS)
+                continue
+            try:
+                await self.activities_changed({})
+            except Exception:  # noqa: BLE001 (read again)
+                logger.warning("could not check a Direct Line stream's token", exc_info=True)
+                await asyncio.sleep(1)
+
     async def receive(self, text_data=None, bytes_data=None):
         """Keep-alives (empty frames) and anything else a client sends: activities are posted over HTTP."""
 
     async def activities_changed(self, event):
-        # What changed is sent first (an ending conversation's last words), then the token is checked
-        # again: a socket outlives neither its token's revocation nor its expiry.
+        # The token line is checked before anything is sent: a socket outlives neither its token's
+        # revocation nor its expiry. What was stored before the line ended is still sent (an ending
+        # conversation's last words), nothing after.
         if self.closed:
             return
-        await self._send_new()
-        if not await db_phase(_token_live)(self.bot_session_id):
-            self.closed = True
-            await self.close(code=CLOSE_FORBIDDEN)
+        end = await db_phase(_line_end)(self.conversation.pk, self.issued_first_at)
+        if end is not None and end > timezone.now():
+            await self._send_new()
+            return
+        self.closed = True
+        if end is not None:
+            await self._send_new(until=end)
+        await self.close(code=CLOSE_FORBIDDEN)
 
     async def activities_transient(self, event):
-        frame = {"activities": [event["activity"]]}
+        activity = event["activity"]
+        if self.closed:
+            return
+        if activity.get("type") == "typing" and activity.get("replyToId") in self.answered:
+            # The read that the echo's notice started may already have carried the stored reply: a
+            # typing indicator after it would leave the client showing the bot typing for nothing.
+            return
+        frame = {"activities": [activity]}
         if self.watermark is not None:
             frame["watermark"] = str(self.watermark)
         await self.send(text_data=json.dumps(frame))
 
-    async def _send_new(self):
+    async def _send_new(self, until=None):
         full = True
         while full:
-            found, watermark, full = await db_phase(rendering.activities_page)(self.conversation, self.watermark)
+            found, watermark, full = await db_phase(rendering.activities_page)(
+                self.conversation, self.watermark, until=until
+            )
             if watermark is None or watermark == (None if self.watermark is None else str(self.watermark)):
                 return
             self.watermark = int(watermark)
+            self.answered.update(
+                activity["replyToId"] for activity in found
+                if activity.get("replyToId") and activity.get("from", {}).get("role") == "bot"
+            )
             if found:
                 await self.send(text_data=json.dumps({"activities": found, "watermark": watermark}))

@@ -4,9 +4,11 @@ through the channel layer (Redis in production, in-process on the embedded defau
 Sockets re-read the conversation's messages after their own watermark on `changed`, so a missed or
 repeated notice costs nothing; `transient` carries an activity that is never stored (typing)."""
 
+import asyncio
 import logging
 
-from channels.layers import get_channel_layer
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +33,32 @@ async def conversation_changed(conversation_id) -> None:
 
 async def conversation_transient(conversation_id, activity: dict) -> None:
     await _send(conversation_id, {"type": "activities.transient", "activity": activity})
+
+
+# A notice from the core is sent while its caller waits (after its commit): bounded, so that a layer
+# that does not answer delays a request by this much at most.
+NOTICE_TIMEOUT_SECONDS = 2.0
+
+
+def conversation_changed_received(sender, conversation_ids, **kwargs) -> None:
+    """The core's `conversation_changed` (a message stored, a turn over, an end, a revoke, by any path):
+    every socket of those conversations reads them again and checks its token.
+
+    Only for a layer that reaches other processes (Redis): an in-process layer's sockets re-read their
+    conversation every second anyway, and its queues belong to the event loop of the sockets, which a
+    synchronous caller (a WSGI request, a task) does not run in."""
+    layer = get_channel_layer()
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return
+
+    async def announce():
+        for conversation_id in conversation_ids:
+            await conversation_changed(conversation_id)
+
+    async def bounded():
+        try:
+            await asyncio.wait_for(announce(), NOTICE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            logger.warning("the channel layer did not take the notice of conversations %s", conversation_ids)
+
+    async_to_sync(bounded)()

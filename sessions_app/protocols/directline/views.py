@@ -4,7 +4,6 @@ Plain Django views (not DRF), so that every answer, errors included, is the prot
 `directline_view` wrapper answers preflights, refuses other methods and renders every failure.
 """
 
-import json
 import logging
 import uuid
 from functools import wraps
@@ -30,7 +29,14 @@ from sessions_app.services.sessions import bot_session_refresh, conversation_ses
 
 from . import activities as rendering
 from . import fanout
-from .access import caller_authenticate, caller_conversation, origin_check, poll_throttle, turn_throttle
+from .access import (
+    caller_authenticate,
+    caller_conversation,
+    origin_check,
+    poll_throttle,
+    signal_throttle,
+    turn_throttle,
+)
 from .errors import CORS_HEADERS, directline_error_response, directline_exception_response
 from .services import TOKEN_SECONDS, directline_conversation_start, directline_start_parse
 from .streams import stream_url
@@ -113,11 +119,14 @@ def _json_body(request, *, required: bool = False):
             raise InvalidInput("The body must be a JSON activity.")
         return None
     try:
-        return validation.json_loads(request.body)
+        body = validation.json_loads(request.body)
     except UnicodeDecodeError:
         raise InvalidInput("The body is not valid JSON.") from None
     except ValueError as error:
         raise InvalidInput(f"The body is not valid JSON: {error}.") from None
+    # NUL or a lone surrogate would fail only when stored (a 500, which clients do not retry): a 400 now.
+    validation.refuse_unstorable(body)
+    return body
 
 
 def _expires_in(bot_session) -> int:
@@ -222,19 +231,23 @@ def _posted_activity(body) -> dict:
     return body
 
 
-def _sender_conversation(request, conversation_id):
-    """The conversation a caller may post to: credentials, origin and the turn throttle checked."""
-    caller = _authenticated(request)
+def _sender_conversation(request, conversation_id, *, turn: bool = True, caller=None):
+    """The conversation a caller may post to: credentials, origin and the throttle checked (a message's
+    the turns', typing's and events' their own: they are no turn)."""
+    caller = caller or _authenticated(request)
     conversation = caller_conversation(caller, conversation_id)
-    turn_throttle(request, conversation)
+    (turn_throttle if turn else signal_throttle)(request, conversation)
     return conversation
 
 
 def _send_claim(request, conversation_id):
     """One database phase: checks, then the turn claimed (the user's message stored; the whole turn when
     it needs no network call)."""
-    conversation = _sender_conversation(request, conversation_id)
-    return _activity_claim(conversation, _json_body(request, required=True))
+    caller = _authenticated(request)  # credentials first: a stranger learns nothing of what its body would do
+    activity = _posted_activity(_json_body(request, required=True))
+    is_message = activity.get("type", "message") == "message"
+    conversation = _sender_conversation(request, conversation_id, turn=is_message, caller=caller)
+    return _activity_claim(conversation, activity)
 
 
 def _activity_claim(conversation, activity_body, attachments=None):
@@ -307,14 +320,18 @@ def _upload_claim(request, conversation_id):
     raw = part.read() if part is not None else request.POST.get("activity")
     if raw:
         try:
-            activity = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            activity = validation.json_loads(raw)
+        except (ValueError, UnicodeDecodeError):  # RecursionError too: json_loads says it as a ValueError
             raise InvalidInput(fields={"activity": "is not a JSON activity"}) from None
+        validation.refuse_unstorable(activity, "activity")
     uploaded = [item for name, items in files.lists() if name != "activity" for item in items]
     if not uploaded:
         raise InvalidInput(fields={"file": "send at least one file part"})
     if len(uploaded) > MAX_ATTACHMENTS:
         raise InvalidInput(fields={"file": f"at most {MAX_ATTACHMENTS} files"})
+    for index, item in enumerate(uploaded):
+        validation.refuse_unstorable(item.name or "", f"file[{index}].name")
+        validation.refuse_unstorable(item.content_type or "", f"file[{index}].contentType")
     # botportal keeps what was sent (its name, type and size), not the file itself.
     attachments = [
         {

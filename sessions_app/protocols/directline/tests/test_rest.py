@@ -304,3 +304,65 @@ def test_direct_line_details_stay_botportals_own_over_api_v1(directline, dl_secr
     assert state.trusted_origins == ["https://shop.example"]
     assert directline.start(body["token"], HTTP_ORIGIN="https://evil.example").status_code == 403
     assert directline.start(body["token"], HTTP_ORIGIN="https://shop.example").status_code == 200
+
+
+def test_hostile_bodies_are_refused_in_the_protocol_shape_without_rows(directline, dl_secret, started):
+    """NUL, lone surrogates and deep nesting answer 400 (a 500 is not retried by directlinejs)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    conversation_id, token = started
+    conversations, messages = Conversation.objects.count(), Message.objects.count()
+    path = f"/v3/directline/conversations/{conversation_id}/activities"
+    raw_bodies = (
+        '{"type": "message", "text": "a\\u0000b"}',
+        '{"type": "message", "text": "a\\ud800b"}',
+        '{"type": "message", "text": "hi", "channelData": {"k": "\\u0000"}}',
+        '{"type": "message", "text": "hi", "channelData": {"\\udc00": 1}}',
+    )
+    for raw in raw_bodies:
+        response = directline.client.post(path, raw, content_type="application/json",
+                                          HTTP_AUTHORIZATION=f"Bearer {token}")
+        _error(response, 400)
+    _error(directline.client.post("/v3/directline/tokens/generate", '{"user": {"id": "a\\u0000"}}',
+                                  content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {dl_secret}"), 400)
+    upload = f"/v3/directline/conversations/{conversation_id}/upload"
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"type": "message", "text": "a\\u0000"}',
+                b'{"type": "message", "channelData": {"x": "\\ud800"}}'):
+        activity = SimpleUploadedFile("blob", raw, content_type="application/vnd.microsoft.activity")
+        file = SimpleUploadedFile("receipt.png", b"\x89PNG", content_type="image/png")
+        response = directline.client.post(upload, {"activity": activity, "file": file},
+                                          HTTP_AUTHORIZATION=f"Bearer {token}")
+        _error(response, 400)
+    assert Conversation.objects.count() == conversations and Message.objects.count() == messages
+
+
+def test_typing_and_events_spend_no_turns(directline, started, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    conversation_id, token = started
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "session_token": "2/minute", "directline_signal": "5/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    cache.clear()
+    path = f"conversations/{conversation_id}/activities"
+    for kind in ("typing", "event", "typing", "event"):
+        assert directline.call("post", path, token, {"type": kind, "from": {"id": "dl-user-1"}}).status_code == 200
+    # Web Chat sends typing as the person types: the two turns of the minute are all still there.
+    assert directline.send(token, conversation_id, "hello").status_code == 200
+    assert directline.send(token, conversation_id, "hello").status_code == 200
+    _error(directline.send(token, conversation_id, "hello"), 429)
+    # Their own rate bounds them.
+    assert directline.call("post", path, token, {"type": "typing"}).status_code == 200
+    _error(directline.call("post", path, token, {"type": "typing"}), 429)
+
+
+def test_the_activities_of_one_reply_have_distinct_timestamps_in_order(directline, started):
+    conversation_id, token = started
+    assert directline.send(token, conversation_id, "show me the menu").status_code == 200
+    activities = directline.poll(token, conversation_id).json()["activities"]
+    last_message = activities[-1]["id"].split(".")[0]
+    reply = [a for a in activities if a["from"]["role"] == "bot" and a["id"].split(".")[0] == last_message]
+    assert len(reply) >= 2
+    stamps = [a["timestamp"] for a in reply]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), stamps
+    assert all(stamp.endswith("Z") and len(stamp.split(".")[1]) == 7 for stamp in stamps)  # 6 digits and Z

@@ -1,13 +1,20 @@
 """Direct Line's WebSocket: the backlog first, then each change; its credential; keep-alives ignored."""
 
+import asyncio
 import json
+import os
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.test import override_settings
+from django.utils import timezone
 
 from botportal.asgi import application
+from sessions_app.models import BotSession
+from sessions_app.protocols.directline import fanout
 from sessions_app.protocols.directline.streams import stream_credential
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,7 +127,10 @@ def test_the_stream_refuses_bad_credentials(directline, dl_secret, started, case
     elif case == "other-conversation":
         path = path.replace(body["conversationId"], conversation_id)
     elif case == "revoked":
-        directline.call("post", "tokens/refresh", body["token"])
+        from sessions_app.services.sessions import bot_session_revoke
+
+        for bot_session in BotSession.objects.filter(conversation_id=body["conversationId"]):
+            bot_session_revoke(bot_session=bot_session)
     else:
         headers = [(b"origin", b"https://evil.example")]
 
@@ -156,15 +166,17 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
         )
         # The message is taken whatever the language model does: never a 5xx on send.
         assert status == 200, sent
-        frames = await _frames_until(
-            socket, lambda activities: any(a["type"] == "message" and a["from"]["role"] == "bot" for a in activities)
-        )
-        activities = [a for f in frames for a in f["activities"]]
+        # Every notice of the turn was queued to the socket before the POST answered; a marker queued
+        # after them, once read, shows that the socket has handled them all.
+        await fanout.conversation_transient(conversation_id, {"type": "event", "id": "marker"})
+        frames = await _frames_until(socket, lambda activities: activities[-1]["id"] == "marker")
+        activities = [a for f in frames for a in f["activities"]][:-1]
         assert activities[0]["id"] == sent["id"]
         kinds = [a["type"] for a in activities[1:]]
         bot_message = next(a for a in activities if a["type"] == "message" and a["from"]["role"] == "bot")
         if mode == "ok":
-            assert kinds == ["typing", "message"]
+            # Typing before the reply, or none when the echo's read already carried the reply: never after.
+            assert kinds in (["typing", "message"], ["message"]), kinds
             assert bot_message["replyToId"] == sent["id"] and bot_message["text"]
         else:
             assert bot_message["text"] == "The bot could not answer; try again."
@@ -190,5 +202,141 @@ def test_the_socket_closes_once_its_token_is_revoked_after_sending_what_changed(
         assert [a["type"] for f in frames for a in f["activities"]][-1] == "endOfConversation"
         closed = await socket.receive_output(5)
         assert closed == {"type": "websocket.close", "code": 4403}
+
+    async_to_sync(run)()
+
+
+@pytest.fixture
+def redis_layer():
+    """Production's channel layer, across processes: no in-process re-read stands in for a notice."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("set REDIS_URL: sockets on the Redis layer hear of changes only through notices")
+    layer = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}}
+    with override_settings(CHANNEL_LAYERS=layer):
+        yield
+
+
+async def _closed(socket, timeout=5):
+    """The close code once the socket closes (frames sent before it skipped)."""
+    while True:
+        message = await socket.receive_output(timeout)
+        if message["type"] == "websocket.close":
+            return message.get("code")
+
+
+def test_on_redis_a_send_over_api_v1_reaches_the_socket(directline, started, redis_layer):
+    from sessions_app.tests.apis.helpers import token_client
+
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+    client = token_client(token)
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        response = await sync_to_async(client.post)(
+            f"/api/v1/conversation/{conversation_id}/send", {"text": "sent over the other API"}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        frames = await _frames_until(socket, lambda activities: activities, timeout=3)
+        assert [a["text"] for f in frames for a in f["activities"]] == ["sent over the other API"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_on_redis_a_revoke_with_no_new_activity_closes_the_socket(directline, started, owner_client, redis_layer):
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        response = await sync_to_async(owner_client.post)(
+            f"/api/v1/conversation/{conversation_id}/session/revoke", {}, format="json"
+        )
+        assert response.status_code == 200 and response.json()["revoked"] == 1
+        assert await _closed(socket, timeout=3) == 4403
+
+    async_to_sync(run)()
+
+
+def test_the_socket_closes_when_its_token_expires(directline, started):
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+    BotSession.objects.filter(conversation_id=conversation_id).update(expires_at=timezone.now() + timedelta(seconds=2))
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        # Nothing changes in the conversation and nothing is announced: the socket's own timer closes it.
+        assert await _closed(socket, timeout=4) == 4403
+
+    async_to_sync(run)()
+
+
+def test_the_socket_survives_a_refresh_and_closes_on_a_real_revoke(directline, started):
+    from sessions_app.services.sessions import bot_session_revoke
+
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        refreshed = await sync_to_async(directline.call)("post", "tokens/refresh", token)
+        assert refreshed.status_code == 200, refreshed.content
+        new_token = refreshed.json()["token"]
+        await asyncio.sleep(1.5)  # the in-process layer's re-read, or the refresh's notice, has looked
+        status, body = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", new_token,
+            {"type": "message", "text": "show me the menu", "from": {"id": "dl-user-1"}},
+        )
+        assert status == 200, body
+        frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
+        activities = [a for f in frames for a in f["activities"]]
+        assert activities[0]["id"] == body["id"] and activities[1]["from"]["role"] == "bot"
+        # Still open after that reply's notice: the next turn arrives too.
+        status, again = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", new_token,
+            {"type": "message", "text": "where is my order", "from": {"id": "dl-user-1"}},
+        )
+        assert status == 200, again
+        frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
+        assert [a for f in frames for a in f["activities"]][0]["id"] == again["id"]
+        live = await sync_to_async(BotSession.objects.get)(conversation_id=conversation_id, revoked_at__isnull=True)
+        await sync_to_async(bot_session_revoke)(bot_session=live)
+        assert await _closed(socket, timeout=3) == 4403
+
+    async_to_sync(run)()
+
+
+def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
+    """What the review saw flake: the typing of a turn whose reply the socket has already sent."""
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        status, body = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "where is my order", "from": {"id": "dl-user-1"}},
+        )
+        assert status == 200, body
+        await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
+        late = {"type": "typing", "id": f"typing-{body['id']}", "replyToId": body["id"], "from": {"role": "bot"}}
+        await fanout.conversation_transient(conversation_id, late)
+        pending = {"type": "typing", "id": "typing-next", "replyToId": "999999", "from": {"role": "bot"}}
+        await fanout.conversation_transient(conversation_id, pending)
+        [frame] = await _frames_until(socket, lambda activities: activities)
+        assert frame["activities"] == [pending]
+        await socket.disconnect()
 
     async_to_sync(run)()
