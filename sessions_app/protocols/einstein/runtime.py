@@ -17,6 +17,7 @@ from django.db import DatabaseError, transaction
 from botportal import validation
 from botportal.asyncdb import db_phase
 from botportal.errors import Busy, InvalidInput, NotFound
+from botportal.rows import row_update
 from bots import engine
 from bots.engine import EngineReply
 from bots.models import Bot, Intent
@@ -332,7 +333,7 @@ def _state_save(state: EinsteinSession, **values) -> None:
     """One UPDATE of the sequence state (the row exists: begin, or the turn's claim, made it)."""
     for name, value in values.items():
         setattr(state, name, value)
-    state.save(update_fields=list(values))
+    row_update(state, list(values))
 
 
 async def runtime_session_continue_finish(claim: TurnClaim) -> ContinueResult:
