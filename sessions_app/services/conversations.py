@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from botportal.asyncdb import db_phase
 from botportal.errors import Conflict, DomainError
+from botportal.rows import row_update
 from bots import engine
 from bots.engine import EngineReply, Turn, llm
 from sessions_app.models import BotSession, Conversation, EndReason, Message, MessageType
@@ -414,8 +415,9 @@ async def conversation_turn_wait_claim(claim: TurnClaim) -> TurnClaim:
 
 
 async def _claim_again(claim: TurnClaim) -> TurnClaim:
-    return await db_phase(conversation_turn_claim)(conversation=Conversation(pk=claim.conversation_id),
-                                                    text=claim.text, claim=claim)
+    return await db_phase(conversation_turn_claim)(
+        conversation=Conversation(pk=claim.conversation_id), text=claim.text, claim=claim
+    )
 
 
 def conversation_exchange_stream(**kwargs) -> Iterator[str | ExchangeResult]:
@@ -610,7 +612,7 @@ def _conversation_state_save(
     if claim is not None and claim.on_finish is not None:
         claim.extra, more = claim.on_finish(conversation, claim.result)
         fields += more
-    conversation.save(update_fields=fields)
+    row_update(conversation, fields)
 
 
 def _conversation_touch(conversation: Conversation) -> None:

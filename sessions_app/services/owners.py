@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from sessions_app.access import credentials
 from sessions_app.models import ApiKey, OwnerProfile
+from sessions_app.selectors.api_keys import api_key_active_by_digest
 
 BOT_OWNER_GROUP = "Bot owners"
 CONVERSATION_REVIEWER_GROUP = "Conversation reviewers"
@@ -70,12 +71,8 @@ def api_key_authenticate(*, secret: str):
     """The owner of an active API secret, or None. One indexed lookup by digest; records the use."""
     if not credentials.is_api_secret(secret):
         return None
-    api_key = (
-        # The owner's profile too (its org id, which the Einstein runtime checks): no query of its own.
-        ApiKey.objects.select_related("owner__botportal_profile")
-        .filter(digest=credentials.digest(secret), revoked_at__isnull=True, owner__is_active=True)
-        .first()
-    )
+    # The owner's profile too (its org id, which the Einstein runtime checks): no query of its own.
+    api_key = api_key_active_by_digest(digest=credentials.digest(secret))
     if api_key is None or not credentials.digests_match(api_key.digest, secret):
         return None
     now = timezone.now()

@@ -23,7 +23,7 @@ urlpatterns = [
     path(f"{CONVERSATION}/complete", async_api_view(conversing.CompleteView), name="conversation-complete"),
     path(f"{CONVERSATION}/send", conversing.SendView.as_view(), name="conversation-send"),
     path(f"{CONVERSATION}/receive", async_api_view(conversing.ReceiveView), name="conversation-receive"),
-    path(f"{CONVERSATION}/message/list", conversing.MessageListView.as_view(), name="conversation-message-list"),
+    path(f"{CONVERSATION}/message/list", async_api_view(conversing.MessageListView), name="conversation-message-list"),
 ]
 urlpatterns += owner_urls()
 # Bot definitions as one JSON document: export and import.

@@ -17,12 +17,14 @@ from django.db import DatabaseError, transaction
 from botportal import validation
 from botportal.asyncdb import db_phase
 from botportal.errors import Busy, InvalidInput, NotFound
+from botportal.rows import row_update
 from bots import engine
 from bots.engine import EngineReply
 from bots.models import Bot, Intent
 from bots.variables import variables_validate
-from sessions_app.models import Conversation, EndReason, Message, MessageType, Origin
+from sessions_app.models import Conversation, EndReason, Message, MessageType, Origin, OwnerProfile
 from sessions_app.protocols.einstein.models import EinsteinSession
+from sessions_app.selectors.conversations import conversation_with_bot
 from sessions_app.services.conversations import (
     ExchangeResult,
     TurnClaim,
@@ -90,11 +92,11 @@ def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
     or one idle past the idle timeout (which is ended now, with reason Expiration), is not found and the
     message says that it ended."""
     pk = validation.uuid_or_none(session_id)
-    conversation = (
-        Conversation.objects.select_related("bot", STATE).filter(pk=pk, owner=owner, bot__isnull=False).first()
-        if pk
-        else None
-    )
+    # Every turn starts with this read: the hand-written lookup every turn's lock uses (its SQL written
+    # once per process), with the live-rows rule of Conversation.objects applied to the one row found.
+    conversation = conversation_with_bot(conversation_id=pk, also=(STATE,)) if pk else None
+    if conversation is not None and not _live_for(conversation, owner):
+        conversation = None
     if conversation is None or not runtime_org_id_matches(owner=owner, org_id=org_id):
         raise NotFound(f"Session '{session_id}' not found.")
     if conversation.is_idle():
@@ -102,6 +104,20 @@ def runtime_session_get(*, owner, org_id: str, session_id: str) -> Conversation:
     if conversation.ended_at is not None:
         raise NotFound(f"Session '{session_id}' has ended ({conversation.end_reason or EndReason.OTHER}).")
     return conversation
+
+
+def _live_for(conversation: Conversation, owner) -> bool:
+    """What `Conversation.objects.filter(owner=owner, bot__isnull=False)` would decide for this row (a
+    deleted bot's conversation is None already, `conversation_with_bot`): the owner's own, with a bot,
+    and the owner not deleted (their profile, loaded with the owner's API key: no query of its own)."""
+    if conversation.owner_id != owner.pk or conversation.bot is None:
+        return False
+    try:
+        profile = owner.botportal_profile
+    except OwnerProfile.DoesNotExist:
+        return True
+    # Read in the API key's statement; owner_delete marks it in the transaction that revokes the keys.
+    return profile.deleted_at is None
 
 
 # --- begin ----------------------------------------------------------------------------------------
@@ -317,7 +333,7 @@ def _state_save(state: EinsteinSession, **values) -> None:
     """One UPDATE of the sequence state (the row exists: begin, or the turn's claim, made it)."""
     for name, value in values.items():
         setattr(state, name, value)
-    state.save(update_fields=list(values))
+    row_update(state, list(values))
 
 
 async def runtime_session_continue_finish(claim: TurnClaim) -> ContinueResult:
