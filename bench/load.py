@@ -427,6 +427,8 @@ def main():
     servers = args.server.split(",")
 
     env = bench_env(args.database_url, args.port)
+    redis = env.get("CHANNEL_LAYER_URL") or env.get("REDIS_URL")
+    layer = f"Redis channel layer ({redis})" if redis else "in-process channel layer"
     recreate_database(args.database_url)
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     bases = {server: f"http://127.0.0.1:{args.port + index}" for index, server in enumerate(servers)}
@@ -458,7 +460,8 @@ def main():
         ceiling = statistics.median(r["rps"] for r in runs_by_route["ceiling"])
         print(
             f"\nbotportal load benchmark: {server_label(server, args.workers)}, wrk -t2 -c{args.connections} "
-            f"-d{args.duration}s, {args.rounds} interleaved rounds, medians"
+            f"-d{args.duration}s, {args.rounds} interleaved rounds, medians; dl-ws: {args.connections} "
+            f"conversations, {layer}"
         )
         print(f"{'route':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'target':>7}")
         for name, runs in runs_by_route.items():
