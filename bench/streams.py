@@ -213,7 +213,7 @@ async def directline_visitor(base: str, secret: str, arrived: float, tokens: int
     """One Web Chat visitor: token, conversation, socket, one message posted, the answer from the socket."""
     result = {"first": None, "typing": None, "whole": None, "ok": False, "error": ""}
     step = "connect"
-    client = socket = None
+    client = socket = post = None
     try:
         client = await RawHttp.connect(base)
         step = "tokens/generate"
@@ -274,6 +274,11 @@ async def directline_visitor(base: str, secret: str, arrived: float, tokens: int
     ) as exc:  # fmt: skip
         result["error"] = f"{step}: {type(exc).__name__}: {exc}"
     finally:
+        if post is not None and not post.done():
+            post.cancel()
+        if post is not None:  # its error, if any, is the one already reported (or moot)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await post
         if socket is not None:
             await socket.close()
         if client is not None:
