@@ -54,6 +54,9 @@ TARGETS = {  # 300 visitors, 4 s answers (40 tokens, 100 ms apart), on the 2-cor
 }
 
 
+ANSWER_TIMEOUT = 120.0  # seconds a Direct Line visitor waits for its answer on the socket after posting
+
+
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -241,8 +244,10 @@ async def directline_visitor(base: str, secret: str, arrived: float, tokens: int
         post = asyncio.create_task(client.send("POST", path, activity, token))
         text = None
         step = "answer"
+        # A socket the server stops serving without closing it would keep the visitor (and the run) waiting.
+        deadline = time.perf_counter() + ANSWER_TIMEOUT
         while text is None:
-            frame = await socket.recv()
+            frame = await asyncio.wait_for(socket.recv(), timeout=max(0.0, deadline - time.perf_counter()))
             if not frame:
                 continue
             # The backlog (the welcome) may still arrive after posting: only this turn's activities count.
@@ -388,11 +393,12 @@ def main():
 
     database = args.database_url.rsplit("/", 1)[-1]
     env = bench_env(args.database_url, args.port)
-    env.pop("CHANNEL_LAYER_URL", None)
     env.pop("REDIS_URL", None)
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
-    layer = f"Redis channel layer ({args.redis_url})" if args.redis_url else "in-process channel layer"
+    # CHANNEL_LAYER_URL, when set, is the channel layer's own Redis, as in production's settings.
+    redis = env.get("CHANNEL_LAYER_URL") or args.redis_url
+    layer = f"Redis channel layer ({redis})" if redis else "in-process channel layer"
     env.update(
         {
             "LLM_PROVIDER_NAME": "fake",
