@@ -84,8 +84,10 @@ screenshots: install-dev
 
 # Load benchmarks on PostgreSQL (127.0.0.1:5432) under gunicorn with uvicorn's worker, not part of `make test`:
 # each route against the ceiling with wrk (BENCH_ARGS="--server wsgi,asgi" compares the two servers), then
-# 300 visitors streaming answers from a fake language model at once (STREAMS_ARGS, see bench/streams.py).
+# 300 visitors streaming answers from a fake language model at once (STREAMS_ARGS, see bench/streams.py),
+# over JSONL, then over Direct Line's WebSocket (the Redis channel layer when REDIS_URL is set).
 bench: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/load.py $(BENCH_ARGS)
 	$(PY) bench/streams.py $(STREAMS_ARGS)
+	$(PY) bench/streams.py --protocol directline $(STREAMS_ARGS)

@@ -14,11 +14,17 @@ Routes, each measured in interleaved rounds (the host's speed drifts, so compare
   einstein  POST /v5.0.0/sessions/{id}/messages             API secret, increasing sequenceId per session
   dl-poll   GET  /v3/directline/conversations/{id}/activities  Direct Line token, polling after a watermark
   dl-send   POST /v3/directline/conversations/{id}/activities  Direct Line token, rotating over many conversations
+  dl-ws     a Direct Line turn over the WebSocket: as many conversations as wrk's connections, each posting a
+            message over HTTP and waiting for the bot's reply on its own streamUrl socket, then the next
+            (wrk speaks no WebSocket: an asyncio client in this process, which shares the cores with the
+            server, unlike wrk; turns/s in the req/s column, latency from the post to the reply's frame)
 
 Prints requests/s, p50 and p99 latency, errors, and each route's ratio to the ceiling (median of rounds).
 """
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -124,7 +130,7 @@ def http(method: str, url: str, body=None, headers=None) -> dict:
         return json.loads(response.read() or b"{}")
 
 
-def prepare(env: dict, base: str, sessions: int) -> dict:
+def prepare(env: dict, base: str, sessions: int, ws_conversations: int) -> dict:
     """Owner, public bot, conversations and tokens, made through the API itself."""
     out = subprocess.run(
         [PY, "manage.py", "createapikey", f"bench{secrets.token_hex(4)}", "--create-user"],
@@ -166,6 +172,7 @@ def prepare(env: dict, base: str, sessions: int) -> dict:
     for index in range(5):  # a conversation with a few turns, polled after its first message
         http("POST", f"{base}/v3/directline/conversations/{polled['conversationId']}/activities",
              {"type": "message", "text": f"q{index}", "from": {"id": "bench"}}, polled_bearer)
+    websocket = [http("POST", f"{base}/v3/directline/tokens/generate", {}, dl_secret) for _ in range(ws_conversations)]
     polled_watermark = http(
         "GET", f"{base}/v3/directline/conversations/{polled['conversationId']}/activities", headers=polled_bearer
     )["watermark"]
@@ -178,6 +185,7 @@ def prepare(env: dict, base: str, sessions: int) -> dict:
         "einstein": einstein,
         "directline": [(item["conversationId"], item["token"]) for item in directline],
         "dl-poll": (polled["conversationId"], polled["token"], polled_watermark),
+        "dl-ws": [(item["conversationId"], item["token"]) for item in websocket],
     }
 
 
@@ -237,6 +245,97 @@ def run_wrk(base: str, script: str, duration: int, connections: int) -> dict:
         "p99": latency(99),
         "errors": errors,
     }
+
+
+async def _websocket_turns(base: str, streams: list[tuple[str, str, str]], duration: int, watermarks: dict) -> dict:
+    """Turns for `duration` s, one conversation per (id, token, streamUrl), each turn posted over HTTP
+    and finished when the bot's reply (an activity replying to the posted id) arrives on the socket."""
+    import websockets
+    from streams import RawHttp  # bench/streams.py imports this module: imported when used
+
+    latencies, errors = [], 0
+    opened = await asyncio.gather(
+        *(websockets.connect(url, compression=None, open_timeout=60, max_size=2**24) for _, _, url in streams)
+    )
+    clients = await asyncio.gather(*(RawHttp.connect(base) for _ in streams))
+
+    async def read(socket, conversation_id, replied: set, arrived: asyncio.Event):
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for frame in socket:
+                if not frame:
+                    continue
+                data = json.loads(frame)
+                if data.get("watermark"):
+                    watermarks[conversation_id] = data["watermark"]
+                for activity in data.get("activities", []):
+                    if activity.get("replyToId") and activity.get("from", {}).get("role") == "bot":
+                        replied.add(activity["replyToId"])
+                arrived.set()
+
+    async def converse(client, socket, conversation_id, token, deadline):
+        nonlocal errors
+        replied, arrived = set(), asyncio.Event()
+        reader = asyncio.create_task(read(socket, conversation_id, replied, arrived))
+        path = f"/v3/directline/conversations/{conversation_id}/activities"
+        headers = {"Authorization": f"Bearer {token}"}
+        activity = {"type": "message", "text": "Where is my order?", "from": {"id": "bench"}}
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    status, response = await client.send("POST", path, activity, headers)
+                    body = await client.body(response)
+                    if status != 200:
+                        errors += 1
+                        continue
+                    posted = json.loads(body)["id"]
+                    while posted not in replied:
+                        arrived.clear()
+                        await asyncio.wait_for(arrived.wait(), timeout=30)
+                except (OSError, TimeoutError, ValueError, KeyError, asyncio.IncompleteReadError):
+                    errors += 1
+                    return
+                if time.perf_counter() <= deadline:
+                    latencies.append(time.perf_counter() - started)
+        finally:
+            reader.cancel()
+
+    deadline = time.perf_counter() + duration
+    try:
+        await asyncio.gather(
+            *(
+                converse(client, socket, conversation_id, token, deadline)
+                for client, socket, (conversation_id, token, _) in zip(clients, opened, streams, strict=True)
+            )
+        )
+    finally:
+        for socket in opened:
+            await socket.close()
+        for client in clients:
+            await client.close()
+    latencies.sort()
+
+    def latency(fraction):
+        return latencies[min(len(latencies) - 1, round(fraction * (len(latencies) - 1)))] * 1000 if latencies else 0.0
+
+    return {"rps": len(latencies) / duration, "p50": latency(0.5), "p99": latency(0.99), "errors": errors}
+
+
+def run_websocket_turns(base: str, conversations: list[tuple[str, str]], duration: int, watermarks: dict) -> dict:
+    """One measurement of `dl-ws`: fresh stream URLs first (their credential lasts a minute), each after
+    the watermark its conversation's socket reached last time (no replayed backlog)."""
+    streams = []
+    for conversation_id, token in conversations:
+        watermark = watermarks.get(conversation_id)
+        query = f"?watermark={watermark}" if watermark else ""
+        bearer = {"Authorization": f"Bearer {token}"}
+        started = http("GET", f"{base}/v3/directline/conversations/{conversation_id}{query}", headers=bearer)
+        streams.append((conversation_id, token, started["streamUrl"]))
+    try:  # the client's own loop costs less CPU on uvloop (installed with uvicorn[standard])
+        from uvloop import run as event_loop_run
+    except ImportError:
+        event_loop_run = asyncio.run
+    return event_loop_run(_websocket_turns(base, streams, duration, watermarks))
 
 
 def scripts_for(data: dict) -> dict:
@@ -329,6 +428,8 @@ def main():
     servers = args.server.split(",")
 
     env = bench_env(args.database_url, args.port)
+    redis = env.get("CHANNEL_LAYER_URL") or env.get("REDIS_URL")
+    layer = f"Redis channel layer ({redis})" if redis else "in-process channel layer"
     recreate_database(args.database_url)
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     bases = {server: f"http://127.0.0.1:{args.port + index}" for index, server in enumerate(servers)}
@@ -337,12 +438,18 @@ def main():
         for index, server in enumerate(servers):
             processes[server] = start_server(server, env, args.port + index, args.workers)
         # One set of rows serves every server: they share the database.
-        scripts = scripts_for(prepare(env, bases[servers[0]], args.sessions))
-        results = {server: {name: [] for name in scripts} for server in servers}
+        data = prepare(env, bases[servers[0]], args.sessions, args.connections)
+        scripts = scripts_for(data)
+        results = {server: {name: [] for name in [*scripts, "dl-ws"]} for server in servers}
+        watermarks = {}
         for round_number in range(args.rounds):
             for name, script in scripts.items():
                 for server in servers:
                     results[server][name].append(run_wrk(bases[server], script, args.duration, args.connections))
+            for server in servers:
+                results[server]["dl-ws"].append(
+                    run_websocket_turns(bases[server], data["dl-ws"], args.duration, watermarks)
+                )
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         for process in processes.values():
@@ -354,7 +461,8 @@ def main():
         ceiling = statistics.median(r["rps"] for r in runs_by_route["ceiling"])
         print(
             f"\nbotportal load benchmark: {server_label(server, args.workers)}, wrk -t2 -c{args.connections} "
-            f"-d{args.duration}s, {args.rounds} interleaved rounds, medians"
+            f"-d{args.duration}s, {args.rounds} interleaved rounds, medians; dl-ws: {args.connections} "
+            f"conversations, {layer}"
         )
         print(f"{'route':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'target':>7}")
         for name, runs in runs_by_route.items():
@@ -372,7 +480,7 @@ def main():
         first, *others = servers
         for other in others:
             print(f"\n{other} req/s against {first}, same route, same run:")
-            for name in scripts:
+            for name in results[first]:
                 print(f"{name:<10} {medians[other, name] / medians[first, name]:>6.2f}")
 
 

@@ -3,14 +3,22 @@
     make bench                                   # runs bench/load.py, then this
     .venv/bin/python bench/streams.py --visitors 300 --tokens 40 --interval 0.1
     .venv/bin/python bench/streams.py --server wsgi          # the earlier deployment, gunicorn sync workers
+    .venv/bin/python bench/streams.py --protocol directline  # the same answers over Direct Line's WebSocket
 
 Each visitor opens a session with a public bot whose model is served by bench/fake_upstream.py (an
 OpenAI-compatible upstream streaming `--tokens` tokens `--interval` s apart, in a process of its own)
 and streams one answer over JSONL (`POST /api/v1/conversation/{id}/complete`, `Accept: application/jsonl`).
+With `--protocol directline`, each visitor does what Web Chat does with a token from its site's back end:
+the token (`POST /v3/directline/tokens/generate` with the bot's secret), the conversation started with it
+(`POST /v3/directline/conversations`), its `streamUrl` opened as a WebSocket, one message activity posted
+over HTTP, and the answer read from the socket (a typing activity when the answer begins, then the
+bot's message). With REDIS_URL set, the server uses the Redis channel layer as production does.
+
 Meanwhile one more client creates plain sessions one after another, and the database's connections are
 sampled from pg_stat_activity. botportal runs on PostgreSQL with `DEBUG=false` and throttles lifted.
 
-Prints: visitors, wall time, time to the first token event and to the whole answer (p50/p95, from the
+Prints: visitors, wall time, time to the first token event (Direct Line: the first frame after posting,
+the echo, and the typing activity) and to the whole answer (p50/p95, from the
 visitor's arrival), answers whole, the upstream calls in flight at most, the plain session create's
 latency meanwhile, and the database connections at most; then each target, met or MISSED.
 """
@@ -27,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import PY, ROOT, SYNC_WORKERS, bench_env, http, recreate_database, server_label, start_server, stop_server  # noqa: E402
@@ -43,6 +52,9 @@ TARGETS = {  # 300 visitors, 4 s answers (40 tokens, 100 ms apart), on the 2-cor
     "plain_p95": 2.0,
     "connections": 50,
 }
+
+
+ANSWER_TIMEOUT = 120.0  # seconds a Direct Line visitor waits for its answer on the socket after posting
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -90,6 +102,13 @@ def prepare(env: dict, base: str, source: Path) -> str:
     owner = {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
     bot = {"name": "Streaming bench bot", "visibility": "public", "model": "fake/bench", "backstory": "Be brief."}
     return http("POST", f"{base}/api/v1/bot/create", bot, owner)["id"]
+
+
+def directline_secret(env: dict, source: Path, bot_id: str) -> str:
+    out = subprocess.run(
+        [PY, "manage.py", "directlinesecret", bot_id], cwd=source, env=env, capture_output=True, text=True, check=True
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
 
 
 class RawHttp:
@@ -193,6 +212,85 @@ async def visitor(base: str, bot_id: str, arrived: float, tokens: int) -> dict:
     return result
 
 
+async def directline_visitor(base: str, secret: str, arrived: float, tokens: int) -> dict:
+    """One Web Chat visitor: token, conversation, socket, one message posted, the answer from the socket."""
+    result = {"first": None, "typing": None, "whole": None, "ok": False, "error": ""}
+    step = "connect"
+    client = socket = post = None
+    try:
+        client = await RawHttp.connect(base)
+        step = "tokens/generate"
+        status, headers = await client.send(
+            "POST", "/v3/directline/tokens/generate", {}, {"Authorization": f"Bearer {secret}"}
+        )
+        body = await client.body(headers)
+        if status != 200:
+            result["error"] = f"{step}: HTTP {status}: {body[:200]!r}"
+            return result
+        token = {"Authorization": f"Bearer {json.loads(body)['token']}"}
+        step = "conversations"
+        status, headers = await client.send("POST", "/v3/directline/conversations", {}, token)
+        body = await client.body(headers)
+        if status not in (200, 201):
+            result["error"] = f"{step}: HTTP {status}: {body[:200]!r}"
+            return result
+        started = json.loads(body)
+        step = "stream"
+        # No Origin header, as Node clients; no compression: the frames are small and the client's CPU counts.
+        socket = await websockets.connect(started["streamUrl"], compression=None, open_timeout=300, max_size=2**22)
+        step = "post"
+        path = f"/v3/directline/conversations/{started['conversationId']}/activities"
+        activity = {"type": "message", "text": "Where is my order?", "from": {"id": "visitor"}}
+        post = asyncio.create_task(client.send("POST", path, activity, token))
+        text = None
+        step = "answer"
+        # A socket the server stops serving without closing it would keep the visitor (and the run) waiting.
+        deadline = time.perf_counter() + ANSWER_TIMEOUT
+        while text is None:
+            frame = await asyncio.wait_for(socket.recv(), timeout=max(0.0, deadline - time.perf_counter()))
+            if not frame:
+                continue
+            # The backlog (the welcome) may still arrive after posting: only this turn's activities count.
+            mine = [
+                a for a in json.loads(frame).get("activities", [])
+                if a.get("from", {}).get("role") == "user" or a.get("replyToId")
+            ]  # fmt: skip
+            if not mine:
+                continue
+            now = time.perf_counter()
+            if result["first"] is None:
+                result["first"] = now - arrived
+            for item in mine:
+                if item.get("type") == "typing" and result["typing"] is None:
+                    result["typing"] = now - arrived
+                elif item.get("type") == "message" and item.get("replyToId"):
+                    text = item.get("text") or ""
+        result["whole"] = time.perf_counter() - arrived
+        status, headers = await post
+        body = await client.body(headers)
+        if status != 200:
+            result["error"] = f"post: HTTP {status}: {body[:200]!r}"
+        result["ok"] = not result["error"] and text.split() == ["tok"] * tokens
+        if not result["ok"] and not result["error"]:
+            result["error"] = f"answer not whole: text {text!r:.80}"
+    except (
+        OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, KeyError,
+        ValueError, websockets.WebSocketException,
+    ) as exc:  # fmt: skip
+        result["error"] = f"{step}: {type(exc).__name__}: {exc}"
+    finally:
+        if post is not None and not post.done():
+            post.cancel()
+        if post is not None:  # its error, if any, is the one already reported (or moot)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await post
+        if socket is not None:
+            await socket.close()
+        if client is not None:
+            await client.close()
+    return result
+
+
 async def plain_creates(base: str, bot_id: str, done: asyncio.Event) -> list[float]:
     """Session creates one after another (a visitor of any bot) while the streams run."""
     latencies = []
@@ -228,10 +326,10 @@ async def sample_connections(database: str, done: asyncio.Event) -> tuple[int, f
     return peak, sum(last_cpu[pid] - first_cpu[pid] for pid in last_cpu)
 
 
-async def warm_up(base: str, bot_id: str, processes: int, tokens: int) -> None:
+async def warm_up(one_visitor, processes: int) -> None:
     """A turn or two through every server process first: its first turn loads the engine (seconds)."""
     started = time.perf_counter()
-    warm = await asyncio.gather(*(visitor(base, bot_id, started, tokens) for _ in range(2 * processes)))
+    warm = await asyncio.gather(*(one_visitor(started) for _ in range(2 * processes)))
     failed = [r["error"] for r in warm if not r["ok"]]
     print(f"warm-up: {len(warm)} visitors in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     if failed:
@@ -239,9 +337,9 @@ async def warm_up(base: str, bot_id: str, processes: int, tokens: int) -> None:
 
 
 async def run(
-    base: str, bot_id: str, visitors: int, tokens: int, database: str, processes: int, upstream: str, pids: dict
+    base: str, bot_id: str, visitors: int, database: str, processes: int, upstream: str, pids: dict, one_visitor
 ) -> dict:
-    await warm_up(base, bot_id, processes, tokens)
+    await warm_up(one_visitor, processes)
     # CPU of the measured visitors only (the warm-up loads the engine): the server's, and the bench's own
     # client and fake upstream's, which share the machine's cores with it.
     cpu_before = {name: cpu_seconds(pid, name != "client") for name, pid in pids.items()}
@@ -249,10 +347,11 @@ async def run(
     done = asyncio.Event()
     sampler = asyncio.create_task(sample_connections(database, done))
     await asyncio.sleep(0.2)
-    # A connection of its own per visitor (a browser's), session create then complete on it.
+    # A connection of its own per visitor (a browser's): session create then complete on it, or Direct
+    # Line's token, conversation and post on it beside the socket.
     prober = asyncio.create_task(plain_creates(base, bot_id, done))
     arrived = time.perf_counter()
-    results = await asyncio.gather(*(visitor(base, bot_id, arrived, tokens) for _ in range(visitors)))
+    results = await asyncio.gather(*(one_visitor(arrived) for _ in range(visitors)))
     wall = time.perf_counter() - arrived
     done.set()
     plain = await prober
@@ -265,6 +364,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/botportal_bench")
     parser.add_argument("--server", choices=["asgi", "wsgi"], default="asgi")
+    parser.add_argument(
+        "--protocol",
+        choices=["chatbotkit", "directline"],
+        default="chatbotkit",
+        help="chatbotkit: JSONL over /api/v1 complete; directline: Direct Line's WebSocket (needs asgi)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="the server's Redis (channel layer, cache) as in production; default REDIS_URL, none: in-process",
+    )
     parser.add_argument("--workers", type=int, default=None, help="as bench/load.py")
     parser.add_argument("--port", type=int, default=8077)
     parser.add_argument("--upstream-port", type=int, default=8078)
@@ -278,9 +388,17 @@ def main():
         help="serve botportal from this tree instead (e.g. an earlier version: `git archive REV | tar -x -C DIR`)",
     )
     args = parser.parse_args()
+    if args.protocol == "directline" and args.server != "asgi":
+        parser.error("Direct Line's WebSocket needs the ASGI server")
 
     database = args.database_url.rsplit("/", 1)[-1]
     env = bench_env(args.database_url, args.port)
+    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    # CHANNEL_LAYER_URL, when set, is the channel layer's own Redis, as in production's settings.
+    redis = env.get("CHANNEL_LAYER_URL") or args.redis_url
+    layer = f"Redis channel layer ({redis})" if redis else "in-process channel layer"
     env.update(
         {
             "LLM_PROVIDER_NAME": "fake",
@@ -302,8 +420,18 @@ def main():
         )
         upstream_url = f"http://127.0.0.1:{args.upstream_port}"
         pids = {"server": server.pid, "upstream": upstream.pid, "client": os.getpid()}
+        if args.protocol == "directline":
+            secret = directline_secret(env, args.source, bot_id)
+
+            def one_visitor(arrived):
+                return directline_visitor(base, secret, arrived, args.tokens)
+        else:
+
+            def one_visitor(arrived):
+                return visitor(base, bot_id, arrived, args.tokens)
+
         measured = event_loop_run(
-            run(base, bot_id, args.visitors, args.tokens, database, processes, upstream_url, pids)
+            run(base, bot_id, args.visitors, database, processes, upstream_url, pids, one_visitor)
         )
         stats = http("GET", f"{upstream_url}/stats")
     finally:
@@ -315,20 +443,38 @@ def main():
     results = measured["results"]
     whole = [r["whole"] for r in results if r["ok"]]
     first = [r["first"] for r in results if r["first"] is not None]
+    typing = [r["typing"] for r in results if r.get("typing") is not None]
     failures = [r["error"] for r in results if not r["ok"]]
     plain = measured["plain"]
     cpu = measured["cpu"]
     answer = args.tokens * args.interval
+    over = {
+        "chatbotkit": "JSONL over /api/v1 complete",
+        "directline": f"Direct Line over its WebSocket, {layer}",
+    }[args.protocol]
     print(
         f"\nbotportal streaming benchmark: {server_label(args.server, args.workers)} serving {args.source}, "
-        f"{args.visitors} visitors at "
+        f"{over}, {args.visitors} visitors at "
         f"once, answers of {args.tokens} tokens {args.interval * 1000:.0f} ms apart ({answer:.1f} s)"
     )
     rows = [
         ("visitors", f"{args.visitors}"),
         ("answers whole", f"{len(whole)}"),
         ("wall time (all answered)", f"{measured['wall']:.1f} s"),
-        ("first token, p50 / p95", f"{percentile(first, 0.5):.2f} s / {percentile(first, 0.95):.2f} s"),
+        (
+            "first token, p50 / p95" if args.protocol == "chatbotkit" else "first frame after posting, p50 / p95",
+            f"{percentile(first, 0.5):.2f} s / {percentile(first, 0.95):.2f} s",
+        ),
+        *(
+            [
+                (
+                    "typing (answer begun), p50 / p95",
+                    f"{percentile(typing, 0.5):.2f} s / {percentile(typing, 0.95):.2f} s",
+                )
+            ]
+            if args.protocol == "directline"
+            else []
+        ),
         ("whole answer, p50 / p95", f"{percentile(whole, 0.5):.2f} s / {percentile(whole, 0.95):.2f} s"),
         ("upstream calls in flight at most", f"{stats['max_in_flight']} (of {stats['requests']} calls)"),
         (

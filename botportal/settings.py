@@ -235,8 +235,17 @@ CORS_URLS_REGEX = r"^/(api/)?v1/.*$"
 # A conversation's activities reach a socket held by any web process: through Redis when REDIS_URL is
 # set, otherwise (the embedded default, one process) through an in-process layer.
 _channels_redis = env.str("CHANNEL_LAYER_URL", default=env.str("REDIS_URL", default=""))
+# Each socket's receive waits in Redis for up to 5 s (channels_redis's BZPOPMIN), so the client's read
+# timeout must be longer than that (redis-py's default, 5 s, races it and kills the socket's handler);
+# and a process holding hundreds of sockets borrows as many connections at once when they join their
+# groups (redis-py's default pool, 100, refuses the next one instead of waiting).
+_channel_layer_host = {
+    "address": _channels_redis,
+    "socket_timeout": env.int("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15),
+    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+}
 CHANNEL_LAYERS = {
-    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_channels_redis]}}
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_channel_layer_host]}}
     if _channels_redis
     else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 }
