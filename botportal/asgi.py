@@ -9,6 +9,7 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402 (after the settings module is chosen and apps are loaded)
 
+from botportal.background import background_drain  # noqa: E402
 from botportal.middleware import declared_body_length  # noqa: E402
 
 
@@ -85,6 +86,25 @@ class RequestThreadsReused:
                 executor.shutdown(wait=False)
 
 
+class BackgroundDrainedAtShutdown:
+    """The ASGI lifespan: at a graceful shutdown, after the server has let its requests finish, the work
+    they left running (botportal.background) gets `drain_seconds` more, so that a turn in progress
+    stores its reply rather than being cut off."""
+
+    def __init__(self, drain_seconds: float):
+        self.drain_seconds = drain_seconds
+
+    async def __call__(self, scope, receive, send):
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await background_drain(self.drain_seconds)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from botportal.api.protocols import websocket_urlpatterns  # noqa: E402
@@ -96,5 +116,6 @@ application = ProtocolTypeRouter(
     {
         "http": RequestThreadsReused(OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"])),
         "websocket": URLRouter(websocket_urlpatterns()),
+        "lifespan": BackgroundDrainedAtShutdown(settings.BOTPORTAL["BACKGROUND_DRAIN_SECONDS"]),
     }
 )

@@ -35,8 +35,13 @@ def _under_sync_caller() -> bool:
     """Whether this coroutine runs for a sync thread blocked in async_to_sync (a WSGI worker, the test
     client, a management command): its phases then belong on that thread, with its connection and its
     transaction, as the sync code around them expects."""
-    if THREAD_SENSITIVE:
-        return True
+    return THREAD_SENSITIVE or loop_ends_with_request()
+
+
+def loop_ends_with_request() -> bool:
+    """Whether the event loop running this coroutine is a sync caller's, made for this call alone and
+    closed with it (a WSGI worker's, the test client's): work meant to outlive the request must then
+    be done within it."""
     sync_server = _sync_server.get()
     if sync_server is not None:
         return sync_server

@@ -244,10 +244,17 @@ _channel_layer_host = {
     "socket_timeout": env.int("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15),
     "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
 }
+# All sockets of a process share one Redis queue, and channels_redis drops (logging at INFO only) what
+# is sent to a queue past `capacity` (100 by default): a burst of notices to a few hundred sockets
+# would lose some. Notices are small; the database look (directline/fanout.py) covers any still lost.
+_channel_layer_capacity = env.int("CHANNEL_LAYER_CAPACITY", default=10_000)
 CHANNEL_LAYERS = {
-    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_channel_layer_host]}}
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [_channel_layer_host], "capacity": _channel_layer_capacity},
+    }
     if _channels_redis
-    else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    else {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": _channel_layer_capacity}}
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -290,6 +297,9 @@ BOTPORTAL = {
     "PRUNE_BATCH_SIZE": env.int("BOTPORTAL_PRUNE_BATCH_SIZE", default=5000),
     "MAX_BODY_BYTES": env.int("BOTPORTAL_MAX_BODY_BYTES", default=256 * 1024),
     "MAX_MESSAGE_CHARS": env.int("BOTPORTAL_MAX_MESSAGE_CHARS", default=10000),
+    # At a graceful shutdown, turns still answering (a Direct Line post's reply goes on after its answer)
+    # get this long to store their replies: inside gunicorn's graceful_timeout (30 s).
+    "BACKGROUND_DRAIN_SECONDS": env.float("BOTPORTAL_BACKGROUND_DRAIN_SECONDS", default=25.0),
     # Region assumed for contact phone numbers written without a country code (e.g. "US"); none: required.
     "PHONE_DEFAULT_REGION": env.str("BOTPORTAL_PHONE_DEFAULT_REGION", default=None),
 }

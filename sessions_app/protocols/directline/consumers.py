@@ -14,7 +14,6 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from bots.models import Bot
 from sessions_app.models import BotSession, Conversation
 
 from . import activities as rendering
+from . import fanout
 from .access import origin_check
 from .fanout import group_name
 from .services import STATE
@@ -33,9 +33,6 @@ logger = logging.getLogger(__name__)
 
 # Close codes in the application range: the client reconnects (with a fresh stream URL) or gives up.
 CLOSE_FORBIDDEN = 4403
-# An in-process layer (the embedded default) reaches only the sockets of its own process, and `make run`
-# serves several: such a socket also reads its conversation again this often.
-IN_PROCESS_REREAD_SECONDS = 1.0
 WATCH_MARGIN_SECONDS = 0.05
 
 
@@ -99,10 +96,12 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.conversation = None
         self.watermark = None
-        self.reread = None
         self.watch = None
         self.closed = False
         self.answered = set()  # the user messages whose bot reply this socket has sent
+        self.reading = asyncio.Lock()
+        self.read_wanted = False
+        self.reads = set()
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         credential = (query.get("t") or [""])[0]
@@ -114,33 +113,43 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         self.conversation, self.issued_first_at = opened
         self.watermark = rendering.watermark_parse((query.get("watermark") or [None])[0])
         self.group = group_name(self.conversation.pk)
-        # Joined before the backlog is read: a change made meanwhile is then read once, never missed.
+        # Followed before the backlog is read: a change made meanwhile is then read once, never missed.
+        fanout.followers.add(self.conversation.pk, self)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.activities_changed({})
+        async with self.reading:
+            await self._read()
         if self.closed:
             return
         # Closed at the line's end even when nothing else happens: its expiry, its idle timeout.
         self.watch = asyncio.ensure_future(self._watch())
-        if isinstance(self.channel_layer, InMemoryChannelLayer):
-            self.reread = asyncio.ensure_future(self._reread())
 
     async def disconnect(self, code):
         self.closed = True
-        for task in (self.reread, self.watch):
+        for task in (self.watch, *self.reads):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if self.conversation is not None:
+            fanout.followers.discard(self.conversation.pk, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def _reread(self):
-        while not self.closed:
-            await asyncio.sleep(IN_PROCESS_REREAD_SECONDS)
+    def wake(self):
+        """Read the conversation again, soon: notices that arrive while a read waits join it."""
+        if self.closed or self.read_wanted:
+            return
+        self.read_wanted = True
+        task = asyncio.ensure_future(self._read_when_free())
+        self.reads.add(task)
+        task.add_done_callback(self.reads.discard)
+
+    async def _read_when_free(self):
+        async with self.reading:
+            self.read_wanted = False  # a notice from now on wants a read after this one
             try:
-                await self.activities_changed({})
-            except Exception:  # noqa: BLE001 (the next read tries again)
+                await self._read()
+            except Exception:  # noqa: BLE001 (the next notice, or the next look, reads again)
                 logger.warning("could not read a Direct Line conversation again", exc_info=True)
 
     async def _watch(self):
@@ -152,7 +161,8 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
                 await asyncio.sleep(wait + WATCH_MARGIN_SECONDS)
                 continue
             try:
-                await self.activities_changed({})
+                async with self.reading:
+                    await self._read()
             except Exception:  # noqa: BLE001 (read again)
                 logger.warning("could not check a Direct Line stream's token", exc_info=True)
                 await asyncio.sleep(1)
@@ -161,6 +171,11 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         """Keep-alives (empty frames) and anything else a client sends: activities are posted over HTTP."""
 
     async def activities_changed(self, event):
+        """A notice through the channel layer; this process's own were delivered without it."""
+        if event.get("from") != fanout.process_name():
+            self.wake()
+
+    async def _read(self):
         # The token line is checked before anything is sent: a socket outlives neither its token's
         # revocation nor its expiry. What was stored before the line ended is still sent (an ending
         # conversation's last words), nothing after.

@@ -1,64 +1,221 @@
-"""A conversation's news reaches every socket that follows it, in whichever web process it is held:
-through the channel layer (Redis in production, in-process on the embedded default).
+"""A conversation's news reaches every socket that follows it, in whichever web process it is held.
 
-Sockets re-read the conversation's messages after their own watermark on `changed`, so a missed or
-repeated notice costs nothing; `transient` carries an activity that is never stored (typing)."""
+Three paths, each enough on its own to deliver eventually, together fast:
+- this process's sockets are woken at once (`Followers`), from whichever thread committed the change;
+- other processes' sockets hear of it through the channel layer (Redis in production), sent from a
+  thread of its own so that no request waits on Redis;
+- every second, each process asks the database which of its followed conversations changed (two
+  statements for all of its sockets), so a notice lost on the way (a full channel, a layer down, a change made by
+  a process without a layer) costs at most that second.
+
+A socket re-reads its conversation's messages after its own watermark when woken, so a missed or
+repeated notice costs nothing but a read; `transient` carries an activity that is never stored (typing)."""
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket as sockets
+import threading
+import uuid
+from collections import defaultdict
+from datetime import timedelta
 
-from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from botportal.asyncdb import db_phase
+from sessions_app.models import BotSession, Conversation, Message
 
 logger = logging.getLogger(__name__)
+
+WATCH_SECONDS = 1.0
+# A token revoked this long before a look is still reported by it: the looks overlap, none is missed.
+REVOKED_OVERLAP = timedelta(seconds=2)
+WATCH_CHUNK = 1000
+# A notice for other processes gives up after this long (the database look delivers it anyway).
+NOTICE_TIMEOUT_SECONDS = 2.0
+# Notices on their way to the layer at most; past that they are dropped (the look delivers them).
+NOTICES_PENDING_MAX = 10_000
+
+
+# Names this process in the notices it sends: its own sockets were woken already and skip them.
+_BOOT = uuid.uuid4().hex
+
+
+def process_name() -> str:
+    return f"{sockets.gethostname()}:{os.getpid()}:{_BOOT}"
 
 
 def group_name(conversation_id) -> str:
     return f"directline.{conversation_id}"
 
 
-async def _send(conversation_id, message: dict) -> None:
+def _remote_layer():
+    """The channel layer when it reaches other processes, else None."""
+    layer = get_channel_layer()
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return None
+    return layer
+
+
+async def conversation_transient(conversation_id, activity: dict) -> None:
+    """An activity that is never stored (typing, a failed answer's notice) to every socket of the
+    conversation, on the event loop of the caller (a view's)."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        await layer.group_send(group_name(conversation_id), message)
-    except Exception:  # noqa: BLE001 (a layer down must not fail the turn: pollers still read it)
-        logger.warning("could not notify the sockets of conversation %s", conversation_id, exc_info=True)
+        await layer.group_send(group_name(conversation_id), {"type": "activities.transient", "activity": activity})
+    except Exception:  # noqa: BLE001 (a layer down must not fail the turn: the stored reply still arrives)
+        logger.warning("could not send an activity to the sockets of conversation %s", conversation_id, exc_info=True)
 
 
-async def conversation_changed(conversation_id) -> None:
-    await _send(conversation_id, {"type": "activities.changed"})
+def _changed_conversations(conversation_ids, seen: dict, revoked_after) -> tuple[set, dict]:
+    """Which of `conversation_ids` changed since `seen` (id -> what was seen), in one phase of two
+    statements per thousand: a message stored (its key), a turn over or an end (the row's own times), a
+    token revoked (its time), or the conversation gone (purged). Also what is seen now."""
+    now_seen = {}
+    revoked = set()
+    for start in range(0, len(conversation_ids), WATCH_CHUNK):
+        chunk = conversation_ids[start : start + WATCH_CHUNK]
+        last_message = Message.all_objects.filter(conversation=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+        rows = (
+            Conversation.all_objects.filter(pk__in=chunk)
+            .annotate(last_message=Subquery(last_message))
+            .values_list("pk", "updated_at", "ended_at", "last_message")
+        )
+        for pk, *marks in rows:
+            now_seen[str(pk)] = tuple(marks)
+        revoked.update(
+            str(pk)
+            for pk in BotSession.all_objects.filter(conversation_id__in=chunk, revoked_at__gte=revoked_after)
+            .values_list("conversation_id", flat=True)
+            .distinct()
+        )
+    changed = {pk for pk in conversation_ids if seen.get(pk) != now_seen.get(pk)} | revoked
+    return changed, now_seen
 
 
-async def conversation_transient(conversation_id, activity: dict) -> None:
-    await _send(conversation_id, {"type": "activities.transient", "activity": activity})
+class Followers:
+    """This process's sockets, by the conversation they follow, on the event loop that serves them."""
+
+    def __init__(self):
+        self.loop = None
+        self.sockets: dict[str, set] = defaultdict(set)
+        self.seen: dict[str, tuple] = {}
+        self.watcher = None
+
+    def _bind(self):
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:
+            # A new event loop (a test's): the sockets of the old one went with it.
+            self.loop, self.sockets, self.seen, self.watcher = loop, defaultdict(set), {}, None
+
+    def add(self, conversation_id, socket) -> None:
+        self._bind()
+        self.sockets[str(conversation_id)].add(socket)
+        if self.watcher is None or self.watcher.done():
+            self.watcher = asyncio.ensure_future(self._watch())
+
+    def discard(self, conversation_id, socket) -> None:
+        if self.loop is not asyncio.get_running_loop():
+            return
+        key = str(conversation_id)
+        followers = self.sockets.get(key)
+        if followers is not None:
+            followers.discard(socket)
+            if not followers:
+                del self.sockets[key]
+                self.seen.pop(key, None)
+
+    def wake(self, conversation_ids) -> None:
+        """On the loop: every socket of these conversations reads them again."""
+        for conversation_id in conversation_ids:
+            for socket in list(self.sockets.get(str(conversation_id), ())):
+                socket.wake()
+
+    def wake_from_any_thread(self, conversation_ids) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self.wake, list(conversation_ids))
+
+    async def _watch(self):
+        revoked_after = timezone.now() - REVOKED_OVERLAP
+        while self.sockets:
+            await asyncio.sleep(WATCH_SECONDS)
+            followed = list(self.sockets)
+            if not followed:
+                break
+            looked_at = timezone.now()
+            try:
+                changed, now_seen = await db_phase(_changed_conversations)(followed, self.seen, revoked_after)
+            except Exception:  # noqa: BLE001 (the next look tries again)
+                logger.warning("could not look for changes of the followed conversations", exc_info=True)
+                continue
+            revoked_after = looked_at - REVOKED_OVERLAP
+            self.seen = {pk: now_seen[pk] for pk in followed if pk in now_seen and pk in self.sockets}
+            self.wake(changed)
 
 
-# A notice from the core is sent while its caller waits (after its commit): bounded, so that a layer
-# that does not answer delays a request by this much at most.
-NOTICE_TIMEOUT_SECONDS = 2.0
+followers = Followers()
+
+
+class _Publisher:
+    """Notices to the channel layer for the other processes, sent on an event loop of this process's own
+    thread: a request (or a task) that commits hands its notice over and goes on."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.loop = None
+        self.pid = None
+        self.pending = 0
+
+    def _running_loop(self):
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():  # a forked worker starts its own
+                self.pid = os.getpid()
+                self.loop = asyncio.new_event_loop()
+                threading.Thread(target=self.loop.run_forever, name="directline-notices", daemon=True).start()
+            return self.loop
+
+    def publish(self, layer, conversation_ids) -> None:
+        with self.lock:
+            if self.pending >= NOTICES_PENDING_MAX:
+                logger.warning("too many notices waiting for the channel layer: conversations %s", conversation_ids)
+                return
+            self.pending += 1
+        asyncio.run_coroutine_threadsafe(self._send(layer, conversation_ids), self._running_loop())
+
+    async def _send(self, layer, conversation_ids):
+        notice = {"type": "activities.changed", "from": process_name()}
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        layer.group_send(group_name(conversation_id), notice)
+                        for conversation_id in conversation_ids
+                    )
+                ),
+                NOTICE_TIMEOUT_SECONDS,
+            )
+        except Exception:  # noqa: BLE001 (the other processes' looks deliver it)
+            logger.warning("the channel layer did not take the notice of conversations %s", conversation_ids)
+        finally:
+            with self.lock:
+                self.pending -= 1
+
+
+publisher = _Publisher()
 
 
 def conversation_changed_received(sender, conversation_ids, **kwargs) -> None:
     """The core's `conversation_changed` (a message stored, a turn over, an end, a revoke, by any path):
-    every socket of those conversations reads them again and checks its token.
-
-    Only for a layer that reaches other processes (Redis): an in-process layer's sockets re-read their
-    conversation every second anyway, and its queues belong to the event loop of the sockets, which a
-    synchronous caller (a WSGI request, a task) does not run in."""
-    layer = get_channel_layer()
-    if layer is None or isinstance(layer, InMemoryChannelLayer):
-        return
-
-    async def announce():
-        for conversation_id in conversation_ids:
-            await conversation_changed(conversation_id)
-
-    async def bounded():
-        try:
-            await asyncio.wait_for(announce(), NOTICE_TIMEOUT_SECONDS)
-        except TimeoutError:
-            logger.warning("the channel layer did not take the notice of conversations %s", conversation_ids)
-
-    async_to_sync(bounded)()
+    every socket of those conversations reads them again and checks its token. Never waits."""
+    followers.wake_from_any_thread(conversation_ids)
+    layer = _remote_layer()
+    if layer is not None:
+        publisher.publish(layer, conversation_ids)

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from botportal import asyncdb, validation
 from botportal.api.permissions import CREDENTIALS, declare_access, public
 from botportal.asyncdb import db_phase
+from botportal.background import background_start
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated
 from sessions_app.models import MessageType
 from sessions_app.services.conversations import (
@@ -274,34 +275,39 @@ def _activity_claim(conversation, activity_body, attachments=None):
 
 
 async def _turn(claim, conversation) -> JsonResponse:
-    """The rest of a turn, on the event loop: the echo sent as soon as the user's message is stored, a
-    typing activity when a streamed answer begins, the reply once it is stored."""
+    """The rest of a post: once its message is stored (its echo on its way to the streams), the answer
+    `{id}`; a reply that waits on the network follows over the stream, after the answer (directlinejs
+    gives a post 20 s, a model may take longer). A post behind a turn still in progress is answered
+    when its own turn begins: its message is stored only then, to keep the transcript in order."""
     if isinstance(claim, JsonResponse):
-        if conversation is not None:
-            await fanout.conversation_changed(conversation.pk)
         return claim
     claim = await conversation_turn_wait_claim(claim)
-    user_message_id = claim.user_message.pk
-    await fanout.conversation_changed(conversation.pk)  # the echo (and the whole reply, if no network)
     if claim.result is None:
-        typing = False
-        try:
-            async for piece in conversation_turn_stream(claim=claim):
-                if isinstance(piece, str) and not typing:
-                    typing = True
-                    await fanout.conversation_transient(
-                        conversation.pk,
-                        rendering.typing_activity(conversation, reply_to=user_message_id, at=timezone.now()),
-                    )
-        except Exception as exc:  # noqa: BLE001 (the message is taken; its answer failed, said in the stream)
-            logger.info("a Direct Line turn failed: %s", exc)
-            failed = rendering.typing_activity(conversation, reply_to=user_message_id, at=timezone.now())
-            failed.update(
-                type="message", id=f"failed-{user_message_id}", text="The bot could not answer; try again."
-            )
-            await fanout.conversation_transient(conversation.pk, failed)
-        await fanout.conversation_changed(conversation.pk)
-    return JsonResponse({"id": str(user_message_id)})
+        if asyncdb.loop_ends_with_request():
+            await _answer(claim, conversation)
+        else:
+            background_start(_answer(claim, conversation))
+    return JsonResponse({"id": str(claim.user_message.pk)})
+
+
+async def _answer(claim, conversation) -> None:
+    """A turn's network part: a typing activity when a streamed answer begins; the reply reaches the
+    streams when it is stored (conversation_changed), or a notice that it failed."""
+    user_message_id = claim.user_message.pk
+    typing = False
+    try:
+        async for piece in conversation_turn_stream(claim=claim):
+            if isinstance(piece, str) and not typing:
+                typing = True
+                await fanout.conversation_transient(
+                    conversation.pk,
+                    rendering.typing_activity(conversation, reply_to=user_message_id, at=timezone.now()),
+                )
+    except Exception as exc:  # noqa: BLE001 (the message is taken; its answer failed, said in the stream)
+        logger.info("a Direct Line turn failed: %s", exc)
+        failed = rendering.typing_activity(conversation, reply_to=user_message_id, at=timezone.now())
+        failed.update(type="message", id=f"failed-{user_message_id}", text="The bot could not answer; try again.")
+        await fanout.conversation_transient(conversation.pk, failed)
 
 
 @directline_view("GET", "POST")

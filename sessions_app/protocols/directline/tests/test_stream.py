@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from botportal.asgi import application
-from sessions_app.models import BotSession
+from sessions_app.models import BotSession, Conversation
 from sessions_app.protocols.directline import fanout
 from sessions_app.protocols.directline.streams import stream_credential
 
@@ -166,10 +166,15 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
         )
         # The message is taken whatever the language model does: never a 5xx on send.
         assert status == 200, sent
-        # Every notice of the turn was queued to the socket before the POST answered; a marker queued
-        # after them, once read, shows that the socket has handled them all.
+        def bot_answered(activities):
+            return any(a["type"] == "message" and a["from"]["role"] == "bot" for a in activities)
+
+        frames = await _frames_until(socket, bot_answered)
+        # Anything still on its way after the reply (a late typing indicator would be wrong) arrives
+        # before a marker sent now.
+        await asyncio.sleep(0.3)
         await fanout.conversation_transient(conversation_id, {"type": "event", "id": "marker"})
-        frames = await _frames_until(socket, lambda activities: activities[-1]["id"] == "marker")
+        frames += await _frames_until(socket, lambda activities: activities[-1]["id"] == "marker")
         activities = [a for f in frames for a in f["activities"]][:-1]
         assert activities[0]["id"] == sent["id"]
         kinds = [a["type"] for a in activities[1:]]
@@ -180,6 +185,39 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
             assert bot_message["replyToId"] == sent["id"] and bot_message["text"]
         else:
             assert bot_message["text"] == "The bot could not answer; try again."
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_a_post_is_answered_before_its_reply_which_follows_over_the_stream(directline, owner, llm_settings,
+                                                                          fake_upstream):
+    """directlinejs gives a post 20 s and a model may take longer: the post is answered once its message
+    is stored, while the model is still being waited on."""
+    from bots.tests.factories import BotFactory
+    from sessions_app.protocols.directline.services import directline_secret_create
+
+    bot = BotFactory(owner=owner, model="fake/fake-hang", fallback_message="fallback")
+    secret = directline_secret_create(bot=bot)[1]
+    body = directline.start(secret).json()
+    conversation_id, token = body["conversationId"], body["token"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(body["streamUrl"]))
+        assert (await socket.connect())[0]
+        status, sent = await _post(
+            f"/v3/directline/conversations/{conversation_id}/activities", token,
+            {"type": "message", "text": "hello there", "from": {"id": "u"}},
+        )
+        assert status == 200, sent
+        # Answered while the turn still holds the conversation (the upstream hangs until the 2 s deadline).
+        conversation = await sync_to_async(Conversation.objects.get)(pk=conversation_id)
+        assert conversation.turn_ticket == conversation.turn_served + 1
+        frames = await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
+        activities = [a for f in frames for a in f["activities"]]
+        assert activities[0]["id"] == sent["id"]
+        assert activities[-1]["text"] == "The bot could not answer; try again."
+        assert fake_upstream.counters.requests == 1
         await socket.disconnect()
 
     async_to_sync(run)()
@@ -340,3 +378,62 @@ def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
         await socket.disconnect()
 
     async_to_sync(run)()
+
+
+def test_a_change_whose_notice_was_lost_reaches_the_socket_within_the_look(directline, started):
+    """A notice may be lost (a full channel, a layer down, a process without one): each process's
+    look at its followed conversations, once a second, delivers the change all the same."""
+    from sessions_app.services.conversations import conversation_messages_add
+    from sessions_app.services.signals import conversation_changed
+
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    uid = "botportal-directline-fanout"
+
+    def add_unannounced():
+        conversation_changed.disconnect(dispatch_uid=uid)
+        try:
+            conversation_messages_add(
+                conversation=Conversation.objects.get(pk=conversation_id),
+                messages=[{"type": "bot", "text": "said without a notice"}],
+            )
+        finally:
+            conversation_changed.connect(fanout.conversation_changed_received, dispatch_uid=uid)
+
+    async def run():
+        socket = WebsocketCommunicator(application, _path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        await asyncio.sleep(fanout.WATCH_SECONDS * 1.5)  # the look has seen the conversation as it was
+        await sync_to_async(add_unannounced)()
+        frames = await _frames_until(socket, lambda activities: activities, timeout=fanout.WATCH_SECONDS * 3)
+        assert [a["text"] for f in frames for a in f["activities"]] == ["said without a notice"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_a_notice_for_other_processes_never_waits_on_the_channel_layer(monkeypatch):
+    """A request that commits hands its notice to the publisher's own thread: a channel layer that does
+    not answer costs the request nothing, and the notice gives up after NOTICE_TIMEOUT_SECONDS."""
+    import threading
+    import time
+
+    sent = threading.Event()
+
+    class HangingLayer:
+        async def group_send(self, group, message):
+            sent.set()
+            await asyncio.sleep(60)
+
+    monkeypatch.setattr(fanout, "NOTICE_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(fanout, "_remote_layer", lambda: HangingLayer())
+    started_at = time.monotonic()
+    fanout.conversation_changed_received(None, conversation_ids=["c1", "c2"])
+    assert time.monotonic() - started_at < 0.1
+    assert sent.wait(2)
+    deadline = time.monotonic() + 3
+    while fanout.publisher.pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fanout.publisher.pending == 0
