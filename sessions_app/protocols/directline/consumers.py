@@ -43,8 +43,9 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-def _line_end(conversation_id, issued_first_at):
-    """Until when the socket may follow its conversation, or None if the conversation is gone.
+def _line(conversation_id, issued_first_at):
+    """(until when the socket may follow its conversation, what the look compares of it (fanout.MARKS)),
+    or (None, None) if the conversation is gone.
 
     A socket follows its token's line (the tokens refreshed from one another share `issued_first_at`):
     directlinejs refreshes every 15 minutes, and a refresh revokes the token it replaces but must not
@@ -52,18 +53,34 @@ def _line_end(conversation_id, issued_first_at):
     ends, or once it has been idle past the idle timeout; the instant may be in the past (over) or
     the future (when to look again: a refresh or a turn moves it)."""
     conversation = (
-        Conversation.objects.filter(pk=conversation_id)
-        .values("ended_at", "last_activity_at")
+        fanout.marked(Conversation.objects.filter(pk=conversation_id))
+        .values("last_activity_at", *fanout.MARKS)
         .first()
     )
     if conversation is None:
-        return None
+        return None, None
+    marks = tuple(conversation[mark] for mark in fanout.MARKS)
     tokens = BotSession.all_objects.filter(conversation_id=conversation_id, issued_first_at=issued_first_at)
     ends = [revoked_at or expires_at for revoked_at, expires_at in tokens.values_list("revoked_at", "expires_at")]
     if not ends:
-        return None
+        return None, marks
     end = min(max(ends), conversation["last_activity_at"] + timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"]))
-    return min(end, conversation["ended_at"]) if conversation["ended_at"] is not None else end
+    return (min(end, conversation["ended_at"]) if conversation["ended_at"] is not None else end), marks
+
+
+def _line_end(conversation_id, issued_first_at):
+    return _line(conversation_id, issued_first_at)[0]
+
+
+def _line_and_page(conversation, issued_first_at, watermark):
+    """One database phase of a socket's read: (its line's end, what the look compares, the activities
+    after `watermark` stored by then, the new watermark, whether more may follow)."""
+    end, marks = _line(conversation.pk, issued_first_at)
+    if end is None:
+        return None, marks, [], None, False
+    over = end <= timezone.now()
+    found, new_watermark, full = rendering.activities_page(conversation, watermark, until=end if over else None)
+    return end, marks, found, new_watermark, full
 
 
 def _stream_open(conversation_id, credential: str, origin: str | None):
@@ -97,6 +114,8 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         self.conversation = None
         self.watermark = None
         self.watch = None
+        self.line_end = None
+        self.seen_marks = None  # what the last whole read saw of the conversation (fanout.MARKS)
         self.closed = False
         self.answered = set()  # the user messages whose bot reply this socket has sent
         self.reading = asyncio.Lock()
@@ -153,12 +172,16 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
                 logger.warning("could not read a Direct Line conversation again", exc_info=True)
 
     async def _watch(self):
+        end = self.line_end  # as the first read saw it
         while not self.closed:
-            end = await db_phase(_line_end)(self.conversation.pk, self.issued_first_at)
             wait = 0 if end is None else (end - timezone.now()).total_seconds()
             if wait > 0:
                 # Past the instant (a microsecond's rounding aside), then read again: it may have moved.
                 await asyncio.sleep(wait + WATCH_MARGIN_SECONDS)
+                try:
+                    end = await db_phase(_line_end)(self.conversation.pk, self.issued_first_at)
+                except Exception:  # noqa: BLE001 (look again)
+                    logger.warning("could not check a Direct Line stream's token", exc_info=True)
                 continue
             try:
                 async with self.reading:
@@ -166,6 +189,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             except Exception:  # noqa: BLE001 (read again)
                 logger.warning("could not check a Direct Line stream's token", exc_info=True)
                 await asyncio.sleep(1)
+            end = self.line_end  # a refresh or a turn may have moved it
 
     async def receive(self, text_data=None, bytes_data=None):
         """Keep-alives (empty frames) and anything else a client sends: activities are posted over HTTP."""
@@ -181,14 +205,26 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         # conversation's last words), nothing after.
         if self.closed:
             return
-        end = await db_phase(_line_end)(self.conversation.pk, self.issued_first_at)
-        if end is not None and end > timezone.now():
-            await self._send_new()
-            return
-        self.closed = True
-        if end is not None:
-            await self._send_new(until=end)
-        await self.close(code=CLOSE_FORBIDDEN)
+        full = True
+        while full:
+            end, marks, found, watermark, full = await db_phase(_line_and_page)(
+                self.conversation, self.issued_first_at, self.watermark
+            )
+            self.line_end = end
+            if not full:
+                self.seen_marks = marks
+            if watermark is not None and watermark != (None if self.watermark is None else str(self.watermark)):
+                self.watermark = int(watermark)
+                self.answered.update(
+                    activity["replyToId"] for activity in found
+                    if activity.get("replyToId") and activity.get("from", {}).get("role") == "bot"
+                )
+                if found:
+                    await self.send(text_data=json.dumps({"activities": found, "watermark": watermark}))
+            if end is None or end <= timezone.now():
+                self.closed = True
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
 
     async def activities_transient(self, event):
         activity = event["activity"]
@@ -202,19 +238,3 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         if self.watermark is not None:
             frame["watermark"] = str(self.watermark)
         await self.send(text_data=json.dumps(frame))
-
-    async def _send_new(self, until=None):
-        full = True
-        while full:
-            found, watermark, full = await db_phase(rendering.activities_page)(
-                self.conversation, self.watermark, until=until
-            )
-            if watermark is None or watermark == (None if self.watermark is None else str(self.watermark)):
-                return
-            self.watermark = int(watermark)
-            self.answered.update(
-                activity["replyToId"] for activity in found
-                if activity.get("replyToId") and activity.get("from", {}).get("role") == "bot"
-            )
-            if found:
-                await self.send(text_data=json.dumps({"activities": found, "watermark": watermark}))

@@ -72,46 +72,51 @@ async def conversation_transient(conversation_id, activity: dict) -> None:
         logger.warning("could not send an activity to the sockets of conversation %s", conversation_id, exc_info=True)
 
 
-def _changed_conversations(conversation_ids, seen: dict, revoked_after) -> tuple[set, dict]:
-    """Which of `conversation_ids` changed since `seen` (id -> what was seen), in one phase of two
-    statements per thousand: a message stored (its key), a turn over or an end (the row's own times), a
-    token revoked (its time), or the conversation gone (purged). Also what is seen now."""
-    now_seen = {}
+# What the look compares: a message stored moves the last key, a turn over or an end the row's times.
+MARKS = ("updated_at", "ended_at", "last_message")
+
+
+def marked(conversations):
+    """`conversations` with what the look compares (MARKS) among their values."""
+    last_message = Message.all_objects.filter(conversation=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    return conversations.annotate(last_message=Subquery(last_message))
+
+
+def _conversation_marks(conversation_ids, revoked_after) -> tuple[dict, set]:
+    """What the look compares of each of `conversation_ids` still there (id -> MARKS), and which had a
+    token revoked since `revoked_after`: one phase, two statements per thousand."""
+    marks = {}
     revoked = set()
     for start in range(0, len(conversation_ids), WATCH_CHUNK):
         chunk = conversation_ids[start : start + WATCH_CHUNK]
-        last_message = Message.all_objects.filter(conversation=OuterRef("pk")).order_by("-pk").values("pk")[:1]
-        rows = (
-            Conversation.all_objects.filter(pk__in=chunk)
-            .annotate(last_message=Subquery(last_message))
-            .values_list("pk", "updated_at", "ended_at", "last_message")
-        )
-        for pk, *marks in rows:
-            now_seen[str(pk)] = tuple(marks)
+        for pk, *values in marked(Conversation.objects.filter(pk__in=chunk)).values_list("pk", *MARKS):
+            marks[str(pk)] = tuple(values)
         revoked.update(
             str(pk)
             for pk in BotSession.all_objects.filter(conversation_id__in=chunk, revoked_at__gte=revoked_after)
             .values_list("conversation_id", flat=True)
             .distinct()
         )
-    changed = {pk for pk in conversation_ids if seen.get(pk) != now_seen.get(pk)} | revoked
-    return changed, now_seen
+    return marks, revoked
 
 
 class Followers:
-    """This process's sockets, by the conversation they follow, on the event loop that serves them."""
+    """This process's sockets, by the conversation they follow, on the event loop that serves them.
+
+    A socket keeps what its last read saw of its conversation (`seen_marks`); the look wakes the
+    sockets that have not seen what the database holds now (or whose conversation had a token revoked,
+    or is gone)."""
 
     def __init__(self):
         self.loop = None
         self.sockets: dict[str, set] = defaultdict(set)
-        self.seen: dict[str, tuple] = {}
         self.watcher = None
 
     def _bind(self):
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             # A new event loop (a test's): the sockets of the old one went with it.
-            self.loop, self.sockets, self.seen, self.watcher = loop, defaultdict(set), {}, None
+            self.loop, self.sockets, self.watcher = loop, defaultdict(set), None
 
     def add(self, conversation_id, socket) -> None:
         self._bind()
@@ -128,7 +133,6 @@ class Followers:
             followers.discard(socket)
             if not followers:
                 del self.sockets[key]
-                self.seen.pop(key, None)
 
     def wake(self, conversation_ids) -> None:
         """On the loop: every socket of these conversations reads them again."""
@@ -152,13 +156,16 @@ class Followers:
                 break
             looked_at = timezone.now()
             try:
-                changed, now_seen = await db_phase(_changed_conversations)(followed, self.seen, revoked_after)
+                marks, revoked = await db_phase(_conversation_marks)(followed, revoked_after)
             except Exception:  # noqa: BLE001 (the next look tries again)
                 logger.warning("could not look for changes of the followed conversations", exc_info=True)
                 continue
             revoked_after = looked_at - REVOKED_OVERLAP
-            self.seen = {pk: now_seen[pk] for pk in followed if pk in now_seen and pk in self.sockets}
-            self.wake(changed)
+            for conversation_id in followed:
+                now = marks.get(conversation_id)
+                for socket in list(self.sockets.get(conversation_id, ())):
+                    if conversation_id in revoked or socket.seen_marks != now:
+                        socket.wake()
 
 
 followers = Followers()
