@@ -10,6 +10,7 @@ from sessions_app.services.sessions import SessionExpired
 
 logger = logging.getLogger(__name__)
 
+# Where Direct Line is served (clients pass BASE_URL + PREFIX as their domain): its one spelling.
 PREFIX = "/v3/directline"
 
 CODES = {

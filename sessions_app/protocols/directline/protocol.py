@@ -11,8 +11,8 @@ def directline_root_error_response(request, status: int, message: str):
 DIRECTLINE = Protocol(
     name="directline",
     urls="sessions_app.protocols.directline.urls",
-    # Clients pass BASE_URL + "/v3/directline" as their domain; its urls route its own 404s below it.
-    mounts=(("v3/directline/", "directline"),),
+    # Clients pass BASE_URL + PREFIX as their domain; its urls route its own 404s below it.
+    mounts=((PREFIX.lstrip("/") + "/", "directline"),),
     paths=(PREFIX + "/",),
     # The bare prefix is a 404 in Direct Line's shape too.
     roots=(PREFIX,),

@@ -1,7 +1,8 @@
 from django.urls import path
 
 from .consumers import DirectLineStreamConsumer
+from .errors import PREFIX
 
 websocket_urlpatterns = [
-    path("v3/directline/conversations/<str:conversation_id>/stream", DirectLineStreamConsumer.as_asgi()),
+    path(PREFIX.lstrip("/") + "/conversations/<str:conversation_id>/stream", DirectLineStreamConsumer.as_asgi()),
 ]

@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 
 from django.core import signing
 
+from .errors import PREFIX
+
 SALT = "botportal.directline.stream"
 MAX_AGE_SECONDS = 60
 
@@ -32,4 +34,4 @@ def stream_url(request, *, conversation_id, bot_session_id, watermark: str | Non
     query = {"t": stream_credential(conversation_id=conversation_id, bot_session_id=bot_session_id)}
     if watermark is not None:
         query["watermark"] = watermark
-    return f"{scheme}://{request.get_host()}/v3/directline/conversations/{conversation_id}/stream?{urlencode(query)}"
+    return f"{scheme}://{request.get_host()}{PREFIX}/conversations/{conversation_id}/stream?{urlencode(query)}"
