@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.live]
 def _node_or_skip():
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "botframework-directlinejs").exists():
-        client_missing("node and `npm ci --prefix tests/directline` (make install-dev) are needed for the client test")
+        client_missing("node and `npm ci --prefix tests/compat` (make install-dev) are needed for the client test")
     return node
 
 
