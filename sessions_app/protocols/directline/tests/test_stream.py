@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -17,38 +16,9 @@ from sessions_app.models import BotSession
 from sessions_app.protocols.directline import fanout
 from sessions_app.protocols.directline.streams import stream_credential
 
+from .websocket import WebsocketCommunicator, stream_path
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class WebsocketCommunicator(ApplicationCommunicator):
-    """A WebSocket client of the ASGI application (channels.testing's needs daphne, which botportal doesn't)."""
-
-    def __init__(self, app, path, headers=None):
-        path, _, query = path.partition("?")
-        super().__init__(app, {"type": "websocket", "path": path, "query_string": query.encode(),
-                               "headers": headers or [], "subprotocols": []})
-
-    async def connect(self, timeout=5):
-        await self.send_input({"type": "websocket.connect"})
-        message = await self.receive_output(timeout)
-        return message["type"] == "websocket.accept", message.get("code")
-
-    async def receive_from(self, timeout=5):
-        message = await self.receive_output(timeout)
-        assert message["type"] == "websocket.send", message
-        return message["text"]
-
-    async def send_to(self, text_data):
-        await self.send_input({"type": "websocket.receive", "text": text_data})
-
-    async def disconnect(self, code=1000, timeout=5):
-        await self.send_input({"type": "websocket.disconnect", "code": code})
-        await self.wait(timeout)
-
-
-def _path(stream_url: str) -> str:
-    parts = urlsplit(stream_url)
-    return f"{parts.path}?{parts.query}"
 
 
 async def _frames_until(socket, predicate, timeout=10):
@@ -84,7 +54,7 @@ def test_the_stream_sends_the_backlog_then_the_echo_and_the_reply(directline, st
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         connected, _ = await socket.connect()
         assert connected
         [backlog] = await _frames_until(socket, lambda activities: activities)
@@ -106,7 +76,7 @@ def test_the_stream_sends_the_backlog_then_the_echo_and_the_reply(directline, st
         await socket.disconnect()
 
         # Reconnecting with the watermark: only what came after it.
-        again = WebsocketCommunicator(application, _path(stream_url) + f"&watermark={backlog['watermark']}")
+        again = WebsocketCommunicator(application, stream_path(stream_url) + f"&watermark={backlog['watermark']}")
         assert (await again.connect())[0]
         replay = await _frames_until(again, lambda activities: len(activities) >= 3)
         assert replay[0]["activities"][0]["id"] == body["id"]
@@ -120,7 +90,7 @@ def test_the_stream_refuses_bad_credentials(directline, dl_secret, started, case
     conversation_id, token = started
     body = directline.generate(dl_secret, {"trustedOrigins": ["https://shop.example"]}).json()
     own_url = directline.start(body["token"]).json()["streamUrl"]
-    path, headers = _path(own_url), []
+    path, headers = stream_path(own_url), []
     if case == "forged":
         path = path.split("?t=")[0] + "?t=" + stream_credential(conversation_id=body["conversationId"],
                                                                  bot_session_id=1)[:-3] + "abc"
@@ -158,7 +128,7 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
     conversation_id, token = body["conversationId"], body["token"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(body["streamUrl"]))
+        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
         assert (await socket.connect())[0]
         status, sent = await _post(
             f"/v3/directline/conversations/{conversation_id}/activities", token,
@@ -190,7 +160,7 @@ def test_the_socket_closes_once_its_token_is_revoked_after_sending_what_changed(
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         status, body = await _post(
@@ -233,7 +203,7 @@ def test_on_redis_a_send_over_api_v1_reaches_the_socket(directline, started, red
     client = token_client(token)
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         response = await sync_to_async(client.post)(
@@ -252,7 +222,7 @@ def test_on_redis_a_revoke_with_no_new_activity_closes_the_socket(directline, st
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         response = await sync_to_async(owner_client.post)(
@@ -270,7 +240,7 @@ def test_the_socket_closes_when_its_token_expires(directline, started):
     BotSession.objects.filter(conversation_id=conversation_id).update(expires_at=timezone.now() + timedelta(seconds=2))
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         # Nothing changes in the conversation and nothing is announced: the socket's own timer closes it.
@@ -286,7 +256,7 @@ def test_the_socket_survives_a_refresh_and_closes_on_a_real_revoke(directline, s
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         refreshed = await sync_to_async(directline.call)("post", "tokens/refresh", token)
@@ -322,7 +292,7 @@ def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         status, body = await _post(
