@@ -271,8 +271,55 @@ def test_polling_once_a_second_is_never_throttled_but_turns_are(directline, star
     assert directline.send(token, conversation_id, "hello").status_code == 200
     refused = directline.send(token, conversation_id, "hello")
     _error(refused, 429)
-    assert int(refused["Retry-After"]) >= 1
+    assert 1 <= int(refused["Retry-After"]) <= 60
     assert directline.poll(token, conversation_id).status_code == 200
+
+
+# What directlinejs sends alone, and inside Web Chat (its own bundled copy).
+DIRECTLINEJS_AGENTS = ["DirectLine/3.0 (directlinejs 0.15.8)",
+                       "DirectLine/3.0 (directlinejs; WebChat/4.18.1 (Full) 0.15.5)"]
+
+
+@pytest.mark.parametrize("agent", [None, "DirectLine/3.0 (MyBridge 1.0)", *DIRECTLINEJS_AGENTS])
+def test_retry_after_is_in_seconds_but_in_milliseconds_to_directlinejs(directline, started, monkeypatch, agent):
+    """directlinejs reads Retry-After as milliseconds (it holds the refused call that long, then reports it);
+    HTTP and every other client, seconds."""
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    conversation_id, token = started
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES,
+                                                               "session_token": "1/minute"})
+    cache.clear()
+    extra = {"HTTP_X_MS_BOT_AGENT": agent} if agent else {}
+    path = f"conversations/{conversation_id}/activities"
+    activity = {"type": "message", "text": "hello", "from": {"id": "dl-user-1"}}
+    assert directline.call("post", path, token, activity, **extra).status_code == 200
+    refused = directline.call("post", path, token, activity, **extra)
+    _error(refused, 429)
+    value = int(refused["Retry-After"])
+    assert "Retry-After" in refused["Access-Control-Expose-Headers"] and refused["Vary"] == "x-ms-bot-agent"
+    if agent in DIRECTLINEJS_AGENTS:
+        assert value % 1000 == 0 and 1000 <= value <= 60000
+    else:
+        assert 1 <= value <= 60
+
+
+def test_too_many_failed_credentials_answer_429_in_the_clients_unit(directline, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES,
+                                                               "failed_auth": "2/minute"})
+    cache.clear()
+    for _ in range(2):
+        _error(directline.start("not-a-token"), 401)
+    seconds = directline.start("not-a-token")
+    _error(seconds, 429)
+    assert 1 <= int(seconds["Retry-After"]) <= 60
+    milliseconds = directline.start("not-a-token", HTTP_X_MS_BOT_AGENT=DIRECTLINEJS_AGENTS[0])
+    _error(milliseconds, 429)
+    assert 1000 <= int(milliseconds["Retry-After"]) <= 60000
 
 
 def test_an_oversized_body_is_refused_in_the_protocol_shape(directline, started, settings):
