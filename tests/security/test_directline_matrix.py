@@ -43,22 +43,24 @@ DIRECTLINE_ROUTES = {
 
 ALLOWED = "allowed"  # neither 401, 403 nor 404: the credential was accepted (the request itself may be a 400)
 CREDENTIALS = ["none", "malformed", "api-secret", "other-bots-secret", "secret", "token", "other-token",
-               "expired-token", "revoked-secret"]
+               "expired-token", "revoked-token", "revoked-secret"]
 
 # route name -> credential -> expected status (or ALLOWED)
 EXPECTED = {
     "tokens-generate": {"none": 401, "malformed": 401, "api-secret": 401, "other-bots-secret": ALLOWED,
                         "secret": ALLOWED, "token": 401, "other-token": 401, "expired-token": 403,
-                        "revoked-secret": 401},
+                        "revoked-token": 403, "revoked-secret": 401},
     "tokens-refresh": {"none": 401, "malformed": 401, "api-secret": 401, "other-bots-secret": 401, "secret": 401,
-                       "token": ALLOWED, "other-token": ALLOWED, "expired-token": 403, "revoked-secret": 401},
+                       "token": ALLOWED, "other-token": ALLOWED, "expired-token": 403, "revoked-token": 403,
+                       "revoked-secret": 401},
     "conversations": {"none": 401, "malformed": 401, "api-secret": 401, "other-bots-secret": ALLOWED,
                       "secret": ALLOWED, "token": ALLOWED, "other-token": ALLOWED, "expired-token": 403,
-                      "revoked-secret": 401},
+                      "revoked-token": 403, "revoked-secret": 401},
 }
 for _name in ("conversation", "activities", "upload"):
     EXPECTED[_name] = {"none": 401, "malformed": 401, "api-secret": 401, "other-bots-secret": 404, "secret": ALLOWED,
-                       "token": ALLOWED, "other-token": 404, "expired-token": 403, "revoked-secret": 401}
+                       "token": ALLOWED, "other-token": 404, "expired-token": 403, "revoked-token": 403,
+                       "revoked-secret": 401}
 
 
 def _directline_routes() -> dict:
@@ -92,6 +94,8 @@ def world(owner, other_owner):
     other = directline_conversation_start(bot=bot)
     expired = directline_conversation_start(bot=bot)
     BotSession.objects.filter(pk=expired.issued.bot_session.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    revoked_token = directline_conversation_start(bot=bot)
+    bot_session_revoke(bot_session=revoked_token.issued.bot_session)
     return {
         "bot": bot,
         "conversation_id": str(mine.conversation.pk),
@@ -103,6 +107,7 @@ def world(owner, other_owner):
         "token": mine.issued.token,
         "other-token": other.issued.token,
         "expired-token": expired.issued.token,
+        "revoked-token": revoked_token.issued.token,
         "revoked-secret": revoked,
     }
 
