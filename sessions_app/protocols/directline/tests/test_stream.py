@@ -310,3 +310,49 @@ def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
         await socket.disconnect()
 
     async_to_sync(run)()
+
+
+def test_the_stream_url_of_a_reconnect_sends_only_what_came_after_its_watermark(directline, started):
+    """directlinejs's reconnect after a dropped socket: GET conversations/{id}?watermark=W, then that streamUrl."""
+    conversation_id, token = started
+    assert directline.send(token, conversation_id, "show me the menu").status_code == 200
+    polled = directline.poll(token, conversation_id).json()
+    watermark = polled["watermark"]
+    assert directline.send(token, conversation_id, "where is my order").status_code == 200
+    reconnect = directline.call("get", f"conversations/{conversation_id}?watermark={watermark}", token).json()
+
+    async def run():
+        socket = WebsocketCommunicator(application, stream_path(reconnect["streamUrl"]))
+        assert (await socket.connect())[0]
+        frames = await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
+        activities = [a for f in frames for a in f["activities"]]
+        assert activities[0]["text"] == "where is my order"
+        assert not {a["id"] for a in activities} & {a["id"] for a in polled["activities"]}
+        assert frames[-1]["watermark"] > watermark
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_a_botportal_session_token_opens_the_stream_of_its_conversation(directline, public_bot, anon_client):
+    public_bot.welcome_messages = ["Welcome, visitor."]
+    public_bot.save()
+    created = anon_client.post(f"/api/v1/bot/{public_bot.pk}/session/create", {}, format="json").json()
+    started = directline.start(created["token"])
+    assert started.status_code == 200, started.content
+    body = started.json()
+    assert body["conversationId"] == created["conversationId"] and body["token"] == created["token"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
+        assert (await socket.connect())[0]
+        [frame] = await _frames_until(socket, lambda activities: activities)
+        assert [a["text"] for a in frame["activities"]] == ["Welcome, visitor."]
+        status, sent = await _post(f"/v3/directline/conversations/{created['conversationId']}/activities",
+                                   created["token"], {"type": "message", "text": "hello", "from": {"id": "u"}})
+        assert status == 200, sent
+        frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
+        assert [a for f in frames for a in f["activities"]][0]["id"] == sent["id"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
