@@ -10,7 +10,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.routing import URLRouter
 from django.core import signing
 from django.test import Client
@@ -23,7 +22,7 @@ from sessions_app.models import BotSession
 from sessions_app.protocols.directline import streams
 from sessions_app.protocols.directline.consumers import CLOSE_FORBIDDEN, DirectLineStreamConsumer
 from sessions_app.protocols.directline.services import directline_conversation_start, directline_secret_create
-from sessions_app.protocols.directline.tests.websocket import WebsocketCommunicator
+from sessions_app.protocols.directline.tests.websocket import WebsocketCommunicator, run_on_own_loop
 from sessions_app.services.conversations import conversation_end
 from sessions_app.services.owners import api_key_create
 from sessions_app.services.sessions import bot_session_revoke
@@ -251,4 +250,4 @@ def test_the_websocket_matrix(owner, name, case):
         assert [a["text"] for a in frame["activities"]] == ["Hi"]
         await socket.disconnect()
 
-    async_to_sync(run)()
+    run_on_own_loop(run)

@@ -1,6 +1,8 @@
 """A WebSocket client of botportal's ASGI application, for the stream's tests and the authorization matrix
 (channels.testing's WebsocketCommunicator needs daphne, which botportal doesn't)."""
 
+import asyncio
+import threading
 from urllib.parse import urlsplit
 
 from asgiref.testing import ApplicationCommunicator
@@ -35,3 +37,22 @@ def stream_path(stream_url: str) -> str:
     """The path and query of a streamUrl, as the ASGI scope has them."""
     parts = urlsplit(stream_url)
     return f"{parts.path}?{parts.query}"
+
+
+def run_on_own_loop(coroutine_function) -> None:
+    """Run `coroutine_function()` to its end on an event loop of its own thread: async_to_sync refuses
+    to run where another loop is running (Playwright's sync API keeps one in the test thread once a
+    browser test of the session has started it)."""
+    failure = []
+
+    def target():
+        try:
+            asyncio.run(coroutine_function())
+        except BaseException as error:  # noqa: BLE001 (raised again in the test's thread)
+            failure.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
