@@ -26,13 +26,11 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev chromium
-	@# The official ChatBotKit client for tests/compat and Microsoft's Direct Line client for tests/directline
-	@# (their tests fail under CI=true without them).
+	@# The official clients of tests/compat, pinned in its package-lock.json: ChatBotKit's SDK, Microsoft's
+	@# Direct Line client and Web Chat (their tests fail under CI=true without them).
 	@if command -v npm >/dev/null 2>&1; then \
-		for dir in tests/compat tests/directline; do \
-			[ $$dir/node_modules/.package-lock.json -nt $$dir/package-lock.json ] \
-				|| npm ci --prefix $$dir --no-audit --no-fund || exit 1; \
-		done; \
+		[ tests/compat/node_modules/.package-lock.json -nt tests/compat/package-lock.json ] \
+			|| npm ci --prefix tests/compat --no-audit --no-fund || exit 1; \
 	else echo "npm not found: the ChatBotKit and Direct Line client tests will be skipped"; fi
 
 chromium:
@@ -78,9 +76,9 @@ lint: install-dev
 	@# The import contracts of pyproject.toml ([tool.importlinter]): the layering DESIGN.md promises.
 	$(VENV)/bin/lint-imports
 
-# Refresh docs/screenshots/ (the admin dashboard and a transcript) with Debian's chromium.
+# Refresh docs/screenshots/ (the admin dashboard, a transcript, the widget, Web Chat) with Debian's chromium.
 screenshots: install-dev
-	BOTPORTAL_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_screenshots.py -q
+	BOTPORTAL_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_screenshots.py tests/compat/test_webchat.py -q
 
 # Load benchmarks on PostgreSQL (127.0.0.1:5432) under gunicorn with uvicorn's worker, not part of `make test`:
 # each route against the ceiling with wrk (BENCH_ARGS="--server wsgi,asgi" compares the two servers), then

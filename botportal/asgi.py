@@ -106,8 +106,20 @@ class BackgroundDrainedAtShutdown:
 
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from botportal.api.protocols import websocket_urlpatterns  # noqa: E402
+
+# A refused handshake's close code (the server answers the handshake 403).
+WEBSOCKET_NOT_FOUND = 4404
+
+
+async def websocket_not_found(scope, receive, send):
+    """A WebSocket on any other path is refused: without it the router raises, and every such probe
+    would be an error in the logs and a 500."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.close", "code": WEBSOCKET_NOT_FOUND})
+
 
 # HTTP to Django; WebSockets to the consumers of the protocols that have any (Direct Line's stream),
 # which check the origin themselves: a Node client sends none, and a browser's must be one the bot
@@ -115,7 +127,7 @@ from botportal.api.protocols import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": RequestThreadsReused(OversizedBodyWithheld(django_application, settings.BOTPORTAL["MAX_BODY_BYTES"])),
-        "websocket": URLRouter(websocket_urlpatterns()),
+        "websocket": URLRouter([*websocket_urlpatterns(), re_path(r"", websocket_not_found)]),
         "lifespan": BackgroundDrainedAtShutdown(settings.BOTPORTAL["BACKGROUND_DRAIN_SECONDS"]),
     }
 )

@@ -1,5 +1,5 @@
 """What the browser tests share: one Playwright driving Debian's Chromium (never a browser Playwright
-downloads) for the whole session, tests/e2e's and tests/directline's alike. One, because Playwright's sync
+downloads) for the whole session, tests/e2e's and tests/compat's alike. One, because Playwright's sync
 API refuses to start beside the event loop another instance keeps running in the test thread."""
 
 import os

@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -15,7 +14,8 @@ from sessions_app.models import BotSession, Contact, Conversation, Message
 from sessions_app.services.owners import api_key_create, bot_owner_create
 from sessions_app.services.sessions import bot_session_create
 
-HERE = Path(__file__).resolve().parent
+from .conftest import HERE, client_missing
+
 NODE_MODULES = HERE / "node_modules" / "@chatbotkit" / "sdk"
 
 pytestmark = [pytest.mark.live]
@@ -23,12 +23,8 @@ pytestmark = [pytest.mark.live]
 
 def _node_or_skip():
     node = shutil.which("node")
-    missing = node is None or not NODE_MODULES.exists()
-    if missing:
-        reason = "node and `npm ci --prefix tests/compat` (make install-dev) are needed for the client test"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    if node is None or not NODE_MODULES.exists():
+        client_missing("node and `npm ci --prefix tests/compat` (make install-dev) are needed for the client test")
     return node
 
 

@@ -18,6 +18,7 @@ from sessions_app.models import BotSession, Conversation
 from sessions_app.selectors.sessions import bot_session_by_digest
 from sessions_app.services.sessions import SessionExpired, bot_session_authenticate
 
+from .errors import DirectLineThrottled, retry_after
 from .services import STATE, directline_secret_authenticate, directline_state, is_directline_secret
 
 
@@ -49,11 +50,11 @@ def caller_authenticate(request, *, reading: bool = False) -> Caller:
     conversation (not one revoked or expired otherwise), so that a client reads the bot's last words."""
     value = bearer(request)
     if is_directline_secret(value):
-        bot = credential_check_guarded(request, lambda: _secret_bot(value))
+        bot = _guarded(request, lambda: _secret_bot(value))
         _throttle([ApiSecretThrottle], request, user=bot.owner)
         return Caller(bot=bot)
     try:
-        bot_session = credential_check_guarded(request, lambda: bot_session_authenticate(token=value, also=(STATE,)))
+        bot_session = _guarded(request, lambda: bot_session_authenticate(token=value, also=(STATE,)))
     except SessionExpired:
         bot_session = _ended_with_its_conversation(value) if reading else None
         if bot_session is None:
@@ -66,6 +67,14 @@ def caller_authenticate(request, *, reading: bool = False) -> Caller:
         raise NotAuthenticated("This token's bot no longer exists.")
     conversation.bot = bot
     return Caller(bot=bot, token=value, bot_session=bot_session)
+
+
+def _guarded(request, check):
+    """credential_check_guarded, its 429 (too many failures from this client IP) in the client's unit."""
+    try:
+        return credential_check_guarded(request, check)
+    except Throttled as refused:
+        raise DirectLineThrottled(refused.wait, retry_after(request, refused.wait)) from None
 
 
 def _ended_with_its_conversation(token: str) -> BotSession | None:
@@ -146,4 +155,4 @@ def signal_throttle(request, conversation: Conversation) -> None:
 def _throttle(throttle_classes, request, **credential) -> None:
     wait = throttle_wait(throttle_classes, request, **credential)
     if wait is not None:
-        raise Throttled(wait=wait)
+        raise DirectLineThrottled(wait, retry_after(request, wait))

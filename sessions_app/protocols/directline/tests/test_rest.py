@@ -271,8 +271,55 @@ def test_polling_once_a_second_is_never_throttled_but_turns_are(directline, star
     assert directline.send(token, conversation_id, "hello").status_code == 200
     refused = directline.send(token, conversation_id, "hello")
     _error(refused, 429)
-    assert int(refused["Retry-After"]) >= 1
+    assert 1 <= int(refused["Retry-After"]) <= 60
     assert directline.poll(token, conversation_id).status_code == 200
+
+
+# What directlinejs sends alone, and inside Web Chat (its own bundled copy).
+DIRECTLINEJS_AGENTS = ["DirectLine/3.0 (directlinejs 0.15.8)",
+                       "DirectLine/3.0 (directlinejs; WebChat/4.18.1 (Full) 0.15.5)"]
+
+
+@pytest.mark.parametrize("agent", [None, "DirectLine/3.0 (MyBridge 1.0)", *DIRECTLINEJS_AGENTS])
+def test_retry_after_is_in_seconds_but_in_milliseconds_to_directlinejs(directline, started, monkeypatch, agent):
+    """directlinejs reads Retry-After as milliseconds (it holds the refused call that long, then reports it);
+    HTTP and every other client, seconds."""
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    conversation_id, token = started
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES,
+                                                               "session_token": "1/minute"})
+    cache.clear()
+    extra = {"HTTP_X_MS_BOT_AGENT": agent} if agent else {}
+    path = f"conversations/{conversation_id}/activities"
+    activity = {"type": "message", "text": "hello", "from": {"id": "dl-user-1"}}
+    assert directline.call("post", path, token, activity, **extra).status_code == 200
+    refused = directline.call("post", path, token, activity, **extra)
+    _error(refused, 429)
+    value = int(refused["Retry-After"])
+    assert "Retry-After" in refused["Access-Control-Expose-Headers"] and refused["Vary"] == "x-ms-bot-agent"
+    if agent in DIRECTLINEJS_AGENTS:
+        assert value % 1000 == 0 and 1000 <= value <= 60000
+    else:
+        assert 1 <= value <= 60
+
+
+def test_too_many_failed_credentials_answer_429_in_the_clients_unit(directline, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES,
+                                                               "failed_auth": "2/minute"})
+    cache.clear()
+    for _ in range(2):
+        _error(directline.start("not-a-token"), 401)
+    seconds = directline.start("not-a-token")
+    _error(seconds, 429)
+    assert 1 <= int(seconds["Retry-After"]) <= 60
+    milliseconds = directline.start("not-a-token", HTTP_X_MS_BOT_AGENT=DIRECTLINEJS_AGENTS[0])
+    _error(milliseconds, 429)
+    assert 1000 <= int(milliseconds["Retry-After"]) <= 60000
 
 
 def test_an_oversized_body_is_refused_in_the_protocol_shape(directline, started, settings):
@@ -366,3 +413,66 @@ def test_the_activities_of_one_reply_have_distinct_timestamps_in_order(directlin
     stamps = [a["timestamp"] for a in reply]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), stamps
     assert all(stamp.endswith("Z") and len(stamp.split(".")[1]) == 7 for stamp in stamps)  # 6 digits and Z
+
+
+def test_a_refused_upload_leaves_no_rows_and_the_conversation_goes_on(directline, started, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    conversation_id, token = started
+    path = f"/v3/directline/conversations/{conversation_id}/upload?userId=dl-user-1"
+    before = Message.objects.count()
+    too_many = [SimpleUploadedFile(f"f{i}.txt", b"x", content_type="text/plain") for i in range(11)]
+    _error(directline.client.post(path, {"file": too_many}, HTTP_AUTHORIZATION=f"Bearer {token}"), 400, "BadArgument")
+    oversized = SimpleUploadedFile("big.bin", b"x" * (settings.BOTPORTAL["MAX_BODY_BYTES"] + 1))
+    _error(directline.client.post(path, {"file": oversized}, HTTP_AUTHORIZATION=f"Bearer {token}"), 413)
+    assert Message.objects.count() == before
+    # The conversation is unharmed: a file with a text is a turn the bot answers.
+    activity = SimpleUploadedFile("blob", b'{"type": "message", "text": "show me the menu"}',
+                                  content_type="application/vnd.microsoft.activity")
+    file = SimpleUploadedFile("menu.pdf", b"%PDF", content_type="application/pdf")
+    accepted = directline.client.post(path, {"activity": activity, "file": file}, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert accepted.status_code == 200, accepted.content
+    activities = directline.poll(token, conversation_id).json()["activities"]
+    echo = next(a for a in activities if a["id"] == accepted.json()["id"])
+    assert echo["text"] == "show me the menu" and echo["attachments"][0]["name"] == "menu.pdf"
+    assert any(a.get("replyToId") == echo["id"] and a.get("suggestedActions") for a in activities)
+
+
+def test_polling_past_its_own_rate_is_a_429_with_retry_after(directline, started, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    conversation_id, token = started
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES,
+                                                               "directline_poll": "3/minute"})
+    cache.clear()
+    for _ in range(3):
+        assert directline.poll(token, conversation_id).status_code == 200
+    refused = directline.poll(token, conversation_id)
+    _error(refused, 429, "TooManyRequests")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_reconnect_with_the_secret_gives_the_site_a_token_of_that_conversation(directline, dl_secret, started):
+    conversation_id, token = started
+    response = directline.call("get", f"conversations/{conversation_id}?watermark=3", dl_secret)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["conversationId"] == conversation_id and body["token"] not in (token, dl_secret)
+    assert "watermark=3" in body["streamUrl"] and body["expires_in"] > 0
+    assert directline.poll(body["token"], conversation_id).status_code == 200
+    _error(directline.call("get", "conversations/00000000-0000-0000-0000-000000000000", dl_secret), 404, "NotFound")
+
+
+def test_allowed_origins_set_over_api_v1_bind_direct_line(directline, dl_secret, dl_bot, owner_client):
+    response = owner_client.post(f"/api/v1/bot/{dl_bot.pk}/update", {"allowedOrigins": ["https://shop.example"]},
+                                 format="json")
+    assert response.status_code == 200, response.content
+    assert owner_client.get(f"/api/v1/bot/{dl_bot.pk}/fetch").json()["allowedOrigins"] == ["https://shop.example"]
+    body = directline.generate(dl_secret, HTTP_ORIGIN="https://shop.example").json()
+    assert directline.start(body["token"], HTTP_ORIGIN="https://shop.example").status_code == 200
+    _error(directline.start(body["token"], HTTP_ORIGIN="https://other.example"), 403)
+    _error(directline.poll(body["token"], body["conversationId"], HTTP_ORIGIN="https://other.example"), 403)
+    # Cleared over /api/v1: any origin again.
+    owner_client.post(f"/api/v1/bot/{dl_bot.pk}/update", {"allowedOrigins": []}, format="json")
+    assert directline.start(body["token"], HTTP_ORIGIN="https://other.example").status_code == 200

@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -17,38 +16,9 @@ from sessions_app.models import BotSession, Conversation
 from sessions_app.protocols.directline import fanout
 from sessions_app.protocols.directline.streams import stream_credential
 
+from .websocket import WebsocketCommunicator, stream_path
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class WebsocketCommunicator(ApplicationCommunicator):
-    """A WebSocket client of the ASGI application (channels.testing's needs daphne, which botportal doesn't)."""
-
-    def __init__(self, app, path, headers=None):
-        path, _, query = path.partition("?")
-        super().__init__(app, {"type": "websocket", "path": path, "query_string": query.encode(),
-                               "headers": headers or [], "subprotocols": []})
-
-    async def connect(self, timeout=5):
-        await self.send_input({"type": "websocket.connect"})
-        message = await self.receive_output(timeout)
-        return message["type"] == "websocket.accept", message.get("code")
-
-    async def receive_from(self, timeout=5):
-        message = await self.receive_output(timeout)
-        assert message["type"] == "websocket.send", message
-        return message["text"]
-
-    async def send_to(self, text_data):
-        await self.send_input({"type": "websocket.receive", "text": text_data})
-
-    async def disconnect(self, code=1000, timeout=5):
-        await self.send_input({"type": "websocket.disconnect", "code": code})
-        await self.wait(timeout)
-
-
-def _path(stream_url: str) -> str:
-    parts = urlsplit(stream_url)
-    return f"{parts.path}?{parts.query}"
 
 
 async def _frames_until(socket, predicate, timeout=10):
@@ -84,7 +54,7 @@ def test_the_stream_sends_the_backlog_then_the_echo_and_the_reply(directline, st
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         connected, _ = await socket.connect()
         assert connected
         [backlog] = await _frames_until(socket, lambda activities: activities)
@@ -106,7 +76,7 @@ def test_the_stream_sends_the_backlog_then_the_echo_and_the_reply(directline, st
         await socket.disconnect()
 
         # Reconnecting with the watermark: only what came after it.
-        again = WebsocketCommunicator(application, _path(stream_url) + f"&watermark={backlog['watermark']}")
+        again = WebsocketCommunicator(application, stream_path(stream_url) + f"&watermark={backlog['watermark']}")
         assert (await again.connect())[0]
         replay = await _frames_until(again, lambda activities: len(activities) >= 3)
         assert replay[0]["activities"][0]["id"] == body["id"]
@@ -120,7 +90,7 @@ def test_the_stream_refuses_bad_credentials(directline, dl_secret, started, case
     conversation_id, token = started
     body = directline.generate(dl_secret, {"trustedOrigins": ["https://shop.example"]}).json()
     own_url = directline.start(body["token"]).json()["streamUrl"]
-    path, headers = _path(own_url), []
+    path, headers = stream_path(own_url), []
     if case == "forged":
         path = path.split("?t=")[0] + "?t=" + stream_credential(conversation_id=body["conversationId"],
                                                                  bot_session_id=1)[:-3] + "abc"
@@ -158,7 +128,7 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
     conversation_id, token = body["conversationId"], body["token"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(body["streamUrl"]))
+        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
         assert (await socket.connect())[0]
         status, sent = await _post(
             f"/v3/directline/conversations/{conversation_id}/activities", token,
@@ -203,7 +173,7 @@ def test_a_post_is_answered_before_its_reply_which_follows_over_the_stream(direc
     conversation_id, token = body["conversationId"], body["token"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(body["streamUrl"]))
+        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
         assert (await socket.connect())[0]
         status, sent = await _post(
             f"/v3/directline/conversations/{conversation_id}/activities", token,
@@ -228,7 +198,7 @@ def test_the_socket_closes_once_its_token_is_revoked_after_sending_what_changed(
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         status, body = await _post(
@@ -271,7 +241,7 @@ def test_on_redis_a_send_over_api_v1_reaches_the_socket(directline, started, red
     client = token_client(token)
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         response = await sync_to_async(client.post)(
@@ -290,7 +260,7 @@ def test_on_redis_a_revoke_with_no_new_activity_closes_the_socket(directline, st
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         response = await sync_to_async(owner_client.post)(
@@ -308,7 +278,7 @@ def test_the_socket_closes_when_its_token_expires(directline, started):
     BotSession.objects.filter(conversation_id=conversation_id).update(expires_at=timezone.now() + timedelta(seconds=2))
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         # Nothing changes in the conversation and nothing is announced: the socket's own timer closes it.
@@ -324,7 +294,7 @@ def test_the_socket_survives_a_refresh_and_closes_on_a_real_revoke(directline, s
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         refreshed = await sync_to_async(directline.call)("post", "tokens/refresh", token)
@@ -360,7 +330,7 @@ def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         status, body = await _post(
@@ -402,13 +372,35 @@ def test_a_change_whose_notice_was_lost_reaches_the_socket_within_the_look(direc
             conversation_changed.connect(fanout.conversation_changed_received, dispatch_uid=uid)
 
     async def run():
-        socket = WebsocketCommunicator(application, _path(stream_url))
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
         await asyncio.sleep(fanout.WATCH_SECONDS * 1.5)  # the look has seen the conversation as it was
         await sync_to_async(add_unannounced)()
         frames = await _frames_until(socket, lambda activities: activities, timeout=fanout.WATCH_SECONDS * 3)
         assert [a["text"] for f in frames for a in f["activities"]] == ["said without a notice"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_the_stream_url_of_a_reconnect_sends_only_what_came_after_its_watermark(directline, started):
+    """directlinejs's reconnect after a dropped socket: GET conversations/{id}?watermark=W, then that streamUrl."""
+    conversation_id, token = started
+    assert directline.send(token, conversation_id, "show me the menu").status_code == 200
+    polled = directline.poll(token, conversation_id).json()
+    watermark = polled["watermark"]
+    assert directline.send(token, conversation_id, "where is my order").status_code == 200
+    reconnect = directline.call("get", f"conversations/{conversation_id}?watermark={watermark}", token).json()
+
+    async def run():
+        socket = WebsocketCommunicator(application, stream_path(reconnect["streamUrl"]))
+        assert (await socket.connect())[0]
+        frames = await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
+        activities = [a for f in frames for a in f["activities"]]
+        assert activities[0]["text"] == "where is my order"
+        assert not {a["id"] for a in activities} & {a["id"] for a in polled["activities"]}
+        assert frames[-1]["watermark"] > watermark
         await socket.disconnect()
 
     async_to_sync(run)()
@@ -437,3 +429,27 @@ def test_a_notice_for_other_processes_never_waits_on_the_channel_layer(monkeypat
     while fanout.publisher.pending and time.monotonic() < deadline:
         time.sleep(0.05)
     assert fanout.publisher.pending == 0
+
+
+def test_a_botportal_session_token_opens_the_stream_of_its_conversation(directline, public_bot, anon_client):
+    public_bot.welcome_messages = ["Welcome, visitor."]
+    public_bot.save()
+    created = anon_client.post(f"/api/v1/bot/{public_bot.pk}/session/create", {}, format="json").json()
+    started = directline.start(created["token"])
+    assert started.status_code == 200, started.content
+    body = started.json()
+    assert body["conversationId"] == created["conversationId"] and body["token"] == created["token"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
+        assert (await socket.connect())[0]
+        [frame] = await _frames_until(socket, lambda activities: activities)
+        assert [a["text"] for a in frame["activities"]] == ["Welcome, visitor."]
+        status, sent = await _post(f"/v3/directline/conversations/{created['conversationId']}/activities",
+                                   created["token"], {"type": "message", "text": "hello", "from": {"id": "u"}})
+        assert status == 200, sent
+        frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
+        assert [a for f in frames for a in f["activities"]][0]["id"] == sent["id"]
+        await socket.disconnect()
+
+    async_to_sync(run)()

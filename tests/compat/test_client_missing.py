@@ -1,4 +1,4 @@
-"""Both JavaScript client tests (directlinejs, Web Chat) answer a missing client the same way."""
+"""The JavaScript client tests (ChatBotKit's SDK, directlinejs, Web Chat) answer a missing client the same way."""
 
 import pytest
 

@@ -1,6 +1,7 @@
-"""A live botportal under gunicorn with uvicorn's worker (as production runs it), for Direct Line clients.
+"""What the official clients' tests share: `client_missing`, and for the Direct Line clients a live
+botportal under gunicorn with uvicorn's worker (as production runs it).
 
-Each module gets a fresh SQLite file under its own var/ with one owner, the bot of bot.json and a Direct
+Each module using `dl_env` gets a fresh SQLite file under its own var/ with one owner, the bot of bot.json and a Direct
 Line secret for it, made with botportal's own management commands."""
 
 import http.client

@@ -30,7 +30,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 def site(tmp_path_factory):
     """A customer's site on an origin of its own, serving the page and Web Chat's bundle."""
     if not BUNDLE.exists():
-        client_missing("botframework-webchat is missing: `npm ci --prefix tests/directline` (make install-dev)")
+        client_missing("botframework-webchat is missing: `npm ci --prefix tests/compat` (make install-dev)")
     root = tmp_path_factory.mktemp("site")
     shutil.copy(HERE / "webchat.html", root / "index.html")
     (root / "webchat.js").symlink_to(BUNDLE)
