@@ -6,7 +6,9 @@ credential paid seven round trips to Redis before its view ran, and two requests
 could both read the same history and one of them go uncounted. On Django's Redis cache each operation
 below is one script, atomic in Redis; on any other cache (local memory by default) the functions answer
 None and the caller keeps the cache API's way. Keys are made as the cache makes its own (prefix,
-version), so a counter is still readable with `cache.get`.
+version), so a counter is still readable with `cache.get`. A rate log is a sorted set, kept under a
+key of its own (the history's key with `:log`): a process still keeping DRF's pickled history under
+the history's key (the old code, during a rolling deploy) never reads one as the other.
 """
 
 import math
@@ -97,7 +99,7 @@ def count_down(cache, key: str) -> bool:
 def sliding_log_add(cache, key: str, *, now: float, duration: float, limit: int) -> tuple[bool, int, float] | None:
     """DRF's SimpleRateThrottle rule on one log: (allowed, entries within the duration, the oldest
     entry's time), or None on a cache other than Redis."""
-    found = _redis(cache, key)
+    found = _redis(cache, f"{key}:log")
     if found is None:
         return None
     client, full_key = found

@@ -110,3 +110,15 @@ def test_a_session_token_request_makes_three_round_trips_to_redis(public_bot, mo
     assert response.status_code == 200, response.content
     # The failed-authentication slot taken and given back, and the conversation's rate.
     assert len(commands) == 3, commands
+
+
+@on_redis
+def test_a_history_left_by_drfs_own_throttle_is_no_error(monkeypatch):
+    """During a rolling deploy, processes of the previous code keep DRF's pickled history under the
+    history's key; the log is another key, so neither reads the other's value (WRONGTYPE)."""
+    monkeypatch.setattr(Clocked, "ident", uuid.uuid4().hex)
+    Clocked.now_at = 7000.0
+    history_key = Clocked().get_cache_key(None, None)
+    caches["default"].set(history_key, [6999.0], 60)
+    assert Clocked().allow_request(None, None)
+    assert caches["default"].get(history_key) == [6999.0]
