@@ -32,22 +32,28 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) en
 return false
 """
 
-# DRF's rule, exactly: drop the entries of the log at or before now - duration; refuse if as many as
-# the limit are left, else log this request. KEYS: the log (a sorted set, scored by time).
-# ARGV: the oldest time dropped, now, a member unique to this request, the limit, the log's lifetime
-# in ms. Returns whether it was allowed, the entries now in the log, and the oldest one's time.
-_SLIDING_LOG = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local count = redis.call('ZCARD', KEYS[1])
-local allowed = 0
-if count < tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  count = count + 1
-  allowed = 1
+# DRF's rule, exactly, for each log in KEYS (sorted sets scored by time): drop the entries at or before
+# now - duration; refuse if as many as the limit are left, else log this request. ARGV, five per log:
+# the oldest time dropped, now, a member unique to this request, the limit, the log's lifetime in ms.
+# Returns, per log, whether it was allowed, the entries now in it, and the oldest one's time.
+_SLIDING_LOGS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local j = (i - 1) * 5
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[j + 1])
+  local count = redis.call('ZCARD', key)
+  local allowed = 0
+  if count < tonumber(ARGV[j + 4]) then
+    redis.call('ZADD', key, ARGV[j + 2], ARGV[j + 3])
+    redis.call('PEXPIRE', key, ARGV[j + 5])
+    count = count + 1
+    allowed = 1
+  end
+  out[#out + 1] = allowed
+  out[#out + 1] = count
+  out[#out + 1] = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or false
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or false
-return {allowed, count, oldest}
+return out
 """
 
 _scripts: dict[str, object] = {}
@@ -96,14 +102,19 @@ def count_down(cache, key: str) -> bool:
     return True
 
 
-def sliding_log_add(cache, key: str, *, now: float, duration: float, limit: int) -> tuple[bool, int, float] | None:
-    """DRF's SimpleRateThrottle rule on one log: (allowed, entries within the duration, the oldest
-    entry's time), or None on a cache other than Redis."""
-    found = _redis(cache, f"{key}:log")
+def sliding_logs_add(cache, logs: list[tuple[str, float, float, int]]) -> list[tuple[bool, int, float]] | None:
+    """DRF's SimpleRateThrottle rule on each (key, now, duration, limit), all in one script: per log
+    (allowed, entries within the duration, the oldest entry's time), or None on a cache other than Redis."""
+    found = _redis(cache, f"{logs[0][0]}:log")
     if found is None:
         return None
-    client, full_key = found
-    member = f"{now!r}:{secrets.token_hex(6)}"
-    args = [repr(now - duration), repr(now), member, limit, _milliseconds(duration)]
-    allowed, count, oldest = _run(client, _SLIDING_LOG, [full_key], args)
-    return bool(allowed), int(count), float(oldest) if oldest else now
+    client, _ = found
+    keys, args = [], []
+    for key, now, duration, limit in logs:
+        keys.append(cache.make_and_validate_key(f"{key}:log"))
+        args += [repr(now - duration), repr(now), f"{now!r}:{secrets.token_hex(6)}", limit, _milliseconds(duration)]
+    flat = _run(client, _SLIDING_LOGS, keys, args)
+    return [
+        (bool(flat[i]), int(flat[i + 1]), float(flat[i + 2]) if flat[i + 2] else logs[i // 3][1])
+        for i in range(0, len(flat), 3)
+    ]

@@ -21,30 +21,42 @@ from botportal.api import throttle_store
 
 class RateThrottle(SimpleRateThrottle):
     """DRF's rate rule (at most `num_requests` within any `duration` seconds, refused requests not
-    counted) on a log kept by one Redis script per request; on other caches DRF's own way."""
+    counted) on a log kept by a Redis script; on other caches DRF's own way. `throttles_refusing`
+    decides all of a request's rate throttles in one script."""
 
     logged = None  # (entries within the duration, the oldest one's time) when the script decided
 
     def allow_request(self, request, view):
-        if self.rate is None:
+        if not self.applies(request, view):
             return True
+        decided = throttle_store.sliding_logs_add(self.cache, [self.log_entry()])
+        return self.history_allow() if decided is None else self.log_decided(*decided[0])
+
+    def applies(self, request, view) -> bool:
+        """Whether this request is counted here; if so, its key and time are set."""
+        if self.rate is None:
+            return False
         self.key = self.get_cache_key(request, view)
         if self.key is None:
-            return True
+            return False
         self.now = self.timer()
-        found = throttle_store.sliding_log_add(
-            self.cache, self.key, now=self.now, duration=self.duration, limit=self.num_requests
-        )
-        if found is None:
-            self.history = self.cache.get(self.key, [])
-            while self.history and self.history[-1] <= self.now - self.duration:
-                self.history.pop()
-            if len(self.history) >= self.num_requests:
-                return self.throttle_failure()
-            return self.throttle_success()
-        allowed, count, oldest = found
+        return True
+
+    def log_entry(self) -> tuple[str, float, float, int]:
+        return self.key, self.now, self.duration, self.num_requests
+
+    def log_decided(self, allowed: bool, count: int, oldest: float) -> bool:
         self.logged = (count, oldest)
         return allowed
+
+    def history_allow(self) -> bool:
+        """DRF's SimpleRateThrottle.allow_request, from its history read: on a cache other than Redis."""
+        self.history = self.cache.get(self.key, [])
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) >= self.num_requests:
+            return self.throttle_failure()
+        return self.throttle_success()
 
     def wait(self):
         if self.logged is None:
@@ -55,6 +67,23 @@ class RateThrottle(SimpleRateThrottle):
         if available_requests <= 0:
             return None
         return remaining_duration / float(available_requests)
+
+
+def throttles_refusing(throttles, request, view) -> list:
+    """The throttles that refuse this request, each having decided as its allow_request would (every
+    throttle counts the request, as in DRF's check_throttles); on Redis, the rate throttles that apply
+    are decided together in one script."""
+    batched = [t for t in throttles if isinstance(t, RateThrottle) and t.cache is SimpleRateThrottle.cache]
+    refused = [t for t in throttles if t not in batched and not t.allow_request(request, view)]
+    applying = [t for t in batched if t.applies(request, view)]
+    decided = (
+        throttle_store.sliding_logs_add(SimpleRateThrottle.cache, [t.log_entry() for t in applying]) if applying else []
+    )
+    if decided is None:
+        refused += [t for t in applying if not t.history_allow()]
+    else:
+        refused += [t for t, result in zip(applying, decided, strict=True) if not t.log_decided(*result)]
+    return refused
 
 
 class PublicSessionCreateIpThrottle(RateThrottle):
@@ -179,7 +208,7 @@ def throttle_wait(throttle_classes, request, *, user=None, auth=None) -> float |
     (`auth`), so they get exactly those rather than a DRF request.
     """
     seen = SimpleNamespace(META=request.META, user=user, auth=auth)
-    refused = [throttle for throttle in (cls() for cls in throttle_classes) if not throttle.allow_request(seen, None)]
+    refused = throttles_refusing([cls() for cls in throttle_classes], seen, None)
     if not refused:
         return None
     return max((wait for wait in (throttle.wait() for throttle in refused) if wait is not None), default=1.0)

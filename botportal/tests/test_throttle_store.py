@@ -122,3 +122,34 @@ def test_a_history_left_by_drfs_own_throttle_is_no_error(monkeypatch):
     caches["default"].set(history_key, [6999.0], 60)
     assert Clocked().allow_request(None, None)
     assert caches["default"].get(history_key) == [6999.0]
+
+
+@on_redis
+@pytest.mark.django_db
+def test_a_public_session_create_decides_both_its_limits_in_one_round_trip(public_bot, monkeypatch):
+    commands = []
+    real = redis.Redis.execute_command
+
+    def counted(self, *args, **kwargs):
+        commands.append(args[0])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    assert post(APIClient(), f"/api/v1/bot/{public_bot.pk}/session/create").status_code == 200
+    assert len(commands) == 1, commands  # the per-IP and the per-bot logs, in one script
+
+
+def test_every_throttle_counts_the_request_even_when_another_refuses(monkeypatch):
+    class Strict(Clocked):
+        rate = "1/minute"
+        ident = uuid.uuid4().hex
+
+    monkeypatch.setattr(Clocked, "ident", uuid.uuid4().hex)
+    Clocked.now_at = 9000.0
+    from botportal.api.throttles import throttles_refusing
+
+    assert throttles_refusing([Strict(), Clocked()], None, None) == []
+    for _ in range(2):
+        assert [type(t) for t in throttles_refusing([Strict(), Clocked()], None, None)] == [Strict]
+    # Clocked (3/minute) counted the two that Strict refused.
+    assert [type(t) for t in throttles_refusing([Strict(), Clocked()], None, None)] == [Strict, Clocked]
