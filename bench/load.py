@@ -2,6 +2,8 @@
 
     make bench                       # or: .venv/bin/python bench/load.py --duration 10 --rounds 3
     .venv/bin/python bench/load.py --server wsgi,asgi    # both servers, interleaved, in one run
+    .venv/bin/python bench/load.py --baseline /tmp/main  # this tree and another (git worktree or git
+                                                         # archive of the code before a change), side by side
 
 Servers: `asgi` is production's (gunicorn with uvicorn's worker, settings from gunicorn.conf.py);
 `wsgi` is botportal/wsgi.py under gunicorn's sync workers (2 x cores + 1), the earlier deployment.
@@ -418,6 +420,12 @@ def main():
         default=None,
         help="processes (default: asgi, WEB_CONCURRENCY or one per core; wsgi, gunicorn's 2 x cores + 1)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another source tree (same migrations) served the same way beside this one, in the same rounds",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per route per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
@@ -425,30 +433,34 @@ def main():
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
-    servers = args.server.split(",")
+    # Each entry: (label, server kind, source tree). A baseline tree runs each server kind a second time.
+    servers = [(server, server, ROOT) for server in args.server.split(",")]
+    if args.baseline is not None:
+        servers += [(f"{server}@baseline", server, args.baseline.resolve()) for server in args.server.split(",")]
 
     env = bench_env(args.database_url, args.port)
     redis = env.get("CHANNEL_LAYER_URL") or env.get("REDIS_URL")
     layer = f"Redis channel layer ({redis})" if redis else "in-process channel layer"
     recreate_database(args.database_url)
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    bases = {server: f"http://127.0.0.1:{args.port + index}" for index, server in enumerate(servers)}
+    bases = {label: f"http://127.0.0.1:{args.port + index}" for index, (label, _, _) in enumerate(servers)}
     processes = {}
     try:
-        for index, server in enumerate(servers):
-            processes[server] = start_server(server, env, args.port + index, args.workers)
+        for index, (label, server, source) in enumerate(servers):
+            processes[label] = start_server(server, env, args.port + index, args.workers, cwd=source)
         # One set of rows serves every server: they share the database.
-        data = prepare(env, bases[servers[0]], args.sessions, args.connections)
+        data = prepare(env, bases[servers[0][0]], args.sessions, args.connections)
         scripts = scripts_for(data)
-        results = {server: {name: [] for name in [*scripts, "dl-ws"]} for server in servers}
+        labels = [label for label, _, _ in servers]
+        results = {label: {name: [] for name in [*scripts, "dl-ws"]} for label in labels}
         watermarks = {}
         for round_number in range(args.rounds):
             for name, script in scripts.items():
-                for server in servers:
-                    results[server][name].append(run_wrk(bases[server], script, args.duration, args.connections))
-            for server in servers:
-                results[server]["dl-ws"].append(
-                    run_websocket_turns(bases[server], data["dl-ws"], args.duration, watermarks)
+                for label in labels:
+                    results[label][name].append(run_wrk(bases[label], script, args.duration, args.connections))
+            for label in labels:
+                results[label]["dl-ws"].append(
+                    run_websocket_turns(bases[label], data["dl-ws"], args.duration, watermarks)
                 )
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     finally:
@@ -456,18 +468,19 @@ def main():
             stop_server(process)
 
     medians = {}
-    for server in servers:
-        runs_by_route = results[server]
+    for label, server, source in servers:
+        runs_by_route = results[label]
         ceiling = statistics.median(r["rps"] for r in runs_by_route["ceiling"])
         print(
-            f"\nbotportal load benchmark: {server_label(server, args.workers)}, wrk -t2 -c{args.connections} "
+            f"\nbotportal load benchmark: {server_label(server, args.workers)} serving {source}, "
+            f"wrk -t2 -c{args.connections} "
             f"-d{args.duration}s, {args.rounds} interleaved rounds, medians; dl-ws: {args.connections} "
             f"conversations, {layer}"
         )
         print(f"{'route':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'target':>7}")
         for name, runs in runs_by_route.items():
             rps = statistics.median(r["rps"] for r in runs)
-            medians[server, name] = rps
+            medians[label, name] = rps
             ratio = rps / ceiling
             target = TARGETS.get(name)
             verdict = "" if target is None else (f">={target:.2f} " + ("ok" if ratio >= target else "MISSED"))
@@ -477,7 +490,7 @@ def main():
                 f"{ratio:>6.2f} {verdict:>7}"
             )
     if len(servers) > 1:
-        first, *others = servers
+        first, *others = labels
         for other in others:
             print(f"\n{other} req/s against {first}, same route, same run:")
             for name in results[first]:

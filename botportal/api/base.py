@@ -5,6 +5,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
 from botportal import validation
+from botportal.api.throttles import throttles_refusing
 from botportal.errors import InvalidInput
 
 
@@ -29,6 +30,13 @@ class JsonApiView(APIView):
         if method not in self.http_method_names or not hasattr(self, method):
             return
         super().check_permissions(request)
+
+    def check_throttles(self, request):
+        # DRF's, with the rate throttles decided together (one round trip to Redis for all of them).
+        refused = throttles_refusing(self.get_throttles(), request, self)
+        if refused:
+            durations = [wait for wait in (throttle.wait() for throttle in refused) if wait is not None]
+            self.throttled(request, max(durations, default=None))
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

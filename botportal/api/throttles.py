@@ -5,6 +5,9 @@ The machinery and the throttles that need no model live here; those that recogni
 
 The client IP comes from DRF's `get_ident`, which trusts exactly `NUM_PROXIES` (the setting
 BOTPORTAL_TRUSTED_PROXIES) entries of X-Forwarded-For and never the header blindly.
+
+On Redis each count is one atomic script (botportal/api/throttle_store.py): one round trip where the
+cache API takes two to five, and no count lost between requests of one bucket arriving at once.
 """
 
 import contextlib
@@ -13,9 +16,77 @@ from types import SimpleNamespace
 from rest_framework.throttling import SimpleRateThrottle
 
 from botportal import validation
+from botportal.api import throttle_store
 
 
-class PublicSessionCreateIpThrottle(SimpleRateThrottle):
+class RateThrottle(SimpleRateThrottle):
+    """DRF's rate rule (at most `num_requests` within any `duration` seconds, refused requests not
+    counted) on a log kept by a Redis script; on other caches DRF's own way. `throttles_refusing`
+    decides all of a request's rate throttles in one script."""
+
+    logged = None  # (entries within the duration, the oldest one's time) when the script decided
+
+    def allow_request(self, request, view):
+        if not self.applies(request, view):
+            return True
+        decided = throttle_store.sliding_logs_add(self.cache, [self.log_entry()])
+        return self.history_allow() if decided is None else self.log_decided(*decided[0])
+
+    def applies(self, request, view) -> bool:
+        """Whether this request is counted here; if so, its key and time are set."""
+        if self.rate is None:
+            return False
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return False
+        self.now = self.timer()
+        return True
+
+    def log_entry(self) -> tuple[str, float, float, int]:
+        return self.key, self.now, self.duration, self.num_requests
+
+    def log_decided(self, allowed: bool, count: int, oldest: float) -> bool:
+        self.logged = (count, oldest)
+        return allowed
+
+    def history_allow(self) -> bool:
+        """DRF's SimpleRateThrottle.allow_request, from its history read: on a cache other than Redis."""
+        self.history = self.cache.get(self.key, [])
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) >= self.num_requests:
+            return self.throttle_failure()
+        return self.throttle_success()
+
+    def wait(self):
+        if self.logged is None:
+            return super().wait()
+        count, oldest = self.logged  # as DRF's wait() reads its history
+        remaining_duration = self.duration - (self.now - oldest) if count else self.duration
+        available_requests = self.num_requests - count + 1
+        if available_requests <= 0:
+            return None
+        return remaining_duration / float(available_requests)
+
+
+def throttles_refusing(throttles, request, view) -> list:
+    """The throttles that refuse this request, each having decided as its allow_request would (every
+    throttle counts the request, as in DRF's check_throttles); on Redis, the rate throttles that apply
+    are decided together in one script."""
+    batched = [t for t in throttles if isinstance(t, RateThrottle) and t.cache is SimpleRateThrottle.cache]
+    refused = [t for t in throttles if t not in batched and not t.allow_request(request, view)]
+    applying = [t for t in batched if t.applies(request, view)]
+    decided = (
+        throttle_store.sliding_logs_add(SimpleRateThrottle.cache, [t.log_entry() for t in applying]) if applying else []
+    )
+    if decided is None:
+        refused += [t for t in applying if not t.history_allow()]
+    else:
+        refused += [t for t, result in zip(applying, decided, strict=True) if not t.log_decided(*result)]
+    return refused
+
+
+class PublicSessionCreateIpThrottle(RateThrottle):
     """Anonymous session creation with public bots, per client IP."""
 
     scope = "session_create_ip"
@@ -26,7 +97,7 @@ class PublicSessionCreateIpThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class PublicSessionCreateBotThrottle(SimpleRateThrottle):
+class PublicSessionCreateBotThrottle(RateThrottle):
     """Anonymous session creation per public bot, whatever the IP."""
 
     scope = "session_create_bot"
@@ -42,7 +113,7 @@ class PublicSessionCreateBotThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": bot_id}
 
 
-class ApiSecretThrottle(SimpleRateThrottle):
+class ApiSecretThrottle(RateThrottle):
     """Requests per owner authenticated with an API secret."""
 
     scope = "api_secret"
@@ -79,8 +150,7 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
         window, elapsed = divmod(now, self.duration)
         base = self.get_cache_key(request)
         key = f"{base}:{int(window)}"
-        count = self._count_up(key)
-        previous = self.cache.get(f"{base}:{int(window) - 1}", 0)
+        count, previous = self._count_up(key, previous_key=f"{base}:{int(window) - 1}")
         remaining_share = (self.duration - elapsed) / self.duration
         if previous * remaining_share + count > self.num_requests:
             self._count_down(key)  # refused unchecked: not a check, so not a slot
@@ -94,12 +164,19 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
             self._count_down(self.key)
             self.key = None
 
-    def _count_up(self, key) -> int:
+    def _count_up(self, key, *, previous_key) -> tuple[int, int]:
+        """This window's count with this attempt, and the previous window's count."""
+        # Kept for two windows: the next one weighs this count in.
+        counted = throttle_store.window_count_up(self.cache, key, previous_key, 2 * self.duration)
+        if counted is not None:  # Redis: one script does both
+            return counted
+        return self._cache_count_up(key), self.cache.get(previous_key, 0)
+
+    def _cache_count_up(self, key) -> int:
         try:
             return self.cache.incr(key)
         except ValueError:
             pass  # the window's first attempt
-        # Kept for two windows: the next one weighs this count in.
         if self.cache.add(key, 1, 2 * self.duration):
             return 1
         try:
@@ -108,6 +185,8 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
             return 1
 
     def _count_down(self, key) -> None:
+        if throttle_store.count_down(self.cache, key):
+            return
         # ValueError: the counter has expired meanwhile, nothing left to give back.
         with contextlib.suppress(ValueError):
             self.cache.decr(key)
@@ -129,7 +208,7 @@ def throttle_wait(throttle_classes, request, *, user=None, auth=None) -> float |
     (`auth`), so they get exactly those rather than a DRF request.
     """
     seen = SimpleNamespace(META=request.META, user=user, auth=auth)
-    refused = [throttle for throttle in (cls() for cls in throttle_classes) if not throttle.allow_request(seen, None)]
+    refused = throttles_refusing([cls() for cls in throttle_classes], seen, None)
     if not refused:
         return None
     return max((wait for wait in (throttle.wait() for throttle in refused) if wait is not None), default=1.0)

@@ -84,3 +84,38 @@ def test_connections_stay_bounded_when_three_times_the_pool_size_of_threads_quer
     # Every thread got its turn (waiting for a free connection, not failing), three rounds of 0.3 s.
     assert elapsed >= 0.85
     assert pool_size // 2 < peak <= pool_size
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    connection.close()  # back to the pool
+    return pid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_postgresql_closed_is_not_handed_out_again():
+    assert settings.DATABASES["default"]["ENGINE"] == "botportal.pgbackend"
+    pids = {_backend_pid() for _ in range(3)}
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k not in ("cursor_factory", "context")}) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(pids)])
+    time.sleep(0.2)  # the server's FATAL and its end of file reach the pooled sockets
+    # Handed out moments ago, so no round trip is spent on them; their sockets tell, and none is used.
+    assert _backend_pid() not in pids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_just_handed_back_is_taken_without_a_round_trip(monkeypatch):
+    from psycopg_pool import ConnectionPool
+
+    _backend_pid()
+    round_trips = []
+    real = ConnectionPool.check_connection
+    monkeypatch.setattr(
+        ConnectionPool, "check_connection", staticmethod(lambda conn: round_trips.append(conn) or real(conn))
+    )
+    for _ in range(5):
+        _backend_pid()
+    assert round_trips == []

@@ -3,9 +3,12 @@
 The machinery (and the throttles that need no model) is botportal.api.throttles.
 """
 
-from rest_framework.throttling import SimpleRateThrottle
-
-from botportal.api.throttles import ApiSecretThrottle, PublicSessionCreateBotThrottle, PublicSessionCreateIpThrottle
+from botportal.api.throttles import (
+    ApiSecretThrottle,
+    PublicSessionCreateBotThrottle,
+    PublicSessionCreateIpThrottle,
+    RateThrottle,
+)
 from sessions_app.models import BotSession, Conversation
 
 
@@ -13,7 +16,7 @@ def _conversation_ident(conversation_id) -> str:
     return f"conversation-{conversation_id}"
 
 
-class SessionTokenThrottle(SimpleRateThrottle):
+class SessionTokenThrottle(RateThrottle):
     """Requests with session tokens, per conversation: refreshing a token, or holding several tokens of
     one conversation, never buys more requests in it (the same count as RuntimeSessionThrottle's)."""
 
@@ -25,7 +28,7 @@ class SessionTokenThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": _conversation_ident(request.auth.conversation_id)}
 
 
-class RuntimeSessionThrottle(SimpleRateThrottle):
+class RuntimeSessionThrottle(RateThrottle):
     """Turns per Einstein runtime session (a conversation), at the session token's rate."""
 
     scope = "session_token"

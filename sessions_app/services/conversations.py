@@ -74,6 +74,8 @@ def conversation_open(
 
 def conversation_messages_add(*, conversation: Conversation, messages: list[dict]) -> list[Message]:
     """Store already-validated messages ({type, text, meta?, name?}) in the given order."""
+    if not messages:
+        return []  # nothing stored, nothing to announce (a session opened without messages)
     now = timezone.now()
     rows = [
         Message(

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
-from rest_framework.throttling import SimpleRateThrottle
 
-from botportal.api.throttles import ApiSecretThrottle, throttle_wait
+from botportal.api.throttles import ApiSecretThrottle, RateThrottle, throttle_wait
 from botportal.errors import NotAuthenticated, NotAuthorized, NotFound
 from botportal.validation import bot_origins, origin_allowed, uuid_or_none
 from bots.models import Bot
@@ -121,7 +120,7 @@ def origin_check(origin: str | None, *, bot: Bot, conversation: Conversation | N
         raise NotAuthorized(f"Requests from {origin} are not allowed for this bot.")
 
 
-class DirectLinePollThrottle(SimpleRateThrottle):
+class DirectLinePollThrottle(RateThrottle):
     """Polling reads per conversation, at a rate far above directlinejs's once a second."""
 
     scope = "directline_poll"

@@ -38,6 +38,27 @@ def test_public_bot_opens_for_anyone_and_stores_initial_messages_in_order(public
     assert opened.issued.bot_session.duration_seconds == 3600
 
 
+def test_a_session_opened_without_messages_announces_nothing(public_bot, django_capture_on_commit_callbacks):
+    from sessions_app.services.signals import conversation_changed
+
+    announced = []
+
+    def receiver(sender, conversation_ids, **kwargs):
+        announced.append(conversation_ids)
+
+    conversation_changed.connect(receiver, dispatch_uid="test-announced")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            opened = bot_session_create(bot=public_bot, actor=None)
+        assert announced == []  # no message stored, so no socket has anything to read again
+        with django_capture_on_commit_callbacks(execute=True):
+            bot_session_create(bot=public_bot, actor=None, messages=[{"type": "user", "text": "hi"}])
+        assert len(announced) == 1
+    finally:
+        conversation_changed.disconnect(dispatch_uid="test-announced")
+    assert opened.messages == []
+
+
 def test_private_bot_needs_its_owner(bot, other_owner):
     with pytest.raises(NotAuthenticated):
         bot_session_create(bot=bot, actor=None)
