@@ -10,6 +10,7 @@ pooled connection returns it), otherwise it is kept by the thread for the next p
 CONN_MAX_AGE, as a request's would be. A phase that leaves a transaction open is a bug and raises.
 """
 
+import asyncio
 import functools
 from contextvars import ContextVar
 
@@ -53,8 +54,16 @@ def _give_back() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
-def db_phase(func):
-    """`func` as a coroutine function whose every call is one database phase in a worker thread."""
+def db_phase(func, *, abandoned=None):
+    """`func` as a coroutine function whose every call is one database phase in a worker thread.
+
+    A phase, once started, runs to its end: a thread cannot be stopped, so a caller cancelled meanwhile
+    (its client went away) waits for it before the cancellation goes on. Until then the request is
+    still whole for the phase (Django closes the body of a request it cancels, which the phase may not
+    have read yet), and the caller's own clean-up sees what the phase did. `abandoned(result)`, if
+    given, is called (on the event loop) with what a phase returned to a caller that is gone: a turn
+    it claimed is given up there, not left held until TURN_TIMEOUT.
+    """
 
     @functools.wraps(func)
     def phase(*args, **kwargs):
@@ -77,7 +86,17 @@ def db_phase(func):
     @functools.wraps(func)
     async def run(*args, **kwargs):
         if _under_sync_caller():
-            return await sync_to_async(phase_on_caller, thread_sensitive=True)(*args, **kwargs)
-        return await sync_to_async(phase, thread_sensitive=False)(*args, **kwargs)
+            call = sync_to_async(phase_on_caller, thread_sensitive=True)(*args, **kwargs)
+        else:
+            call = sync_to_async(phase, thread_sensitive=False)(*args, **kwargs)
+        task = asyncio.ensure_future(call)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                await asyncio.wait([task])
+            if abandoned is not None and not task.cancelled() and task.exception() is None:
+                abandoned(task.result())
+            raise
 
     return run

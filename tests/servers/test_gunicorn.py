@@ -5,12 +5,16 @@ Each server runs with DEBUG=false on a fresh SQLite file and collected static fi
 """
 
 import http.client
+import json
 import os
 import secrets
 import socket
+import sqlite3
+import struct
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -53,6 +57,10 @@ def server_env(tmp_path_factory):
             "BOTPORTAL_VAR_DIR": str(var),
             "STATIC_ROOT": str(var / "static"),
             "LOG_LEVEL": "ERROR",
+            # Many requests from one address are the point of some tests here, not abuse.
+            **dict.fromkeys(
+                ("BOTPORTAL_THROTTLE_SESSION_CREATE_IP", "BOTPORTAL_THROTTLE_SESSION_TOKEN"), "100000/minute"
+            ),
         }
     )
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
@@ -61,7 +69,23 @@ def server_env(tmp_path_factory):
         [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "a@x.org"],
         cwd=ROOT, env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD}, check=True, timeout=120,
     )  # fmt: skip
+    created = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "shell", "-c", PUBLIC_BOT_CREATE],
+        cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, text=True,
+    )  # fmt: skip
+    env["PUBLIC_BOT_ID"] = created.stdout.strip().splitlines()[-1]
     return env
+
+
+PUBLIC_BOT_CREATE = """
+from bots.models import Bot
+from sessions_app.services.owners import bot_owner_create
+owner = bot_owner_create(username="bots", password="correct horse battery staple")
+print(Bot.objects.create(owner=owner, name="Public", visibility="public", fallback_message="fallback").pk)
+"""
+
+# What each server wrote to its stderr (its error log), by port.
+LOGS: dict[int, Path] = {}
 
 
 @pytest.fixture(scope="module", params=list(SERVERS))
@@ -69,7 +93,9 @@ def server(request, server_env):
     """(name, port) of a running server, one of SERVERS."""
     port = _free_port()
     args = [GUNICORN, *SERVERS[request.param], "--bind", f"127.0.0.1:{port}", "--no-control-socket"]
-    process = subprocess.Popen(args, cwd=ROOT, env=server_env, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    LOGS[port] = Path(server_env["BOTPORTAL_VAR_DIR"]) / f"{request.param}-{port}.log"
+    with LOGS[port].open("w") as log:
+        process = subprocess.Popen(args, cwd=ROOT, env=server_env, stderr=log, text=True)  # noqa: S603
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -80,7 +106,7 @@ def server(request, server_env):
                 connection.close()
                 break
             except OSError:
-                assert process.poll() is None, process.stderr.read()
+                assert process.poll() is None, LOGS[port].read_text()
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
         yield request.param, port
@@ -203,3 +229,57 @@ def test_under_asgi_a_body_declared_too_large_is_refused_before_it_is_sent(serve
         )
         head = raw.recv(65536)
     assert head.startswith(b"HTTP/1.1 413 ")
+
+
+def _json_post(port: int, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    connection.request("POST", path, body=json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def _sent_then_left(port: int, path: str, body: bytes, token: str | None, wait: float) -> None:
+    """A whole request, then the connection reset after `wait` seconds, as wrk leaves at a run's end."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        )
+        time.sleep(wait)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@pytest.mark.parametrize("server", ["asgi"], indirect=True)
+def test_under_asgi_clients_that_leave_mid_request_cause_no_error_and_leave_whole_turns(server, server_env):
+    # Each client leaves at a different moment, so that some leave while the view's database phase runs
+    # in its thread and has not read the body yet: Django then cancels the request and closes the body.
+    _, port = server
+    bot_id = server_env["PUBLIC_BOT_ID"]
+    status, opened = _json_post(port, f"/api/v1/bot/{bot_id}/session/create", {})
+    assert status == 200, opened
+    cid, token = opened["conversationId"], opened["token"]
+    complete, create = f"/api/v1/conversation/{cid}/complete", f"/api/v1/bot/{bot_id}/session/create"
+
+    def leave(index):
+        path, credential = (complete, token) if index % 2 else (create, None)
+        _sent_then_left(port, path, b'{"text": "hi"}' if credential else b"{}", credential, (index % 40) * 0.0005)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(leave, range(480)))
+    # Served in order behind what the clients left: once this is answered, the server is done with them.
+    status, answered = _json_post(port, complete, {"text": "still there?"}, token)
+    assert status == 200 and answered["text"] == "fallback", answered
+    time.sleep(0.5)
+
+    log = LOGS[port].read_text()
+    assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+    with sqlite3.connect(Path(server_env["BOTPORTAL_VAR_DIR"]) / "botportal.sqlite3") as db:
+        kinds = [k for (k,) in db.execute("SELECT type FROM sessions_app_message WHERE conversation_id = ?"
+                                          " ORDER BY id", [cid.replace("-", "")])]  # fmt: skip
+        turns = db.execute("SELECT turn_ticket, turn_served FROM sessions_app_conversation WHERE id = ?",
+                           [cid.replace("-", "")]).fetchone()  # fmt: skip
+    # Every turn that was taken is whole: each user message has its reply, and no turn is held.
+    assert kinds and kinds == ["user", "bot"] * (len(kinds) // 2), kinds
+    assert turns[0] == turns[1], turns

@@ -27,6 +27,7 @@ from sessions_app.services.conversations import (
     ExchangeResult,
     UpstreamFailed,
     conversation_send,
+    conversation_turn_abandon,
     conversation_turn_claim,
     conversation_turn_stream,
     conversation_turn_wait_claim,
@@ -235,7 +236,9 @@ class _ExchangeView(JsonApiView):
                 return Response(self.result_json(claim.result, len(pieces)))
             body = b"".join(self._token_events(pieces)) + b"".join(self._closing_events(claim.result, len(pieces)))
             return _stream_headers(HttpResponse(body, content_type=JSONL))
-        return PendingResponse(partial(self.continue_turn, claim, stream))
+        return PendingResponse(
+            partial(self.continue_turn, claim, stream), abandon=partial(conversation_turn_abandon, claim)
+        )
 
     async def continue_turn(self, claim, stream: bool):
         # Errors before the stream starts (the conversation ended while this turn waited, nothing to
