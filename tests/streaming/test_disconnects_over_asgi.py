@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import wraps
 
 import pytest
@@ -90,7 +91,9 @@ def left_mid_request(monkeypatch, hooked: str, path: str, body: dict, token: str
             if all(task.done() for task in asyncio.all_tasks() if task is not asyncio.current_task()):
                 break
 
-    asyncio.run(serve())
+    # On a thread of its own: the browser tests keep an event loop running on the main thread.
+    with ThreadPoolExecutor(1) as executor:
+        executor.submit(asyncio.run, serve()).result()
     assert view_done.wait(10)
     return sent
 
