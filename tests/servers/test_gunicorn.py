@@ -283,3 +283,51 @@ def test_under_asgi_clients_that_leave_mid_request_cause_no_error_and_leave_whol
     # Every turn that was taken is whole: each user message has its reply, and no turn is held.
     assert kinds and kinds == ["user", "bot"] * (len(kinds) // 2), kinds
     assert turns[0] == turns[1], turns
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def _response(raw) -> tuple[bytes, bytes]:
+    """The head and the body of the next response on a raw socket (Content-Length or chunked)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = raw.recv(65536)
+        assert more, data
+        data += more
+    head, _, rest = data.partition(b"\r\n\r\n")
+    fields = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    if b"content-length" in fields:
+        while len(rest) < int(fields[b"content-length"]):
+            rest += raw.recv(65536)
+        return head, rest
+    while not rest.endswith(b"0\r\n\r\n"):
+        rest += raw.recv(65536)
+    body = b""
+    while True:
+        size, _, rest = rest.partition(b"\r\n")
+        if not int(size, 16):
+            return head, body
+        body, rest = body + rest[: int(size, 16)], rest[int(size, 16) + 2 :]
+
+
+@pytest.mark.parametrize("server", ["asgi"], indirect=True)
+def test_under_asgi_a_chunked_body_over_the_limit_is_refused_at_the_limit(server):
+    # No Content-Length to refuse up front: the bytes that arrive count. The answer comes while the
+    # client is still sending (nothing waits for, or keeps, the rest), in the protocol's error shape.
+    _, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(
+            b"POST /api/v1/bot/create HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + _chunk(b"x" * 65536) * (LIMIT // 65536 + 1)
+        )
+        head, body = _response(raw)
+        assert head.startswith(b"HTTP/1.1 413 "), head
+        error = json.loads(body)
+        assert set(error) == {"message", "code"} and str(LIMIT) in error["message"], error
+        assert b"connection: close" not in head.lower()
+        # The client ends its body; the same connection serves its next request.
+        raw.sendall(_chunk(b"x" * 1000) + b"0\r\n\r\nGET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head, body = _response(raw)
+        assert head.startswith(b"HTTP/1.1 200 ") and body == b'{"status":"ok"}', (head, body)
