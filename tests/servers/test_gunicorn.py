@@ -44,7 +44,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_env(tmp_path_factory):
+def upstream():
+    """bench/fake_upstream.py, the servers' language model (provider "fake")."""
+    from bench.fake_upstream import start
+
+    server = start(tokens=3, interval=0.0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server_env(tmp_path_factory, upstream):
     var = tmp_path_factory.mktemp("servers")
     dropped = {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -57,6 +67,7 @@ def server_env(tmp_path_factory):
             "BOTPORTAL_VAR_DIR": str(var),
             "STATIC_ROOT": str(var / "static"),
             "LOG_LEVEL": "ERROR",
+            "BOTPORTAL_LLM_PROVIDERS": json.dumps({"fake": {"base_url": upstream.url, "api_key": "sk-fake"}}),
             # Many requests from one address are the point of some tests here, not abuse.
             **dict.fromkeys(
                 ("BOTPORTAL_THROTTLE_SESSION_CREATE_IP", "BOTPORTAL_THROTTLE_SESSION_TOKEN"), "100000/minute"
@@ -73,7 +84,7 @@ def server_env(tmp_path_factory):
         [sys.executable, "manage.py", "shell", "-c", PUBLIC_BOT_CREATE],
         cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, text=True,
     )  # fmt: skip
-    env["PUBLIC_BOT_ID"] = created.stdout.strip().splitlines()[-1]
+    env["PUBLIC_BOT_ID"], env["LLM_BOT_ID"] = created.stdout.strip().splitlines()[-1].split()
     return env
 
 
@@ -81,7 +92,9 @@ PUBLIC_BOT_CREATE = """
 from bots.models import Bot
 from sessions_app.services.owners import bot_owner_create
 owner = bot_owner_create(username="bots", password="correct horse battery staple")
-print(Bot.objects.create(owner=owner, name="Public", visibility="public", fallback_message="fallback").pk)
+public = Bot.objects.create(owner=owner, name="Public", visibility="public", fallback_message="fallback")
+llm = Bot.objects.create(owner=owner, name="LLM", visibility="public", fallback_message="-", model="fake/any")
+print(public.pk, llm.pk)
 """
 
 # What each server wrote to its stderr (its error log), by port.
@@ -331,3 +344,49 @@ def test_under_asgi_a_chunked_body_over_the_limit_is_refused_at_the_limit(server
         raw.sendall(_chunk(b"x" * 1000) + b"0\r\n\r\nGET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         head, body = _response(raw)
         assert head.startswith(b"HTTP/1.1 200 ") and body == b'{"status":"ok"}', (head, body)
+
+
+def test_jsonl_is_sent_as_the_upstream_answers(server, server_env, upstream):
+    # Every server, WSGI ones included: the first token is out while the language model is still
+    # answering (10 tokens 0.15 s apart), not the whole stream once it is over.
+    _, port = server
+    upstream.config.tokens, upstream.config.interval = 10, 0.15
+    completed = upstream.stats()["completed"]
+    locked = []
+
+    def no_transaction_open(_request):
+        # While the upstream is called, no transaction holds the server's database: SQLite's write
+        # lock is free (BEGIN IMMEDIATE would fail at once otherwise).
+        with sqlite3.connect(Path(server_env["BOTPORTAL_VAR_DIR"]) / "botportal.sqlite3", timeout=0) as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+                locked.append(False)
+            except sqlite3.OperationalError:
+                locked.append(True)
+
+    upstream.on_request = no_transaction_open
+    try:
+        status, opened = _json_post(port, f"/api/v1/bot/{server_env['LLM_BOT_ID']}/session/create", {})
+        assert status == 200, opened
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request(
+            "POST",
+            f"/api/v1/conversation/{opened['conversationId']}/complete",
+            body=json.dumps({"text": "hello there"}),
+            headers={
+                "Content-Type": "application/json", "Accept": "application/jsonl",
+                "Authorization": f"Bearer {opened['token']}",
+            },
+        )  # fmt: skip
+        response = connection.getresponse()
+        assert response.status == 200
+        first = json.loads(response.readline())
+        assert first["type"] == "token" and upstream.stats()["completed"] == completed
+        events = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    finally:
+        upstream.config.tokens, upstream.config.interval = 3, 0.0
+        upstream.on_request = None
+    assert locked == [False]
+    assert [e["type"] for e in events] == ["token"] * 9 + ["message", "usage", "result"]
+    assert events[-1]["data"]["text"] == "tok " * 10
