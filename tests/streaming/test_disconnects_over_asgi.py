@@ -33,8 +33,9 @@ def _connections_given_back():
     database["CONN_MAX_AGE"] = max_age
 
 
-def _scope(path: str, body: bytes, token: str | None = None) -> dict:
+def _scope(path: str, body: bytes, token: str | None = None, extra: dict | None = None) -> dict:
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
+    headers += [(name.lower().encode(), value.encode()) for name, value in (extra or {}).items()]
     headers.append((b"content-length", str(len(body)).encode()))
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
@@ -45,12 +46,14 @@ def _scope(path: str, body: bytes, token: str | None = None) -> dict:
     }  # fmt: skip
 
 
-def left_mid_request(monkeypatch, hooked: str, path: str, body: dict, token: str | None = None) -> list[dict]:
-    """Serve one request through botportal.asgi whose client disconnects while `conversing.<hooked>`
-    (called in the view's thread before the body is read) runs; returns what was sent to the client."""
+def left_mid_request(
+    monkeypatch, hooked: str, path: str, body: dict, token: str | None = None, *, module=conversing, headers=None
+) -> list[dict]:
+    """Serve one request through botportal.asgi whose client disconnects while `module.<hooked>` (called
+    in the view's thread before the body is read) runs; returns what was sent to the client."""
     from botportal.asgi import application
 
-    original = getattr(conversing, hooked)
+    original = getattr(module, hooked)
     in_view, app_returned, view_done = threading.Event(), threading.Event(), threading.Event()
 
     @wraps(original)
@@ -64,7 +67,7 @@ def left_mid_request(monkeypatch, hooked: str, path: str, body: dict, token: str
         finally:
             view_done.set()
 
-    monkeypatch.setattr(conversing, hooked, hook)
+    monkeypatch.setattr(module, hooked, hook)
     raw = json.dumps(body).encode()
     sent: list[dict] = []
 
@@ -83,7 +86,7 @@ def left_mid_request(monkeypatch, hooked: str, path: str, body: dict, token: str
         async def send(message):
             sent.append(message)
 
-        await application(_scope(path, raw, token), receive, send)
+        await application(_scope(path, raw, token, headers), receive, send)
         app_returned.set()
         # What a request leaves behind runs on this loop (a claim's release): give it its time.
         for _ in range(100):
@@ -161,3 +164,29 @@ def test_a_send_whose_client_left_logs_no_error_and_stores_the_message(monkeypat
     )
     assert _errors(caplog) == []
     assert Message.objects.filter(conversation_id=cid).order_by("id").last().text == "later"
+
+
+def test_an_einstein_turn_claimed_for_a_client_that_left_gives_its_sequence_id_back(
+    monkeypatch, caplog, llm_bot, fake_upstream, llm_settings, owner, api_secret, http
+):
+    from sessions_app.protocols.einstein import views as einstein_views
+    from sessions_app.services.owners import owner_profile_ensure
+    from sessions_app.tests.apis.einstein.conftest import begin_body
+
+    llm_settings.BOTPORTAL["TURN_TIMEOUT"] = 600
+    headers = {"Authorization": f"Bearer {api_secret}", "X-Org-Id": owner_profile_ensure(owner=owner).org_id}
+    begun = http.post(f"/v5.0.0/bots/{llm_bot.pk}/sessions", json=begin_body(), headers=headers)
+    session = begun.json()["sessionId"]
+    turn = {"message": {"type": "text", "text": "hello there", "sequenceId": 1}}
+    left_mid_request(
+        monkeypatch, "runtime_session_get", f"/v5.0.0/sessions/{session}/messages", turn,
+        module=einstein_views, headers=headers,
+    )  # fmt: skip
+    assert _errors(caplog) == []
+    conversation = Conversation.objects.get(pk=session)
+    assert conversation.turn_ticket == conversation.turn_served
+    # The client sends its turn again, as the protocol has it, and it is answered.
+    monkeypatch.undo()
+    again = http.post(f"/v5.0.0/sessions/{session}/messages", json=turn, headers=headers)
+    assert again.status_code == 200, again.text
+    assert [m.get("text") for m in again.json()["messages"]] == ["tok tok tok "]

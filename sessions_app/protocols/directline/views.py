@@ -19,7 +19,9 @@ from botportal.asyncdb import db_phase
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated
 from sessions_app.models import MessageType
 from sessions_app.services.conversations import (
+    TurnClaim,
     conversation_messages_add,
+    conversation_turn_abandon,
     conversation_turn_claim,
     conversation_turn_stream,
     conversation_turn_wait_claim,
@@ -273,6 +275,11 @@ def _activity_claim(conversation, activity_body, attachments=None):
     return claim, conversation
 
 
+def _claim_abandoned(claimed) -> None:
+    if isinstance(claimed[0], TurnClaim):
+        conversation_turn_abandon(claimed[0])
+
+
 async def _turn(claim, conversation) -> JsonResponse:
     """The rest of a turn, on the event loop: the echo sent as soon as the user's message is stored, a
     typing activity when a streamed answer begins, the reply once it is stored."""
@@ -308,7 +315,7 @@ async def _turn(claim, conversation) -> JsonResponse:
 async def activities_view(request, conversation_id):
     if request.method == "GET":
         return await db_phase(_poll)(request, conversation_id)
-    claim, conversation = await db_phase(_send_claim)(request, conversation_id)
+    claim, conversation = await db_phase(_send_claim, abandoned=_claim_abandoned)(request, conversation_id)
     return await _turn(claim, conversation)
 
 
@@ -346,7 +353,7 @@ def _upload_claim(request, conversation_id):
 
 @directline_view("POST")
 async def upload_view(request, conversation_id):
-    claim, conversation = await db_phase(_upload_claim)(request, conversation_id)
+    claim, conversation = await db_phase(_upload_claim, abandoned=_claim_abandoned)(request, conversation_id)
     return await _turn(claim, conversation)
 
 
