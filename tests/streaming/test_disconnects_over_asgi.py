@@ -190,3 +190,21 @@ def test_an_einstein_turn_claimed_for_a_client_that_left_gives_its_sequence_id_b
     again = http.post(f"/v5.0.0/sessions/{session}/messages", json=turn, headers=headers)
     assert again.status_code == 200, again.text
     assert [m.get("text") for m in again.json()["messages"]] == ["tok tok tok "]
+
+
+def test_an_einstein_begin_whose_client_left_before_its_first_answer_leaves_no_session(
+    monkeypatch, caplog, llm_bot, fake_upstream, llm_settings, owner, api_secret
+):
+    from sessions_app.protocols.einstein import views as einstein_views
+    from sessions_app.services.owners import owner_profile_ensure
+    from sessions_app.tests.apis.einstein.conftest import begin_body
+
+    headers = {"Authorization": f"Bearer {api_secret}", "X-Org-Id": owner_profile_ensure(owner=owner).org_id}
+    left_mid_request(
+        monkeypatch, "runtime_bot_get", f"/v5.0.0/bots/{llm_bot.pk}/sessions",
+        begin_body(message={"text": "hello there"}), module=einstein_views, headers=headers,
+    )  # fmt: skip
+    assert _errors(caplog) == []
+    # The client never learnt the session's id: it is removed, as a begin that failed is.
+    assert not Conversation.all_objects.filter(bot=llm_bot).exists()
+    assert fake_upstream.stats()["requests"] == 0
