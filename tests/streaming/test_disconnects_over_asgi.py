@@ -101,6 +101,13 @@ def left_mid_request(
     return sent
 
 
+def _session(bot):
+    # On a thread of its own, as the requests' phases are: the browser tests keep an event loop running
+    # on the main thread, where the commit's notices (async_to_sync) would refuse to run.
+    with ThreadPoolExecutor(1) as executor:
+        return executor.submit(bot_session_create, bot=bot, actor=None).result()
+
+
 def _errors(caplog) -> list[str]:
     return [f"{r.name}: {r.getMessage()} {r.exc_info}" for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -122,7 +129,7 @@ def test_a_session_create_whose_client_left_logs_no_error_and_is_whole(monkeypat
 
 
 def test_a_complete_whose_client_left_logs_no_error_and_answers_the_turn_whole(monkeypatch, caplog, public_bot):
-    opened = bot_session_create(bot=public_bot, actor=None)
+    opened = _session(public_bot)
     cid = opened.conversation.pk
     sent = left_mid_request(
         monkeypatch, "conversation_for", f"/api/v1/conversation/{cid}/complete", {"text": "hi"}, opened.issued.token
@@ -139,7 +146,7 @@ def test_a_turn_claimed_for_a_client_that_left_is_handed_on_at_once(
     monkeypatch, caplog, llm_bot, fake_upstream, llm_settings
 ):
     llm_settings.BOTPORTAL["TURN_TIMEOUT"] = 600
-    opened = bot_session_create(bot=llm_bot, actor=None)
+    opened = _session(llm_bot)
     cid = opened.conversation.pk
     left_mid_request(
         monkeypatch, "conversation_for", f"/api/v1/conversation/{cid}/complete",
@@ -157,7 +164,7 @@ def test_a_turn_claimed_for_a_client_that_left_is_handed_on_at_once(
 def test_a_send_whose_client_left_logs_no_error_and_stores_the_message(monkeypatch, caplog, public_bot):
     # A plain sync view: Django runs it in a thread of its own, which it does not wait for when the
     # request is cancelled; the body is the request's own by then (botportal.middleware).
-    opened = bot_session_create(bot=public_bot, actor=None)
+    opened = _session(public_bot)
     cid = opened.conversation.pk
     left_mid_request(
         monkeypatch, "conversation_for", f"/api/v1/conversation/{cid}/send", {"text": "later"}, opened.issued.token
