@@ -1,3 +1,4 @@
+import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,16 +11,18 @@ django_application = get_asgi_application()
 from django.conf import settings  # noqa: E402 (after the settings module is chosen and apps are loaded)
 
 from botportal.background import background_drain  # noqa: E402
-from botportal.middleware import declared_body_length  # noqa: E402
+from botportal.middleware import BODY_CUT_OFF, declared_body_length  # noqa: E402
 
 
 class OversizedBodyWithheld:
-    """Keep a body declared over BOTPORTAL_MAX_BODY_BYTES from Django's ASGI handler.
+    """Keep a body over BOTPORTAL_MAX_BODY_BYTES from Django's ASGI handler.
 
     That handler reads a request's whole body (into a temporary file, however large) before any
-    middleware runs. Here such a request reaches Django with an empty body, so RequestBodyLimitMiddleware
-    (or, off the API, Django's DATA_UPLOAD_MAX_MEMORY_SIZE, the same limit) refuses it without it having
-    been stored; the server discards what the client still sends, and the connection stays usable.
+    middleware runs. Here a body declared over the limit reaches Django empty, and one that declares no
+    length (chunked) is cut off as soon as the bytes received pass the limit, the request marked with
+    BODY_CUT_OFF. RequestBodyLimitMiddleware (or, off the API, Django's DATA_UPLOAD_MAX_MEMORY_SIZE, the
+    same limit) then refuses it without more of it having been read or stored; the server discards what
+    the client still sends, and the connection stays usable.
     """
 
     def __init__(self, app, limit: int):
@@ -27,28 +30,41 @@ class OversizedBodyWithheld:
         self.limit = limit
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or self._declared(scope) <= self.limit:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        body_given = False
+        declared = self._declared(scope)
+        if declared is not None and declared <= self.limit:
+            return await self.app(scope, receive, send)  # the server delivers exactly the declared length
+        scope = dict(scope)  # marked below, for this application only
+        # "withheld": Django's read of the body is answered with an empty one, not a byte of it read.
+        state, received = ("withheld" if declared is not None else "reading"), 0
 
-        async def receive_without_body():
-            nonlocal body_given
-            if not body_given:
-                body_given = True
+        async def receive_within_limit():
+            nonlocal state, received
+            if state == "withheld":
+                state = "refused"
                 return {"type": "http.request", "body": b"", "more_body": False}
-            while True:  # after the body Django only listens for the client going away
-                message = await receive()
-                if message["type"] != "http.request":
-                    return message
+            if state == "refused":
+                # After the body, Django only listens for the client going away. The refusal is answered
+                # at once (and this listener then cancelled); reading on would take in what it refuses.
+                await asyncio.Event().wait()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    scope[BODY_CUT_OFF] = received
+                    state = "refused"
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
 
-        return await self.app(scope, receive_without_body, send)
+        return await self.app(scope, receive_within_limit, send)
 
     @staticmethod
-    def _declared(scope) -> int:
+    def _declared(scope) -> int | None:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 return declared_body_length(value)
-        return 0
+        return None
 
 
 class RequestThreadsReused:

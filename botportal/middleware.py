@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
+from django.core.exceptions import RequestDataTooBig
 from django.middleware import clickjacking, common, csrf, security
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -14,6 +15,11 @@ from botportal.api.protocols import error_response, is_api_path
 # than the client reconnecting, and the response says `Connection: close` instead.
 DRAIN_MAX_BYTES = 8 * 1024 * 1024
 _DRAIN_CHUNK = 64 * 1024
+
+
+# Set in an ASGI request's scope by botportal.asgi when a body that declared no length (chunked) was cut
+# off past the limit: the bytes received by then.
+BODY_CUT_OFF = "botportal.body_cut_off"
 
 
 def declared_body_length(value) -> int:
@@ -72,9 +78,18 @@ class RequestBodyLimitMiddleware(_BothModes):
 
     def _refusal(self, request):
         length = declared_body_length(request.META.get("CONTENT_LENGTH"))
-        if length <= self.limit:
+        cut_off = getattr(request, "scope", {}).get(BODY_CUT_OFF)
+        if length <= self.limit and cut_off is None:
             return None
-        response = error_response(request, 413, f"The request body is {length} bytes; the limit is {self.limit} bytes.")
+        if cut_off is not None:
+            message = f"The request body is over the limit of {self.limit} bytes."
+        else:
+            message = f"The request body is {length} bytes; the limit is {self.limit} bytes."
+        response = error_response(request, 413, message)
+        if response is None and cut_off is not None:
+            # Off the API, as Django answers a body declared over DATA_UPLOAD_MAX_MEMORY_SIZE (the same
+            # limit): what was cut off would otherwise reach the view as an empty body.
+            raise RequestDataTooBig(message)
         if response is not None and not _body_discarded(request):
             # Honoured by uvicorn; gunicorn's sync worker closes every connection anyway.
             response["Connection"] = "close"

@@ -22,9 +22,17 @@ class PendingResponse(HttpResponse):
     (Vary, Allow...) are carried over to it.
     """
 
-    def __init__(self, continuation):
+    def __init__(self, continuation, *, abandon=None):
         super().__init__(status=202)
         self.continuation = continuation
+        # Called instead of the continuation when the request is cancelled first (its client left):
+        # gives up what the sync half took for it (a claimed turn).
+        self.abandon = abandon
+
+
+def _abandoned(response) -> None:
+    if isinstance(response, PendingResponse) and response.abandon is not None:
+        response.abandon()
 
 
 def _rendered(response):
@@ -45,7 +53,7 @@ def async_api_view(view_class, **initkwargs):
     def first_phase(request, *args, **kwargs):
         return _rendered(sync_view(request, *args, **kwargs))
 
-    first = db_phase(first_phase)
+    first = db_phase(first_phase, abandoned=_abandoned)
 
     async def view(request, *args, **kwargs):
         asyncdb.serving(request)

@@ -341,17 +341,27 @@ def conversation_turn_abandon(claim: TurnClaim) -> None:
     its own, so that the turns behind it need not wait for the stale timeout)."""
     if claim.ticket is None or claim.result is not None:
         return
-    task = asyncio.ensure_future(_abandon(claim.conversation_id, claim.ticket, holding=claim.run is not None))
+    # A claim that holds its turn took what its release puts back (Einstein: the sequenceId).
+    on_release = claim.on_release if claim.run is not None else None
+    conversation_background(_abandon(claim.conversation_id, claim.ticket, holding=claim.run is not None,
+                                     on_release=on_release))  # fmt: skip
+
+
+def conversation_background(coroutine) -> None:
+    """Run `coroutine` on this event loop, for a request that is gone (kept referenced until it ends)."""
+    task = asyncio.ensure_future(coroutine)
     _background.add(task)
     task.add_done_callback(_background.discard)
 
 
-async def _abandon(conversation_id, ticket: int, *, holding: bool) -> None:
+async def _abandon(conversation_id, ticket: int, *, holding: bool, on_release=None) -> None:
     poll = POLL_MIN_SECONDS
     deadline = time.monotonic() + turn_timeout()
     while time.monotonic() < deadline:
         if holding:
-            await db_phase(conversation_turn_release)(conversation_id=conversation_id, ticket=ticket)
+            await db_phase(conversation_turn_release)(
+                conversation_id=conversation_id, ticket=ticket, on_release=on_release
+            )
             return
         position = await db_phase(_turn_position)(conversation_id)
         if position is None or position[0] >= ticket:

@@ -15,6 +15,7 @@ from botportal.api.base import JsonApiView, epoch_ms
 from botportal.api.errors import error_body, error_parts
 from botportal.api.pagination import paginate_fetched
 from botportal.api.permissions import Public
+from botportal.asyncdb import iterate_in_caller_thread, under_sync_server
 from botportal.errors import NotAuthenticated
 from bots import engine
 from bots.selectors import bot_get_any
@@ -27,6 +28,7 @@ from sessions_app.services.conversations import (
     ExchangeResult,
     UpstreamFailed,
     conversation_send,
+    conversation_turn_abandon,
     conversation_turn_claim,
     conversation_turn_stream,
     conversation_turn_wait_claim,
@@ -235,7 +237,9 @@ class _ExchangeView(JsonApiView):
                 return Response(self.result_json(claim.result, len(pieces)))
             body = b"".join(self._token_events(pieces)) + b"".join(self._closing_events(claim.result, len(pieces)))
             return _stream_headers(HttpResponse(body, content_type=JSONL))
-        return PendingResponse(partial(self.continue_turn, claim, stream))
+        return PendingResponse(
+            partial(self.continue_turn, claim, stream), abandon=partial(conversation_turn_abandon, claim)
+        )
 
     async def continue_turn(self, claim, stream: bool):
         # Errors before the stream starts (the conversation ended while this turn waited, nothing to
@@ -244,9 +248,12 @@ class _ExchangeView(JsonApiView):
             claim = await conversation_turn_wait_claim(claim)
         except Exception as exc:  # noqa: BLE001 (answered in the protocol's error shape)
             return _error_response(exc)
-        pieces = conversation_turn_stream(claim=claim)
         if stream:
-            return _stream_headers(StreamingHttpResponse(self.events(pieces), content_type=JSONL))
+            events = partial(self.events, conversation_turn_stream(claim=claim))
+            # A sync server (WSGI) iterates the response on its own thread, as the events come.
+            content = iterate_in_caller_thread(events) if under_sync_server() else events()
+            return _stream_headers(StreamingHttpResponse(content, content_type=JSONL))
+        pieces = conversation_turn_stream(claim=claim)
         count, result = 0, None
         try:
             async for piece in pieces:

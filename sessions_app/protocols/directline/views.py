@@ -20,7 +20,9 @@ from botportal.background import background_start
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated
 from sessions_app.models import MessageType
 from sessions_app.services.conversations import (
+    TurnClaim,
     conversation_messages_add,
+    conversation_turn_abandon,
     conversation_turn_claim,
     conversation_turn_stream,
     conversation_turn_wait_claim,
@@ -274,6 +276,11 @@ def _activity_claim(conversation, activity_body, attachments=None):
     return claim, conversation
 
 
+def _claim_abandoned(claimed) -> None:
+    if isinstance(claimed[0], TurnClaim):
+        conversation_turn_abandon(claimed[0])
+
+
 async def _turn(claim, conversation) -> JsonResponse:
     """The rest of a post: once its message is stored (its echo on its way to the streams), the answer
     `{id}`; a reply that waits on the network follows over the stream, after the answer (directlinejs
@@ -314,7 +321,7 @@ async def _answer(claim, conversation) -> None:
 async def activities_view(request, conversation_id):
     if request.method == "GET":
         return await db_phase(_poll)(request, conversation_id)
-    claim, conversation = await db_phase(_send_claim)(request, conversation_id)
+    claim, conversation = await db_phase(_send_claim, abandoned=_claim_abandoned)(request, conversation_id)
     return await _turn(claim, conversation)
 
 
@@ -352,7 +359,7 @@ def _upload_claim(request, conversation_id):
 
 @directline_view("POST")
 async def upload_view(request, conversation_id):
-    claim, conversation = await db_phase(_upload_claim)(request, conversation_id)
+    claim, conversation = await db_phase(_upload_claim, abandoned=_claim_abandoned)(request, conversation_id)
     return await _turn(claim, conversation)
 
 

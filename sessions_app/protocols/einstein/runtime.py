@@ -28,6 +28,7 @@ from sessions_app.selectors.conversations import conversation_with_bot
 from sessions_app.services.conversations import (
     ExchangeResult,
     TurnClaim,
+    conversation_background,
     conversation_end,
     conversation_lock,
     conversation_messages_add,
@@ -227,6 +228,12 @@ async def runtime_session_begin_finish(begun: BeginPending) -> TurnOutcome:
         raise
     _begin_merge(begun.outcome, result)
     return begun.outcome
+
+
+def runtime_session_begin_abandon(begun: BeginPending) -> None:
+    """A begin whose client left before its first answer: the session it opened is removed, as a failed
+    one is (the client never learnt its id)."""
+    conversation_background(db_phase(Conversation.objects.filter(pk=begun.outcome.conversation.pk).delete)())
 
 
 def _begin_merge(outcome: TurnOutcome, result: ExchangeResult) -> None:

@@ -25,6 +25,7 @@ from sessions_app.protocols.einstein.runtime import (
     TurnOutcome,
     request_digest,
     runtime_bot_get,
+    runtime_session_begin_abandon,
     runtime_session_begin_claim,
     runtime_session_begin_finish,
     runtime_session_continue_claim,
@@ -33,7 +34,7 @@ from sessions_app.protocols.einstein.runtime import (
     runtime_session_get,
     runtime_state,
 )
-from sessions_app.services.conversations import TurnClaim
+from sessions_app.services.conversations import TurnClaim, conversation_turn_abandon
 
 from . import renderers
 from .errors import REQUEST_ID_HEADER, einstein_error_response, einstein_exception_response, request_id
@@ -174,12 +175,17 @@ async def begin_view(request, bot_id: str):
     """Async: the first answer may wait on the network. Checks, the session opened and the turn claimed
     are one database phase; the rendering of an answer that waited is another."""
     started = time.monotonic()
-    begun = await db_phase(_begin_claim)(request, bot_id, started)
+    begun = await db_phase(_begin_claim, abandoned=_begin_abandoned)(request, bot_id, started)
     if isinstance(begun, JsonResponse):
         return begun
     pending, parsed, bot = begun
     outcome = await runtime_session_begin_finish(pending)
     return await db_phase(_begin_render)(request, outcome, parsed, bot, started)
+
+
+def _begin_abandoned(begun) -> None:
+    if isinstance(begun, tuple) and isinstance(begun[0], BeginPending):
+        runtime_session_begin_abandon(begun[0])
 
 
 def _begin_claim(request, bot_id: str, started: float):
@@ -223,10 +229,15 @@ async def messages_view(request, session_id: str):
     """Async: the answer may wait on the network. Checks and the turn's claim are one database phase
     (the whole turn, when it needs no network call); its finish, rendering included, another."""
     started = time.monotonic()
-    claimed, bot = await db_phase(_continue_claim)(request, session_id, started)
+    claimed, bot = await db_phase(_continue_claim, abandoned=_continue_abandoned)(request, session_id, started)
     if isinstance(claimed, TurnClaim):
         claimed = await runtime_session_continue_finish(claimed)
     return _json(claimed.response, bot=bot)
+
+
+def _continue_abandoned(claimed) -> None:
+    if isinstance(claimed, tuple) and isinstance(claimed[0], TurnClaim):
+        conversation_turn_abandon(claimed[0])  # its sequenceId put back, for the client's retry
 
 
 def _continue_claim(request, session_id: str, started: float):

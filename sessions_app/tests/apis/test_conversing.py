@@ -1,3 +1,4 @@
+import json
 import threading
 from datetime import timedelta
 
@@ -432,3 +433,53 @@ def test_a_token_event_is_the_generic_event_byte_for_byte(token, monkeypatch):
 
     monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC))
     assert conversing._token_event(token) == conversing._event("token", {"token": token})
+
+
+@pytest.mark.parametrize("route", ["complete", "receive"])
+def test_under_a_sync_server_jsonl_is_sent_as_it_is_produced(session, public_bot, llm_settings, fake_upstream, route):
+    # The test client is a sync server, as gunicorn's WSGI workers are: each token goes out while the
+    # upstream is still answering, not the whole stream once it is over.
+    public_bot.model = "fake/any"
+    public_bot.save()
+    fake_upstream.config.tokens, fake_upstream.config.interval = 5, 0.2
+    if route == "receive":
+        post(session["client"], f"/api/v1/conversation/{session['cid']}/send", {"text": "Hi"})
+    response = post(
+        session["client"],
+        f"/api/v1/conversation/{session['cid']}/{route}",
+        {"text": "Hi"} if route == "complete" else {},
+        HTTP_ACCEPT="application/jsonl",
+    )
+    assert response.streaming
+    chunks = iter(response)
+    first = json.loads(next(chunks))
+    assert first == {"type": "token", "data": {"token": "tok "}, "createdAt": first["createdAt"]}
+    assert fake_upstream.stats()["in_flight"] == 1 and fake_upstream.stats()["completed"] == 0
+    rest = [json.loads(line) for chunk in chunks for line in chunk.decode().splitlines() if line.strip()]
+    closing = ["message", "usage", *(["receiveResult"] if route == "receive" else []), "result"]
+    assert [e["type"] for e in rest] == ["token"] * 4 + closing
+    assert rest[-1]["type"] == "result" and rest[-1]["data"]["text"] == "tok " * 5
+    assert list(Message.objects.filter(conversation_id=session["cid"]).values_list("type", flat=True))[-2:] == [
+        "user", "bot"
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_a_sync_server_a_stream_left_early_gives_its_turn_back(session, public_bot, llm_settings, fake_upstream):
+    public_bot.model = "fake/any"
+    public_bot.save()
+    fake_upstream.config.tokens, fake_upstream.config.interval = 20, 0.1
+    response = post(
+        session["client"],
+        f"/api/v1/conversation/{session['cid']}/complete",
+        {"text": "Hi"},
+        HTTP_ACCEPT="application/jsonl",
+    )
+    chunks = iter(response)
+    first = json.loads(next(chunks))
+    assert first["type"] == "token", first
+    response.close()  # what a WSGI server does when the client has gone (the request's connection closed)
+    assert fake_upstream.stats()["completed"] == 0
+    conversation = Conversation.objects.get(pk=session["cid"])
+    assert conversation.turn_served == conversation.turn_ticket
+    assert list(Message.objects.filter(conversation_id=session["cid"]).values_list("type", flat=True))[-1] == "user"
