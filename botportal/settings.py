@@ -152,6 +152,16 @@ CACHES = {"default": env.cache("CACHE_URL", default=env.str("REDIS_URL", default
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # The same backend, its connection pools shared by the process's requests (botportal/cache.py).
     CACHES["default"]["BACKEND"] = "botportal.cache.RedisCache"
+    # Shared by every thread of a process (each request's own, the database phases'): past its size a
+    # thread waits for a connection to come back rather than failing (redis-py's default pool refuses
+    # the 101st at once, and a few hundred visitors arriving together need more).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "pool_class": "redis.BlockingConnectionPool",
+            "max_connections": env.int("CACHE_MAX_CONNECTIONS", default=200),
+            "timeout": env.float("CACHE_POOL_TIMEOUT", default=10.0),
+        }
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
