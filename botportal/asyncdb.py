@@ -63,7 +63,7 @@ def _give_back() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
-def db_phase(func, *, abandoned=None):
+def db_phase(func, *, abandoned=None, finish_when_cancelled=True):
     """`func` as a coroutine function whose every call is one database phase in a worker thread.
 
     A phase, once started, runs to its end: a thread cannot be stopped, so a caller cancelled meanwhile
@@ -71,7 +71,9 @@ def db_phase(func, *, abandoned=None):
     still whole for the phase (Django closes the body of a request it cancels, which the phase may not
     have read yet), and the caller's own clean-up sees what the phase did. `abandoned(result)`, if
     given, is called (on the event loop) with what a phase returned to a caller that is gone: a turn
-    it claimed is given up there, not left held until TURN_TIMEOUT.
+    it claimed is given up there, not left held until TURN_TIMEOUT. With `finish_when_cancelled` False
+    the cancellation goes on at once, the phase finishing on its own: for phases that only read and
+    belong to no request (a WebSocket's), whose caller has nothing to clean up.
     """
 
     @functools.wraps(func)
@@ -98,6 +100,8 @@ def db_phase(func, *, abandoned=None):
             call = sync_to_async(phase_on_caller, thread_sensitive=True)(*args, **kwargs)
         else:
             call = sync_to_async(phase, thread_sensitive=False)(*args, **kwargs)
+        if not finish_when_cancelled:
+            return await call
         task = asyncio.ensure_future(call)
         try:
             return await asyncio.shield(task)

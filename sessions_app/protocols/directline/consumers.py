@@ -17,7 +17,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from botportal.asyncdb import db_phase
 from botportal.errors import DomainError
 from bots.models import Bot
 from sessions_app.models import BotSession, Conversation
@@ -25,7 +24,7 @@ from sessions_app.models import BotSession, Conversation
 from . import activities as rendering
 from . import fanout
 from .access import origin_check
-from .fanout import group_name
+from .fanout import group_name, socket_phase
 from .services import STATE
 from .streams import stream_credential_read
 
@@ -125,7 +124,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         credential = (query.get("t") or [""])[0]
         origin = _header(self.scope, b"origin")
-        opened = await db_phase(_stream_open)(conversation_id, credential, origin)
+        opened = await socket_phase(_stream_open)(conversation_id, credential, origin)
         if opened is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -179,7 +178,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
                 # Past the instant (a microsecond's rounding aside), then read again: it may have moved.
                 await asyncio.sleep(wait + WATCH_MARGIN_SECONDS)
                 try:
-                    end = await db_phase(_line_end)(self.conversation.pk, self.issued_first_at)
+                    end = await socket_phase(_line_end)(self.conversation.pk, self.issued_first_at)
                 except Exception:  # noqa: BLE001 (look again)
                     logger.warning("could not check a Direct Line stream's token", exc_info=True)
                 continue
@@ -207,7 +206,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             return
         full = True
         while full:
-            end, marks, found, watermark, full = await db_phase(_line_and_page)(
+            end, marks, found, watermark, full = await socket_phase(_line_and_page)(
                 self.conversation, self.issued_first_at, self.watermark
             )
             self.line_end = end

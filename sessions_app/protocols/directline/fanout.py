@@ -48,6 +48,12 @@ def process_name() -> str:
     return f"{sockets.gethostname()}:{os.getpid()}:{_BOOT}"
 
 
+def socket_phase(func):
+    """A database phase of the sockets' own (reads, for no request): a socket closed meanwhile does not
+    wait for it (botportal.asyncdb.db_phase)."""
+    return db_phase(func, finish_when_cancelled=False)
+
+
 def group_name(conversation_id) -> str:
     return f"directline.{conversation_id}"
 
@@ -156,7 +162,7 @@ class Followers:
                 break
             looked_at = timezone.now()
             try:
-                marks, revoked = await db_phase(_conversation_marks)(followed, revoked_after)
+                marks, revoked = await socket_phase(_conversation_marks)(followed, revoked_after)
             except Exception:  # noqa: BLE001 (the next look tries again)
                 logger.warning("could not look for changes of the followed conversations", exc_info=True)
                 continue
