@@ -38,13 +38,19 @@ def wait_for(condition, timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
+# When the test that asked for its backend began, on the database's clock.
+_test_started = {}
+
+
 def backend_pid() -> int | None:
-    """This thread's PostgreSQL backend (None on SQLite)."""
+    """This thread's PostgreSQL backend (None on SQLite); also notes when the test began, on the
+    database's clock."""
     if connection.vendor == "sqlite":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+        cursor.execute("SELECT pg_backend_pid(), clock_timestamp()")
+        pid, _test_started["at"] = cursor.fetchone()
+        return pid
 
 
 def nothing_held(conversation_id, test_pid=None) -> dict:
@@ -68,10 +74,13 @@ def nothing_held(conversation_id, test_pid=None) -> dict:
                 " AND (state LIKE 'idle in transaction%%' OR xact_start IS NOT NULL)"
             )
             open_transactions = cursor.fetchone()[0]
+            # Connections idle since before the test began (left open by earlier tests of this process)
+            # are nobody's here; one the turn used and kept is counted, idle or not.
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND pid <> %s",
-                [test_pid or 0],
+                " AND pid <> pg_backend_pid() AND pid <> %s"
+                " AND NOT (state = 'idle' AND state_change < COALESCE(%s::timestamptz, '-infinity'))",
+                [test_pid or 0, _test_started.get("at")],
             )
             server_connections = cursor.fetchone()[0]
             if getattr(connection, "pool", None) is not None:  # idle in the pool is kept by no one
