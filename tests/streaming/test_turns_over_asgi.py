@@ -50,7 +50,7 @@ def backend_pid() -> int | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid(), clock_timestamp()")
         pid, _test_started["at"] = cursor.fetchone()
-        return pid
+    return pid
 
 
 def nothing_held(conversation_id, test_pid=None) -> dict:
@@ -74,17 +74,18 @@ def nothing_held(conversation_id, test_pid=None) -> dict:
                 " AND (state LIKE 'idle in transaction%%' OR xact_start IS NOT NULL)"
             )
             open_transactions = cursor.fetchone()[0]
-            # Connections idle since before the test began (left open by earlier tests of this process)
-            # are nobody's here; one the turn used and kept is counted, idle or not.
+            # Connections idle in the pool are kept by no one (psycopg_pool keeps them in `_pool`), nor
+            # are those idle since before the test began (left open by earlier tests of the process);
+            # one the turn used and kept is counted, idle or not.
+            pool = getattr(connection, "pool", None)
+            available = [held.info.backend_pid for held in list(getattr(pool, "_pool", ()))]
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND pid <> %s"
+                " AND pid <> pg_backend_pid() AND pid <> %s AND NOT (pid = ANY(%s))"
                 " AND NOT (state = 'idle' AND state_change < COALESCE(%s::timestamptz, '-infinity'))",
-                [test_pid or 0, _test_started.get("at")],
+                [test_pid or 0, available, _test_started.get("at")],
             )
             server_connections = cursor.fetchone()[0]
-            if getattr(connection, "pool", None) is not None:  # idle in the pool is kept by no one
-                server_connections -= connection.pool.get_stats().get("pool_available", 0)
         try:
             with transaction.atomic():
                 Conversation.objects.select_for_update(nowait=True).filter(pk=conversation_id).exists()
