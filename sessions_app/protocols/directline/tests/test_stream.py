@@ -72,7 +72,7 @@ def test_the_stream_sends_the_backlog_then_the_echo_and_the_reply(directline, st
         echo = activities[0]
         assert echo["id"] == body["id"] and echo["channelData"] == {"clientActivityID": "web-1"}
         assert activities[-1]["suggestedActions"]["actions"][0]["value"] == "Orders"
-        assert frames[-1]["watermark"] > backlog["watermark"]
+        assert int(frames[-1]["watermark"]) > int(backlog["watermark"])
         await socket.disconnect()
 
         # Reconnecting with the watermark: only what came after it.
@@ -400,7 +400,7 @@ def test_the_stream_url_of_a_reconnect_sends_only_what_came_after_its_watermark(
         activities = [a for f in frames for a in f["activities"]]
         assert activities[0]["text"] == "where is my order"
         assert not {a["id"] for a in activities} & {a["id"] for a in polled["activities"]}
-        assert frames[-1]["watermark"] > watermark
+        assert int(frames[-1]["watermark"]) > int(watermark)
         await socket.disconnect()
 
     async_to_sync(run)()
