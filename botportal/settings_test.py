@@ -11,3 +11,9 @@ import os
 os.environ["DEBUG"] = "true"
 
 from botportal.settings import *  # noqa: E402, F403
+
+# The suite's sockets use the in-process channel layer, whatever REDIS_URL says: each test runs its own
+# event loops, and a Redis layer's receive left pending when such a loop closes does not end (the loop's
+# close then waits on it for good). The tests of the Redis layer name it themselves (the `redis_layer`
+# fixture), and the live servers of tests/compat run with production's settings, Redis included.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}

@@ -47,7 +47,18 @@ def run_on_own_loop(coroutine_function) -> None:
 
     def target():
         try:
-            asyncio.run(coroutine_function())
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(coroutine_function())
+            finally:
+                # What the test left running is cancelled, and given a moment; a task that does not end
+                # then is left behind rather than holding the test for good (asyncio.run would wait).
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.wait(pending, timeout=2))
+                loop.close()
         except BaseException as error:  # noqa: BLE001 (raised again in the test's thread)
             failure.append(error)
 
