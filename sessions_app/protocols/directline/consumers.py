@@ -18,14 +18,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from botportal.errors import DomainError
-from bots.models import Bot
-from sessions_app.models import BotSession, Conversation
+from bots.selectors import bot_get_any
 
 from . import activities as rendering
 from . import fanout
 from .access import origin_check
 from .fanout import group_name, socket_phase
-from .services import STATE
+from .selectors import stream_line, stream_session
 from .streams import stream_credential_read
 
 logger = logging.getLogger(__name__)
@@ -51,20 +50,13 @@ def _line(conversation_id, issued_first_at):
     drop the socket. The line ends when its last token is revoked or expires, when the conversation
     ends, or once it has been idle past the idle timeout; the instant may be in the past (over) or
     the future (when to look again: a refresh or a turn moves it)."""
-    conversation = (
-        fanout.marked(Conversation.objects.filter(pk=conversation_id))
-        .values("last_activity_at", *fanout.MARKS)
-        .first()
-    )
-    if conversation is None:
+    line = stream_line(conversation_id=conversation_id, issued_first_at=issued_first_at)
+    if line is None:
         return None, None
-    marks = tuple(conversation[mark] for mark in fanout.MARKS)
-    tokens = BotSession.all_objects.filter(conversation_id=conversation_id, issued_first_at=issued_first_at)
-    ends = [revoked_at or expires_at for revoked_at, expires_at in tokens.values_list("revoked_at", "expires_at")]
-    if not ends:
-        return None, marks
-    end = min(max(ends), conversation["last_activity_at"] + timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"]))
-    return (min(end, conversation["ended_at"]) if conversation["ended_at"] is not None else end), marks
+    if line.tokens_end is None:
+        return None, line.marks
+    end = min(line.tokens_end, line.last_activity_at + timedelta(seconds=settings.BOTPORTAL["IDLE_TIMEOUT"]))
+    return (min(end, line.ended_at) if line.ended_at is not None else end), line.marks
 
 
 def _line_end(conversation_id, issued_first_at):
@@ -74,7 +66,10 @@ def _line_end(conversation_id, issued_first_at):
 def _line_and_page(conversation, issued_first_at, watermark):
     """One database phase of a socket's read: (its line's end, what the look compares, the activities
     after `watermark` stored by then, the new watermark, whether more may follow)."""
-    end, marks = _line(conversation.pk, issued_first_at)
+    return _page(conversation, watermark, *_line(conversation.pk, issued_first_at))
+
+
+def _page(conversation, watermark, end, marks):
     if end is None:
         return None, marks, [], None, False
     over = end <= timezone.now()
@@ -82,35 +77,30 @@ def _line_and_page(conversation, issued_first_at, watermark):
     return end, marks, found, new_watermark, full
 
 
-def _stream_open(conversation_id, credential: str, origin: str | None):
-    """(the conversation a stream may follow now, its token line's `issued_first_at`), or None: one
-    database phase."""
-    bot_session_id = stream_credential_read(credential, conversation_id=conversation_id)
-    if bot_session_id is None:
-        return None
-    bot_session = (
-        BotSession.objects.select_related("conversation", f"conversation__{STATE}").filter(pk=bot_session_id).first()
-    )
+def _stream_open(conversation_id, bot_session_id: int, origin: str | None, watermark):
+    """(the conversation a stream may follow now, its token line's `issued_first_at`, the first read as
+    `_line_and_page` gives it), or None: one database phase."""
+    bot_session = stream_session(bot_session_id=bot_session_id)
     if bot_session is None or str(bot_session.conversation_id) != str(conversation_id):
         return None
     conversation = bot_session.conversation
-    end = _line_end(conversation.pk, bot_session.issued_first_at)
+    end, marks = _line(conversation.pk, bot_session.issued_first_at)
     if end is None or end <= timezone.now():
         return None
-    bot = Bot.objects.filter(pk=conversation.bot_id, owner__is_active=True).first()
-    if bot is None:
-        return None
-    conversation.bot = bot
     try:
+        bot = bot_get_any(bot_id=conversation.bot_id)
         origin_check(origin, bot=bot, conversation=conversation)
     except DomainError:
         return None
-    return conversation, bot_session.issued_first_at
+    conversation.bot = bot
+    return conversation, bot_session.issued_first_at, _page(conversation, watermark, end, marks)
 
 
 class DirectLineStreamConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.conversation = None
+        self.followed = None  # the conversation's key, once the socket follows it
+        self.woken_while_opening = False
         self.watermark = None
         self.watch = None
         self.line_end = None
@@ -122,23 +112,31 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         self.reads = set()
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        credential = (query.get("t") or [""])[0]
-        origin = _header(self.scope, b"origin")
-        opened = await socket_phase(_stream_open)(conversation_id, credential, origin)
-        if opened is None:
+        # The signature is checked before anything else: an unsigned socket follows nothing.
+        bot_session_id = stream_credential_read((query.get("t") or [""])[0], conversation_id=conversation_id)
+        if bot_session_id is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.conversation, self.issued_first_at = opened
         self.watermark = rendering.watermark_parse((query.get("watermark") or [None])[0])
-        self.group = group_name(self.conversation.pk)
         # Followed before the backlog is read: a change made meanwhile is then read once, never missed.
-        fanout.followers.add(self.conversation.pk, self)
+        self.followed, self.group = conversation_id, group_name(conversation_id)
+        fanout.followers.add(conversation_id, self)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        opened = await socket_phase(_stream_open)(
+            conversation_id, bot_session_id, _header(self.scope, b"origin"), self.watermark
+        )
+        if opened is None:
+            await self._unfollow()
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.conversation, self.issued_first_at, first_page = opened
         await self.accept()
         async with self.reading:
-            await self._read()
+            await self._read(first_page=first_page)
         if self.closed:
             return
+        if self.woken_while_opening:
+            self.wake()
         # Closed at the line's end even when nothing else happens: its expiry, its idle timeout.
         self.watch = asyncio.ensure_future(self._watch())
 
@@ -149,13 +147,20 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self.conversation is not None:
-            fanout.followers.discard(self.conversation.pk, self)
+        await self._unfollow()
+
+    async def _unfollow(self):
+        if self.followed is not None:
+            fanout.followers.discard(self.followed, self)
+            self.followed = None
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     def wake(self):
         """Read the conversation again, soon: notices that arrive while a read waits join it."""
         if self.closed or self.read_wanted:
+            return
+        if self.conversation is None:  # still opening: the first read may have missed it
+            self.woken_while_opening = True
             return
         self.read_wanted = True
         task = asyncio.ensure_future(self._read_when_free())
@@ -198,7 +203,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         if event.get("from") != fanout.process_name():
             self.wake()
 
-    async def _read(self):
+    async def _read(self, first_page=None):
         # The token line is checked before anything is sent: a socket outlives neither its token's
         # revocation nor its expiry. What was stored before the line ended is still sent (an ending
         # conversation's last words), nothing after.
@@ -206,9 +211,13 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             return
         full = True
         while full:
-            end, marks, found, watermark, full = await socket_phase(_line_and_page)(
-                self.conversation, self.issued_first_at, self.watermark
-            )
+            if first_page is not None:  # read while the socket opened
+                end, marks, found, watermark, full = first_page
+                first_page = None
+            else:
+                end, marks, found, watermark, full = await socket_phase(_line_and_page)(
+                    self.conversation, self.issued_first_at, self.watermark
+                )
             self.line_end = end
             if not full:
                 self.seen_marks = marks

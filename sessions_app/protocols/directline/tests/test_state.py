@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 from sessions_app.models import BotSession, Conversation
 from sessions_app.protocols.directline.consumers import _stream_open
 from sessions_app.protocols.directline.models import DirectLineConversation
-from sessions_app.protocols.directline.streams import stream_credential
 
 pytestmark = pytest.mark.django_db
 
@@ -72,15 +71,14 @@ def test_the_stream_reads_the_state_with_its_token(trusted):
     conversation_id, _ = trusted
     bot_session = BotSession.objects.get(conversation_id=conversation_id, revoked_at__isnull=True)
     with CaptureQueriesContext(connection) as queries:
-        opened = _stream_open(
-            conversation_id, stream_credential(conversation_id=conversation_id, bot_session_id=bot_session.pk), SHOP
-        )
+        opened = _stream_open(conversation_id, bot_session.pk, SHOP, None)
     assert opened is not None
     (read,) = _state_reads(queries.captured_queries)
     assert BotSession._meta.db_table in read
-    credential = stream_credential(conversation_id=conversation_id, bot_session_id=bot_session.pk)
+    # The token with its conversation and state, the line, the bot, the backlog: one statement each.
+    assert len(queries.captured_queries) == 4, [q["sql"][:60] for q in queries.captured_queries]
     with CaptureQueriesContext(connection) as queries:
-        assert _stream_open(conversation_id, credential, "https://evil.example") is None
+        assert _stream_open(conversation_id, bot_session.pk, "https://evil.example", None) is None
     assert len(_state_reads(queries.captured_queries)) == 1
 
 

@@ -1,0 +1,95 @@
+"""Reads of the WebSocket streams: what a socket needs to know of its conversation on every read.
+
+A socket reads its conversation each time it changes (each message stored, each turn over), so this
+read's statement is written once per process (`botportal.rows`) instead of compiled by Django on every
+read: compiling the two queries it replaced cost a fifth of the server's CPU over the Direct Line
+benchmark (docs/performance.md)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from django.db import connection, connections
+
+from botportal.rows import JoinedLookup, ModelColumns
+from bots.models import Bot
+from sessions_app.models import BotSession, Conversation, Message, OwnerProfile
+
+from .services import STATE
+
+
+@dataclass(frozen=True)
+class StreamLine:
+    last_activity_at: datetime
+    marks: tuple  # what the look compares (fanout.MARKS): updated_at, ended_at, the last message's key
+    ended_at: datetime | None
+    tokens_end: datetime | None  # when the line's last token ends (revoked or expiring); None: no token
+
+
+_CONVERSATION = ModelColumns(Conversation, "c", fields=("last_activity_at", "updated_at", "ended_at"))
+# The line's end is a token's own column (revoked_at, else expires_at), loaded as expires_at is.
+_TOKENS_END = ModelColumns(BotSession, "s", fields=("expires_at",))
+
+
+@cache
+def _stream_line_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+
+    def column(model, alias: str, name: str) -> str:
+        return f"{alias}.{quote(model._meta.get_field(name).column)}"
+
+    tokens_end = f"MAX(COALESCE({column(BotSession, 's', 'revoked_at')}, {column(BotSession, 's', 'expires_at')}))"
+    if vendor == "postgresql":  # as ModelColumns selects a timestamp there
+        tokens_end = f"(EXTRACT(EPOCH FROM {tokens_end}) * 1000000)::bigint"
+    conversation_key = column(Conversation, "c", "id")
+    # The live-rows rule of Conversation.objects (sessions_app.models): a deleted bot's or a deleted
+    # owner's conversation is not found.
+    return (
+        f"SELECT {_CONVERSATION.select_list(connection)},"  # noqa: S608
+        f" (SELECT {column(Message, 'm', 'id')} FROM {quote(Message._meta.db_table)} m"
+        f"   WHERE {column(Message, 'm', 'conversation')} = {conversation_key}"
+        f"   ORDER BY {column(Message, 'm', 'id')} DESC LIMIT 1),"
+        f" (SELECT {tokens_end} FROM {quote(BotSession._meta.db_table)} s"
+        f"   WHERE {column(BotSession, 's', 'conversation')} = {conversation_key}"
+        f"   AND {column(BotSession, 's', 'issued_first_at')} = %s)"
+        f" FROM {quote(Conversation._meta.db_table)} c"
+        f" WHERE {conversation_key} = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {quote(Bot._meta.db_table)} b"
+        f"   WHERE {column(Bot, 'b', 'id')} = {column(Conversation, 'c', 'bot')}"
+        f"   AND {column(Bot, 'b', 'deleted_at')} IS NOT NULL)"
+        f" AND NOT EXISTS (SELECT 1 FROM {quote(OwnerProfile._meta.db_table)} p"
+        f"   WHERE {column(OwnerProfile, 'p', 'owner')} = {column(Conversation, 'c', 'owner')}"
+        f"   AND {column(OwnerProfile, 'p', 'deleted_at')} IS NOT NULL)"
+    )
+
+
+def stream_line(*, conversation_id, issued_first_at) -> StreamLine | None:
+    """What a socket following the token line `issued_first_at` (a token and those refreshed from it)
+    knows of its conversation now, or None if the conversation is gone: one statement."""
+    issued = BotSession._meta.get_field("issued_first_at").get_db_prep_value(issued_first_at, connection)
+    key = Conversation._meta.pk.get_db_prep_value(conversation_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_stream_line_sql(connection.vendor), [issued, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    real = connections[connection.alias]
+    conversation_at = len(_CONVERSATION)
+    last_activity_at, updated_at, ended_at = _CONVERSATION.values(row[:conversation_at], real)
+    last_message = row[conversation_at]
+    (tokens_end,) = _TOKENS_END.values(row[conversation_at + 1 :], real)
+    return StreamLine(
+        last_activity_at=last_activity_at,
+        marks=(updated_at, ended_at, last_message),
+        ended_at=ended_at,
+        tokens_end=tokens_end,
+    )
+
+
+_SESSION_WITH_CONVERSATION = JoinedLookup(BotSession, relation="conversation", by="id", related_also=(STATE,))
+
+
+def stream_session(*, bot_session_id: int) -> BotSession | None:
+    """The token a stream URL names, its conversation and the conversation's Direct Line state loaded
+    with it: one statement. Whether the conversation is live is `stream_line`'s to say."""
+    return _SESSION_WITH_CONVERSATION.get(bot_session_id)
