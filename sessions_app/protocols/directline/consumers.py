@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -100,6 +101,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.conversation = None
         self.followed = None  # the conversation's key, once the socket follows it
+        self.opened = False  # accepted, its backlog sent
         self.woken_while_opening = False
         self.watermark = None
         self.watch = None
@@ -109,7 +111,9 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         self.answered = set()  # the user messages whose bot reply this socket has sent
         self.reading = asyncio.Lock()
         self.read_wanted = False
-        self.reads = set()
+        self.tasks = set()  # reads, and transient activities on their way
+        self.transients = deque()
+        self.sending_transients = None
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         # The signature is checked before anything else: an unsigned socket follows nothing.
@@ -135,14 +139,16 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             await self._read(first_page=first_page)
         if self.closed:
             return
+        self.opened = True
         if self.woken_while_opening:
             self.wake()
+        self._transients_flush()
         # Closed at the line's end even when nothing else happens: its expiry, its idle timeout.
         self.watch = asyncio.ensure_future(self._watch())
 
     async def disconnect(self, code):
         self.closed = True
-        for task in (self.watch, *self.reads):
+        for task in (self.watch, *self.tasks):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -159,13 +165,13 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         """Read the conversation again, soon: notices that arrive while a read waits join it."""
         if self.closed or self.read_wanted:
             return
-        if self.conversation is None:  # still opening: the first read may have missed it
+        if not self.opened:  # the first read may have missed it: read again once it is done
             self.woken_while_opening = True
             return
         self.read_wanted = True
         task = asyncio.ensure_future(self._read_when_free())
-        self.reads.add(task)
-        task.add_done_callback(self.reads.discard)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _read_when_free(self):
         async with self.reading:
@@ -234,10 +240,30 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
 
-    async def activities_transient(self, event):
-        activity = event["activity"]
+    def transient(self, activity: dict) -> None:
+        """Send an activity that is never stored, after those sent before it."""
         if self.closed:
             return
+        self.transients.append(activity)
+        if self.opened:  # else once the first read is sent
+            self._transients_flush()
+
+    def _transients_flush(self):
+        if self.transients and (self.sending_transients is None or self.sending_transients.done()):
+            self.sending_transients = asyncio.ensure_future(self._send_transients())
+            self.tasks.add(self.sending_transients)
+            self.sending_transients.add_done_callback(self.tasks.discard)
+
+    async def _send_transients(self):
+        while self.transients and not self.closed:
+            await self._send_transient(self.transients.popleft())
+
+    async def activities_transient(self, event):
+        """A transient activity through the channel layer; this process's own were sent without it."""
+        if event.get("from") != fanout.process_name():
+            self.transient(event["activity"])
+
+    async def _send_transient(self, activity: dict):
         if activity.get("type") == "typing" and activity.get("replyToId") in self.answered:
             # The read that the echo's notice started may already have carried the stored reply: a
             # typing indicator after it would leave the client showing the bot typing for nothing.

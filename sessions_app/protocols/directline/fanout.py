@@ -68,14 +68,11 @@ def _remote_layer():
 
 async def conversation_transient(conversation_id, activity: dict) -> None:
     """An activity that is never stored (typing, a failed answer's notice) to every socket of the
-    conversation, on the event loop of the caller (a view's)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await layer.group_send(group_name(conversation_id), {"type": "activities.transient", "activity": activity})
-    except Exception:  # noqa: BLE001 (a layer down must not fail the turn: the stored reply still arrives)
-        logger.warning("could not send an activity to the sockets of conversation %s", conversation_id, exc_info=True)
+    conversation: this process's at once, the others' through the channel layer. Never waits."""
+    followers.transient_from_any_thread(conversation_id, activity)
+    layer = _remote_layer()
+    if layer is not None:
+        publisher.publish(layer, [conversation_id], {"type": "activities.transient", "activity": activity})
 
 
 # What the look compares: a message stored moves the last key, a turn over or an end the row's times.
@@ -146,12 +143,23 @@ class Followers:
             for socket in list(self.sockets.get(str(conversation_id), ())):
                 socket.wake()
 
+    def transient(self, conversation_id, activity: dict) -> None:
+        """On the loop: every socket of the conversation sends the activity."""
+        for socket in list(self.sockets.get(str(conversation_id), ())):
+            socket.transient(activity)
+
+    def transient_from_any_thread(self, conversation_id, activity: dict) -> None:
+        self._call_from_any_thread(self.transient, conversation_id, activity)
+
     def wake_from_any_thread(self, conversation_ids) -> None:
+        self._call_from_any_thread(self.wake, list(conversation_ids))
+
+    def _call_from_any_thread(self, method, *args) -> None:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(self.wake, list(conversation_ids))
+            loop.call_soon_threadsafe(method, *args)
 
     async def _watch(self):
         revoked_after = timezone.now() - REVOKED_OVERLAP
@@ -195,16 +203,17 @@ class _Publisher:
                 threading.Thread(target=self.loop.run_forever, name="directline-notices", daemon=True).start()
             return self.loop
 
-    def publish(self, layer, conversation_ids) -> None:
+    def publish(self, layer, conversation_ids, message: dict | None = None) -> None:
+        """`message` (by default: they changed) to the sockets of `conversation_ids` in other processes."""
         with self.lock:
             if self.pending >= NOTICES_PENDING_MAX:
                 logger.warning("too many notices waiting for the channel layer: conversations %s", conversation_ids)
                 return
             self.pending += 1
-        asyncio.run_coroutine_threadsafe(self._send(layer, conversation_ids), self._running_loop())
+        notice = {**(message or {"type": "activities.changed"}), "from": process_name()}
+        asyncio.run_coroutine_threadsafe(self._send(layer, conversation_ids, notice), self._running_loop())
 
-    async def _send(self, layer, conversation_ids):
-        notice = {"type": "activities.changed", "from": process_name()}
+    async def _send(self, layer, conversation_ids, notice):
         try:
             await asyncio.wait_for(
                 asyncio.gather(

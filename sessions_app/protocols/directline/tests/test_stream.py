@@ -453,3 +453,28 @@ def test_a_botportal_session_token_opens_the_stream_of_its_conversation(directli
         await socket.disconnect()
 
     async_to_sync(run)()
+
+
+def test_on_redis_a_transient_activity_reaches_the_socket_once_from_this_process_or_another(
+    directline, started, redis_layer
+):
+    """This process's sockets get a typing activity at once, without the layer; the notice the layer
+    brings back to this process is skipped, while another process's reaches the socket."""
+    from channels.layers import get_channel_layer
+
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, stream_path(stream_url))
+        assert (await socket.connect())[0]
+        await _frames_until(socket, lambda activities: activities)
+        await fanout.conversation_transient(conversation_id, {"type": "typing", "id": "here"})
+        other = {"type": "activities.transient", "activity": {"type": "typing", "id": "there"}, "from": "elsewhere"}
+        await asyncio.sleep(0.5)  # this process's own notice has come back through Redis by now
+        await get_channel_layer().group_send(fanout.group_name(conversation_id), other)
+        frames = await _frames_until(socket, lambda activities: activities[-1]["id"] == "there", timeout=3)
+        assert [a["id"] for f in frames for a in f["activities"]] == ["here", "there"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
