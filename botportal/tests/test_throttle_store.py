@@ -33,6 +33,20 @@ class Clocked(RateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.ident}
 
 
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """The name of each command sent to Redis from now on, in order."""
+    commands = []
+    real = redis.Redis.execute_command
+
+    def counted(self, *args, **kwargs):
+        commands.append(args[0])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    return commands
+
+
 def test_the_rate_rule_is_drfs_own(monkeypatch):
     monkeypatch.setattr(Clocked, "ident", uuid.uuid4().hex)
 
@@ -96,20 +110,13 @@ def test_the_failed_authentication_counter_is_readable_by_the_cache(rf, monkeypa
 
 @on_redis
 @pytest.mark.django_db
-def test_a_session_token_request_makes_three_round_trips_to_redis(public_bot, monkeypatch):
+def test_a_session_token_request_makes_three_round_trips_to_redis(public_bot, redis_commands):
     opened = post(APIClient(), f"/api/v1/bot/{public_bot.pk}/session/create").json()
-    commands = []
-    real = redis.Redis.execute_command
-
-    def counted(self, *args, **kwargs):
-        commands.append(args[0])
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    redis_commands.clear()  # only the token request's are counted
     response = token_client(opened["token"]).get(f"/api/v1/conversation/{opened['conversationId']}/message/list")
     assert response.status_code == 200, response.content
     # The failed-authentication slot taken and given back, and the conversation's rate.
-    assert len(commands) == 3, commands
+    assert len(redis_commands) == 3, redis_commands
 
 
 @on_redis
@@ -126,17 +133,9 @@ def test_a_history_left_by_drfs_own_throttle_is_no_error(monkeypatch):
 
 @on_redis
 @pytest.mark.django_db
-def test_a_public_session_create_decides_both_its_limits_in_one_round_trip(public_bot, monkeypatch):
-    commands = []
-    real = redis.Redis.execute_command
-
-    def counted(self, *args, **kwargs):
-        commands.append(args[0])
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+def test_a_public_session_create_decides_both_its_limits_in_one_round_trip(public_bot, redis_commands):
     assert post(APIClient(), f"/api/v1/bot/{public_bot.pk}/session/create").status_code == 200
-    assert len(commands) == 1, commands  # the per-IP and the per-bot logs, in one script
+    assert len(redis_commands) == 1, redis_commands  # the per-IP and the per-bot logs, in one script
 
 
 def test_every_throttle_counts_the_request_even_when_another_refuses(monkeypatch):

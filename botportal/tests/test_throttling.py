@@ -5,13 +5,14 @@ Rates are read by DRF once, into `SimpleRateThrottle.THROTTLE_RATES`; each test 
 
 import pytest
 from rest_framework.test import APIClient, APIRequestFactory
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from bots.tests.factories import BotFactory
 from sessions_app.models import Conversation, Message
 from sessions_app.services.owners import owner_profile_ensure
 from sessions_app.tests.apis.einstein.conftest import EinsteinClient, begin_body, validate
 from sessions_app.tests.apis.helpers import assert_error, post, token_client
+from tests.throttle_rates import rates_set
 
 pytestmark = pytest.mark.django_db
 
@@ -23,11 +24,7 @@ def rates(monkeypatch):
     """Set throttle rates for one test: rates(session_token="2/minute", ...); the others stay high."""
 
     def apply(**overrides):
-        values = dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), HIGH
-        )
-        values.update(overrides)
-        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", values)
+        rates_set(monkeypatch, HIGH, **overrides)
 
     apply()
     return apply

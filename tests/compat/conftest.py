@@ -4,16 +4,15 @@ botportal under gunicorn with uvicorn's worker (as production runs it).
 Each module using `dl_env` gets a fresh SQLite file under its own var/ with one owner, the bot of bot.json and a Direct
 Line secret for it, made with botportal's own management commands."""
 
-import http.client
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.live import free_port, wait_until_healthy
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -25,12 +24,6 @@ def client_missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def manage(env, *args) -> str:
@@ -76,18 +69,8 @@ def start_server(env, *, workers: int = 1):
     args = [GUNICORN, "botportal.asgi:application", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
             "--no-control-socket"]
     process = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)  # noqa: S603
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/api/health")
-            assert connection.getresponse().status == 200
-            connection.close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+    wait_until_healthy(process, port, process.stderr.read)
+    return process, f"http://127.0.0.1:{port}"
 
 
 def stop_server(process) -> None:

@@ -9,13 +9,13 @@ from collections import Counter
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Contact, Conversation, Message
 from sessions_app.protocols.einstein.models import EinsteinSession
 from sessions_app.services.owners import owner_profile_ensure
 from sessions_app.tests.apis.einstein.conftest import begin_body
+from tests.throttle_rates import rates_set
 
 # PostgreSQL is what these are about (row locks, one connection per thread); they also run on SQLite,
 # whose file database with IMMEDIATE transactions serialises writers the same way.
@@ -27,13 +27,7 @@ JOIN_TIMEOUT = 60
 
 @pytest.fixture(autouse=True)
 def _generous_rates(monkeypatch):
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), "100000/minute"
-        ),
-    )
+    rates_set(monkeypatch, "100000/minute")
 
 
 def run_parallel(count: int, work) -> list:

@@ -168,6 +168,14 @@ def open_widget(page):
     return frame
 
 
+def widget_on_the_allowed_host(browser_context, botportal_server, hosts, owner):
+    """(bot, page, frame): a new bot that allows hosts["allowed"], its widget opened on a page there."""
+    bot = make_bot(owner, allowed_origins=[origin_of(hosts["allowed"])])
+    page = browser_context.new_page()
+    page.goto(embed(hosts["allowed"], botportal_server.url, bot))
+    return bot, page, open_widget(page)
+
+
 def ask(frame, text):
     box = frame.get_by_role("textbox", name="Your message")
     playwright_sync.expect(box).to_be_enabled()
@@ -277,10 +285,7 @@ def test_a_token_expiring_mid_conversation_is_replaced_and_the_message_resent(
     browser_context, botportal_server, hosts, owner
 ):
     expect = playwright_sync.expect
-    bot = make_bot(owner, allowed_origins=[origin_of(hosts["allowed"])])
-    page = browser_context.new_page()
-    page.goto(embed(hosts["allowed"], botportal_server.url, bot))
-    frame = open_widget(page)
+    bot, page, frame = widget_on_the_allowed_host(browser_context, botportal_server, hosts, owner)
     expect(frame.get_by_role("log")).to_contain_text("Hi! I'm the Demo shop assistant.")
 
     BotSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -297,10 +302,7 @@ def test_a_token_about_to_expire_is_refreshed_and_the_conversation_kept(
     browser_context, botportal_server, hosts, owner
 ):
     expect = playwright_sync.expect
-    bot = make_bot(owner, allowed_origins=[origin_of(hosts["allowed"])])
-    page = browser_context.new_page()
-    page.goto(embed(hosts["allowed"], botportal_server.url, bot))
-    frame = open_widget(page)
+    bot, page, frame = widget_on_the_allowed_host(browser_context, botportal_server, hosts, owner)
     expect(frame.get_by_role("log")).to_contain_text("Hi! I'm the Demo shop assistant.")
     conversation = Conversation.objects.get(bot=bot)
     soon = timezone.now() + timedelta(minutes=1)
@@ -334,10 +336,7 @@ def test_escalation_and_end_are_shown_and_the_ended_conversation_can_be_restarte
     browser_context, botportal_server, hosts, owner
 ):
     expect = playwright_sync.expect
-    bot = make_bot(owner, allowed_origins=[origin_of(hosts["allowed"])])
-    page = browser_context.new_page()
-    page.goto(embed(hosts["allowed"], botportal_server.url, bot))
-    frame = open_widget(page)
+    bot, page, frame = widget_on_the_allowed_host(browser_context, botportal_server, hosts, owner)
 
     ask(frame, QUESTION)
     frame.get_by_role("button", name="Talk to a person").click()
@@ -361,10 +360,7 @@ def test_escalation_and_end_are_shown_and_the_ended_conversation_can_be_restarte
 
 def test_errors_are_shown_as_messages(browser_context, botportal_server, hosts, owner):
     expect = playwright_sync.expect
-    bot = make_bot(owner, allowed_origins=[origin_of(hosts["allowed"])])
-    page = browser_context.new_page()
-    page.goto(embed(hosts["allowed"], botportal_server.url, bot))
-    frame = open_widget(page)
+    bot, page, frame = widget_on_the_allowed_host(browser_context, botportal_server, hosts, owner)
     expect(frame.get_by_role("log")).to_contain_text("Hi! I'm the Demo shop assistant.")
 
     page.route(

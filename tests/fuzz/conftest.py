@@ -8,7 +8,6 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from rest_framework.throttling import SimpleRateThrottle
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -20,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 from bots.tests.factories import AbilityFactory, BotFactory, DatasetFactory, DatasetRecordFactory, SkillsetFactory
 from sessions_app.services.owners import api_key_create, owner_profile_ensure
 from sessions_app.tests.factories import BotSessionFactory, ContactFactory, ConversationFactory, MessageFactory
+from tests.throttle_rates import rates_set
 
 # Examples per operation: a few in CI; a release runs e.g. FUZZ_EXAMPLES=200.
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
@@ -48,14 +48,7 @@ FUZZ_SETTINGS = hypothesis_settings(
 @pytest.fixture(autouse=True)
 def _no_throttling(monkeypatch):
     # Hundreds of requests from one owner in seconds: the limits themselves are tested in test_throttling.
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"),
-            "1000000/minute",
-        ),
-    )
+    rates_set(monkeypatch, "1000000/minute")
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ import pytest
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset
 from bots.services.bot_definitions import bot_export
@@ -21,6 +20,7 @@ from sessions_app.models import ApiKey, BotSession, Contact, Conversation, Messa
 from sessions_app.services.owners import api_key_create, api_key_revoke, owner_profile_ensure
 from sessions_app.tests.apis.einstein.conftest import EinsteinClient, begin_body
 from sessions_app.tests.factories import BotSessionFactory, ContactFactory, ConversationFactory, MessageFactory
+from tests.throttle_rates import rates_set
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -226,13 +226,7 @@ def _world(owner) -> World:
 @pytest.fixture(autouse=True)
 def _generous_rates(monkeypatch):
     # The matrix makes hundreds of refused attempts from one address; the failed-auth limit is tested elsewhere.
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), "100000/minute"
-        ),
-    )
+    rates_set(monkeypatch, "100000/minute")
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import time
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from botportal.api.throttles import FailedAuthenticationThrottle
 from sessions_app.access import authentication
 from sessions_app.tests.apis.helpers import assert_error, post, token_client
+from tests.throttle_rates import rates_set
 
 HIGH = "100000/minute"
 
@@ -22,10 +22,7 @@ HIGH = "100000/minute"
 @pytest.fixture
 def rates(monkeypatch):
     def apply(**overrides):
-        values = dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), HIGH
-        )
-        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**values, **overrides})
+        rates_set(monkeypatch, HIGH, **overrides)
 
     return apply
 

@@ -6,26 +6,20 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.live import free_port, wait_until_healthy
+
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
 pytestmark = pytest.mark.live
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _call(method, url, body=None, token=None):
@@ -57,7 +51,7 @@ def test_sigterm_lets_an_answered_posts_turn_store_its_reply(tmp_path):
                              timeout=180, capture_output=True, text=True)  # fmt: skip
         return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
 
-    port = _free_port()
+    port = free_port()
     process = None
     try:
         manage("migrate", "-v0")
@@ -67,15 +61,7 @@ def test_sigterm_lets_an_answered_posts_turn_store_its_reply(tmp_path):
             [GUNICORN, "botportal.asgi:application", "--workers", "1", "--bind", f"127.0.0.1:{port}",
              "--no-control-socket"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _call("GET", f"{base}/api/health")
-                break
-            except OSError:
-                assert process.poll() is None, process.stderr.read()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+        wait_until_healthy(process, port, process.stderr.read)
         bot = _call("POST", f"{base}/api/v1/bot/create", {"name": "Slow", "model": "fake/slow"}, api_secret)
         dl_secret = manage("directlinesecret", bot["id"])
         started = _call("POST", f"{base}/v3/directline/conversations", token=dl_secret)

@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings
 
 from botportal.middleware import DRAIN_MAX_BYTES
+from tests.live import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -35,12 +36,6 @@ SERVERS = {
     "wsgi-sync": ["botportal.wsgi", "--worker-class", "sync", "--workers", "1"],
     "wsgi-gthread": ["botportal.wsgi", "--worker-class", "gthread", "--workers", "1", "--threads", "2"],
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -104,24 +99,13 @@ LOGS: dict[int, Path] = {}
 @pytest.fixture(scope="module", params=list(SERVERS))
 def server(request, server_env):
     """(name, port) of a running server, one of SERVERS."""
-    port = _free_port()
+    port = free_port()
     args = [GUNICORN, *SERVERS[request.param], "--bind", f"127.0.0.1:{port}", "--no-control-socket"]
     LOGS[port] = Path(server_env["BOTPORTAL_VAR_DIR"]) / f"{request.param}-{port}.log"
     with LOGS[port].open("w") as log:
         process = subprocess.Popen(args, cwd=ROOT, env=server_env, stderr=log, text=True)  # noqa: S603
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", "/api/health")
-                assert connection.getresponse().status == 200
-                connection.close()
-                break
-            except OSError:
-                assert process.poll() is None, LOGS[port].read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+        wait_until_healthy(process, port, LOGS[port].read_text)
         yield request.param, port
     finally:
         process.terminate()

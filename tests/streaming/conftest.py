@@ -8,9 +8,9 @@ import time
 
 import httpx
 import pytest
-from rest_framework.throttling import SimpleRateThrottle
 
 from bots.tests.factories import BotFactory
+from tests.throttle_rates import rates_set
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +63,4 @@ def open_session(http, bot) -> dict:
 # Many requests from one address in a few seconds are the point of these tests, not abuse.
 @pytest.fixture(autouse=True)
 def _generous_rates(monkeypatch):
-    monkeypatch.setattr(
-        SimpleRateThrottle,
-        "THROTTLE_RATES",
-        dict.fromkeys(
-            ("session_create_ip", "session_create_bot", "session_token", "api_secret", "failed_auth"), "100000/minute"
-        ),
-    )
+    rates_set(monkeypatch, "100000/minute")

@@ -3,37 +3,16 @@ meta["_directline"], which leaves meta, and carries it back when rolled back (bo
 DATABASE_URL)."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from sessions_app.models import Conversation
 from sessions_app.protocols.directline.models import DirectLineConversation
+
+from .conftest import latest, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("sessions_app", "0009_conversation_origin_directline"), ("directline", "0002_bot_owner_permissions")]
 DETAILS = {"trustedOrigins": ["https://shop.example"], "user": {"id": "u-7", "name": "Ann"}}
-
-
-def _migrate(targets):
-    """Migrate to `targets`; the models as they were there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
-def _latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
-@pytest.fixture
-def before():
-    """The models before the state moved; the schema is put back to the latest whatever the test does."""
-    try:
-        yield _migrate(BEFORE)
-    finally:
-        _migrate(_latest())
 
 
 def _old_rows(apps):
@@ -51,7 +30,7 @@ def _old_rows(apps):
 def test_the_state_is_carried_over_and_leaves_meta(before):
     started, anonymous, plain = _old_rows(before)
 
-    _migrate(_latest())
+    migrate(latest())
 
     state = DirectLineConversation.objects.get(pk=started)
     assert (state.user_id, state.user_name, state.trusted_origins) == ("u-7", "Ann", ["https://shop.example"])
@@ -69,9 +48,9 @@ def test_the_state_is_carried_over_and_leaves_meta(before):
 
 def test_a_rollback_carries_the_state_back(before):
     started, anonymous, plain = _old_rows(before)
-    _migrate(_latest())
+    migrate(latest())
 
-    apps = _migrate(BEFORE)
+    apps = migrate(BEFORE)
 
     OldConversation = apps.get_model("sessions_app", "Conversation")
     assert OldConversation.objects.get(pk=started).meta == {"ticket": "T-1", "_directline": DETAILS}

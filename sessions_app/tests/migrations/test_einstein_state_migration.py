@@ -2,11 +2,11 @@
 and meta["_runtime"], and carries it back when rolled back (both databases: run with DATABASE_URL)."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from sessions_app.models import Conversation
 from sessions_app.protocols.einstein.models import EinsteinSession
+
+from .conftest import latest, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,28 +18,6 @@ RUNTIME = {
     "variableTypes": {"qty": "number"},
 }
 RESPONSE = {"processedSequenceIds": [4], "messages": [{"type": "text", "id": "m-1", "text": "echo"}]}
-
-
-def _migrate(targets):
-    """Migrate to `targets`; the models as they were there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state([t for t in targets if t[1] is not None]).apps
-
-
-def _latest():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
-
-
-@pytest.fixture
-def before():
-    """The models before the state moved; the schema is put back to the latest whatever the test does."""
-    try:
-        yield _migrate(BEFORE)
-    finally:
-        _migrate(_latest())
 
 
 def _old_rows(apps):
@@ -65,7 +43,7 @@ def _old_rows(apps):
 def test_the_state_is_carried_over_and_leaves_meta(before):
     einstein, begun_only, crossed, plain = _old_rows(before)
 
-    _migrate(_latest())
+    migrate(latest())
 
     state = EinsteinSession.objects.get(pk=einstein)
     assert (state.external_session_key, state.last_sequence_id, state.last_request_digest) == ("key-1", 4, "d" * 64)
@@ -90,9 +68,9 @@ def test_the_state_is_carried_over_and_leaves_meta(before):
 
 def test_a_rollback_carries_the_state_back(before):
     einstein, _, crossed, plain = _old_rows(before)
-    _migrate(_latest())
+    migrate(latest())
 
-    apps = _migrate(BEFORE)
+    apps = migrate(BEFORE)
 
     OldConversation = apps.get_model("sessions_app", "Conversation")
     restored = OldConversation.objects.get(pk=einstein)

@@ -49,24 +49,47 @@ async def _post(path, token, body):
     return start["status"], json.loads(b"".join(chunks))
 
 
+async def _open(stream_url, *, past_backlog=False):
+    """A socket on `stream_url`, its accept asserted; with past_backlog, once its first frame (the backlog) came."""
+    socket = WebsocketCommunicator(application, stream_path(stream_url))
+    assert (await socket.connect())[0]
+    if past_backlog:
+        await _frames_until(socket, lambda activities: activities)
+    return socket
+
+
+async def _send(conversation_id, token, text, sender, **fields):
+    """A message posted over the REST API, its 200 asserted: the answer's body (the activity's id)."""
+    status, body = await _post(
+        f"/v3/directline/conversations/{conversation_id}/activities", token,
+        {"type": "message", "text": text, "from": {"id": sender}, **fields},
+    )
+    assert status == 200, body
+    return body
+
+
+def _start_with_model(directline, owner, model):
+    """A conversation started with the secret of a new bot of `model`: the start's body."""
+    from bots.tests.factories import BotFactory
+    from sessions_app.protocols.directline.services import directline_secret_create
+
+    bot = BotFactory(owner=owner, model=model, fallback_message="fallback")
+    secret = directline_secret_create(bot=bot)[1]
+    return directline.start(secret).json()
+
+
 def test_the_stream_sends_the_backlog_then_the_echo_and_the_reply(directline, started):
     conversation_id, token = started
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        connected, _ = await socket.connect()
-        assert connected
+        socket = await _open(stream_url)
         [backlog] = await _frames_until(socket, lambda activities: activities)
         assert [a["text"] for a in backlog["activities"]] == ["Hello from the bot!"]
         assert isinstance(backlog["watermark"], str)
         await socket.send_to(text_data="")  # the client's keep-alive
-        status, body = await _post(
-            f"/v3/directline/conversations/{conversation_id}/activities", token,
-            {"type": "message", "text": "show me the menu", "from": {"id": "dl-user-1"},
-             "channelData": {"clientActivityID": "web-1"}},
-        )
-        assert status == 200, body
+        body = await _send(conversation_id, token, "show me the menu", "dl-user-1",
+                           channelData={"clientActivityID": "web-1"})
         frames = await _frames_until(socket, lambda activities: len(activities) >= 3)
         activities = [a for f in frames for a in f["activities"]]
         echo = activities[0]
@@ -119,23 +142,13 @@ def test_the_stream_refuses_bad_credentials(directline, dl_secret, started, case
 
 @pytest.mark.parametrize("mode", ["ok", "error"])
 def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, llm_settings, mode):
-    from bots.tests.factories import BotFactory
-    from sessions_app.protocols.directline.services import directline_secret_create
-
-    bot = BotFactory(owner=owner, model=f"fake/fake-{mode}", fallback_message="fallback")
-    secret = directline_secret_create(bot=bot)[1]
-    body = directline.start(secret).json()
+    body = _start_with_model(directline, owner, f"fake/fake-{mode}")
     conversation_id, token = body["conversationId"], body["token"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
-        assert (await socket.connect())[0]
-        status, sent = await _post(
-            f"/v3/directline/conversations/{conversation_id}/activities", token,
-            {"type": "message", "text": "hello there", "from": {"id": "u"}},
-        )
-        # The message is taken whatever the language model does: never a 5xx on send.
-        assert status == 200, sent
+        socket = await _open(body["streamUrl"])
+        # The message is taken whatever the language model does: never a 5xx on send (a 200 asserted).
+        sent = await _send(conversation_id, token, "hello there", "u")
         def bot_answered(activities):
             return any(a["type"] == "message" and a["from"]["role"] == "bot" for a in activities)
 
@@ -164,22 +177,12 @@ def test_a_post_is_answered_before_its_reply_which_follows_over_the_stream(direc
                                                                           fake_upstream):
     """directlinejs gives a post 20 s and a model may take longer: the post is answered once its message
     is stored, while the model is still being waited on."""
-    from bots.tests.factories import BotFactory
-    from sessions_app.protocols.directline.services import directline_secret_create
-
-    bot = BotFactory(owner=owner, model="fake/fake-hang", fallback_message="fallback")
-    secret = directline_secret_create(bot=bot)[1]
-    body = directline.start(secret).json()
+    body = _start_with_model(directline, owner, "fake/fake-hang")
     conversation_id, token = body["conversationId"], body["token"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
-        assert (await socket.connect())[0]
-        status, sent = await _post(
-            f"/v3/directline/conversations/{conversation_id}/activities", token,
-            {"type": "message", "text": "hello there", "from": {"id": "u"}},
-        )
-        assert status == 200, sent
+        socket = await _open(body["streamUrl"])
+        sent = await _send(conversation_id, token, "hello there", "u")
         # Answered while the turn still holds the conversation (the upstream hangs until the 2 s deadline).
         conversation = await sync_to_async(Conversation.objects.get)(pk=conversation_id)
         assert conversation.turn_ticket == conversation.turn_served + 1
@@ -198,14 +201,8 @@ def test_the_socket_closes_once_its_token_is_revoked_after_sending_what_changed(
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
-        status, body = await _post(
-            f"/v3/directline/conversations/{conversation_id}/activities", token,
-            {"type": "message", "text": "goodbye for now", "from": {"id": "u"}},
-        )
-        assert status == 200, body
+        socket = await _open(stream_url, past_backlog=True)
+        await _send(conversation_id, token, "goodbye for now", "u")
         frames = await _frames_until(socket, lambda activities: activities[-1]["type"] == "endOfConversation")
         assert [a["type"] for f in frames for a in f["activities"]][-1] == "endOfConversation"
         closed = await socket.receive_output(5)
@@ -241,9 +238,7 @@ def test_on_redis_a_send_over_api_v1_reaches_the_socket(directline, started, red
     client = token_client(token)
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
+        socket = await _open(stream_url, past_backlog=True)
         response = await sync_to_async(client.post)(
             f"/api/v1/conversation/{conversation_id}/send", {"text": "sent over the other API"}, format="json"
         )
@@ -260,9 +255,7 @@ def test_on_redis_a_revoke_with_no_new_activity_closes_the_socket(directline, st
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
+        socket = await _open(stream_url, past_backlog=True)
         response = await sync_to_async(owner_client.post)(
             f"/api/v1/conversation/{conversation_id}/session/revoke", {}, format="json"
         )
@@ -278,9 +271,7 @@ def test_the_socket_closes_when_its_token_expires(directline, started):
     BotSession.objects.filter(conversation_id=conversation_id).update(expires_at=timezone.now() + timedelta(seconds=2))
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
+        socket = await _open(stream_url, past_backlog=True)
         # Nothing changes in the conversation and nothing is announced: the socket's own timer closes it.
         assert await _closed(socket, timeout=4) == 4403
 
@@ -294,27 +285,17 @@ def test_the_socket_survives_a_refresh_and_closes_on_a_real_revoke(directline, s
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
+        socket = await _open(stream_url, past_backlog=True)
         refreshed = await sync_to_async(directline.call)("post", "tokens/refresh", token)
         assert refreshed.status_code == 200, refreshed.content
         new_token = refreshed.json()["token"]
         await asyncio.sleep(1.5)  # the in-process layer's re-read, or the refresh's notice, has looked
-        status, body = await _post(
-            f"/v3/directline/conversations/{conversation_id}/activities", new_token,
-            {"type": "message", "text": "show me the menu", "from": {"id": "dl-user-1"}},
-        )
-        assert status == 200, body
+        body = await _send(conversation_id, new_token, "show me the menu", "dl-user-1")
         frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
         activities = [a for f in frames for a in f["activities"]]
         assert activities[0]["id"] == body["id"] and activities[1]["from"]["role"] == "bot"
         # Still open after that reply's notice: the next turn arrives too.
-        status, again = await _post(
-            f"/v3/directline/conversations/{conversation_id}/activities", new_token,
-            {"type": "message", "text": "where is my order", "from": {"id": "dl-user-1"}},
-        )
-        assert status == 200, again
+        again = await _send(conversation_id, new_token, "where is my order", "dl-user-1")
         frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
         assert [a for f in frames for a in f["activities"]][0]["id"] == again["id"]
         live = await sync_to_async(BotSession.objects.get)(conversation_id=conversation_id, revoked_at__isnull=True)
@@ -330,14 +311,8 @@ def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
-        status, body = await _post(
-            f"/v3/directline/conversations/{conversation_id}/activities", token,
-            {"type": "message", "text": "where is my order", "from": {"id": "dl-user-1"}},
-        )
-        assert status == 200, body
+        socket = await _open(stream_url, past_backlog=True)
+        body = await _send(conversation_id, token, "where is my order", "dl-user-1")
         await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
         late = {"type": "typing", "id": f"typing-{body['id']}", "replyToId": body["id"], "from": {"role": "bot"}}
         await fanout.conversation_transient(conversation_id, late)
@@ -372,9 +347,7 @@ def test_a_change_whose_notice_was_lost_reaches_the_socket_within_the_look(direc
             conversation_changed.connect(fanout.conversation_changed_received, dispatch_uid=uid)
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
+        socket = await _open(stream_url, past_backlog=True)
         await asyncio.sleep(fanout.WATCH_SECONDS * 1.5)  # the look has seen the conversation as it was
         await sync_to_async(add_unannounced)()
         frames = await _frames_until(socket, lambda activities: activities, timeout=fanout.WATCH_SECONDS * 3)
@@ -394,8 +367,7 @@ def test_the_stream_url_of_a_reconnect_sends_only_what_came_after_its_watermark(
     reconnect = directline.call("get", f"conversations/{conversation_id}?watermark={watermark}", token).json()
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(reconnect["streamUrl"]))
-        assert (await socket.connect())[0]
+        socket = await _open(reconnect["streamUrl"])
         frames = await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
         activities = [a for f in frames for a in f["activities"]]
         assert activities[0]["text"] == "where is my order"
@@ -441,13 +413,10 @@ def test_a_botportal_session_token_opens_the_stream_of_its_conversation(directli
     assert body["conversationId"] == created["conversationId"] and body["token"] == created["token"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(body["streamUrl"]))
-        assert (await socket.connect())[0]
+        socket = await _open(body["streamUrl"])
         [frame] = await _frames_until(socket, lambda activities: activities)
         assert [a["text"] for a in frame["activities"]] == ["Welcome, visitor."]
-        status, sent = await _post(f"/v3/directline/conversations/{created['conversationId']}/activities",
-                                   created["token"], {"type": "message", "text": "hello", "from": {"id": "u"}})
-        assert status == 200, sent
+        sent = await _send(created["conversationId"], created["token"], "hello", "u")
         frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
         assert [a for f in frames for a in f["activities"]][0]["id"] == sent["id"]
         await socket.disconnect()
