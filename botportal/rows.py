@@ -99,8 +99,11 @@ class JoinedLookup:
     `relation` points to loaded in the same statement (as `select_related(relation)` would; None when
     a nullable foreign key is empty).
 
+    `then`, if given, names a foreign key of the related row whose object is loaded in the same statement
+    too (`select_related(f"{relation}__{then}")`), under the alias `o`.
+
     `where`, if given, is called with the connection and returns one more SQL condition on the aliases
-    `t` (the row) and `r` (the related row): a row that fails it is not found.
+    `t` (the row), `r` (the related row) and `o` (`then`'s): a row that fails it is not found.
 
     `also` names reverse one-to-one relations of `model` (a row of another table whose primary key is
     a foreign key to this one, such as a protocol's state of a conversation): each is LEFT JOINed in
@@ -109,7 +112,15 @@ class JoinedLookup:
     related row (a protocol's state of a session's conversation)."""
 
     def __init__(
-        self, model, *, relation: str, by: str, where=None, also: Sequence[str] = (), related_also: Sequence[str] = ()
+        self,
+        model,
+        *,
+        relation: str,
+        by: str,
+        then: str | None = None,
+        where=None,
+        also: Sequence[str] = (),
+        related_also: Sequence[str] = (),
     ):
         self.where = where
         self.relation = model._meta.get_field(relation)
@@ -117,6 +128,13 @@ class JoinedLookup:
         self.row = ModelColumns(model, "t")
         self.related = ModelColumns(self.relation.related_model, "r")
         self._related_key = self.related.attnames.index(self.relation.target_field.attname)
+        self.then = self.relation.related_model._meta.get_field(then) if then is not None else None
+        if self.then is not None and not (self.then.concrete and (self.then.many_to_one or self.then.one_to_one)):
+            raise ValueError(f"{then!r} is not a foreign key of {self.relation.related_model.__name__}")
+        self.then_row = ModelColumns(self.then.related_model, "o") if self.then is not None else None
+        self._then_key = (
+            self.then_row.attnames.index(self.then.target_field.attname) if self.then is not None else None
+        )
         # (owner alias, reverse one-to-one, its columns): `also` hangs off the row, `related_also` off
         # the related row.
         self.also = [("t", model._meta.get_field(name)) for name in also] + [
@@ -140,11 +158,19 @@ class JoinedLookup:
                 f" FROM {quote(self.row.table)} t {join} {quote(self.related.table)} r"
                 f" ON {target} = {self.row.column(self.relation.name, connection)}"
             ]
+            if self.then is not None:
+                selected.append(self.then_row.select_list(connection))
+                then_join = "LEFT JOIN" if self.relation.null or self.then.null else "JOIN"
+                joins.append(
+                    f" {then_join} {quote(self.then_row.table)} o"
+                    f" ON {self.then_row.column(self.then.target_field.name, connection)}"
+                    f" = {self.related.column(self.then.name, connection)}"
+                )
             for (owner, rel), columns in zip(self.also, self.also_rows, strict=True):
                 selected.append(columns.select_list(connection))
-                key = columns.column(rel.field.name, connection)
+                own = columns.column(rel.field.name, connection)
                 parent = (self.row if owner == "t" else self.related).column(rel.field.target_field.name, connection)
-                joins.append(f" LEFT JOIN {quote(columns.table)} {columns.alias} ON {key} = {parent}")
+                joins.append(f" LEFT JOIN {quote(columns.table)} {columns.alias} ON {own} = {parent}")
             sql = (
                 f"SELECT {', '.join(selected)}"  # noqa: S608
                 + "".join(joins)
@@ -177,6 +203,12 @@ class JoinedLookup:
         parent = None if related[self._related_key] is None else self.related.instance(related, using=using)
         setattr(found, self.relation.name, parent)
         start += len(self.related)
+        if self.then is not None:
+            values = row[start : start + len(self.then_row)]
+            start += len(self.then_row)
+            if parent is not None:
+                then = None if values[self._then_key] is None else self.then_row.instance(values, using=using)
+                setattr(parent, self.then.name, then)
         for (owner, rel), columns in zip(self.also, self.also_rows, strict=True):
             values = row[start : start + len(columns)]
             start += len(columns)

@@ -93,16 +93,17 @@ def conversation_session_create(*, conversation: Conversation, actor, duration_s
     return _session_issue(conversation=conversation, duration_seconds=duration, actor=actor)
 
 
-def bot_session_authenticate(*, token: str, also: tuple[str, ...] = ()) -> BotSession:
+def bot_session_authenticate(*, token: str, also: tuple[str, ...] = (), with_bot: bool = False) -> BotSession:
     """The live session a token belongs to: one indexed lookup, every check made now. `also`: a
-    protocol's state of the conversation, read in the same statement (`bot_session_by_digest`).
+    protocol's state of the conversation, and with `with_bot` the conversation's bot (deleted or not:
+    the caller judges), read in the same statement (`bot_session_by_digest`).
 
     Unknown, expired (the instant expires_at passes), revoked, or belonging to an ended or idle
     conversation: NotAuthenticated. Nothing here depends on a periodic task having run.
     """
     if not token or credentials.is_api_secret(token):
         raise NotAuthenticated("A valid session token is required.")
-    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=also)
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=also, with_bot=with_bot)
     if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
         raise NotAuthenticated("The session token is not valid.")
     now = timezone.now()

@@ -53,7 +53,8 @@ def caller_authenticate(request, *, reading: bool = False) -> Caller:
         _throttle([ApiSecretThrottle], request, user=bot.owner)
         return Caller(bot=bot)
     try:
-        bot_session = _guarded(request, lambda: bot_session_authenticate(token=value, also=(STATE,)))
+        # The conversation's bot comes in the same statement as the token, deleted or not: judged here.
+        bot_session = _guarded(request, lambda: bot_session_authenticate(token=value, also=(STATE,), with_bot=True))
     except SessionExpired:
         bot_session = _ended_with_its_conversation(value) if reading else None
         if bot_session is None:
@@ -61,10 +62,10 @@ def caller_authenticate(request, *, reading: bool = False) -> Caller:
     conversation = bot_session.conversation
     if conversation.bot_id is None:
         raise NotAuthenticated("This token's conversation has no bot.")
-    bot = Bot.objects.filter(pk=conversation.bot_id).first()
-    if bot is None:
+    bot = conversation.bot
+    # Bot.objects' rule (LiveBotManager), which the joined read does not apply: a deleted bot is gone.
+    if bot is None or bot.deleted_at is not None:
         raise NotAuthenticated("This token's bot no longer exists.")
-    conversation.bot = bot
     return Caller(bot=bot, token=value, bot_session=bot_session)
 
 
@@ -77,7 +78,7 @@ def _guarded(request, check):
 
 
 def _ended_with_its_conversation(token: str) -> BotSession | None:
-    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=(STATE,))
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=(STATE,), with_bot=True)
     if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
         return None
     ended_at = bot_session.conversation.ended_at
@@ -89,7 +90,7 @@ def _ended_with_its_conversation(token: str) -> BotSession | None:
 
 def _secret_bot(value: str) -> Bot:
     bot = directline_secret_authenticate(secret=value)
-    if bot is None:
+    if bot is None or bot.deleted_at is not None:
         raise NotAuthenticated("The Direct Line secret is not valid.")
     return bot
 

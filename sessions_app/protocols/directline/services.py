@@ -14,6 +14,7 @@ from sessions_app.models import Conversation, Origin
 from sessions_app.services.sessions import OpenedSession, bot_session_create
 
 from .models import DirectLineConversation, DirectLineSecret
+from .selectors import directline_secret_by_digest
 
 SECRET_PREFIX = "dls-"  # noqa: S105 (a public marker, not a secret)
 # Direct Line's default token lifetime (expires_in); botportal's shortest session duration too.
@@ -48,11 +49,7 @@ def directline_secret_authenticate(*, secret: str) -> Bot | None:
     """The live bot of a live secret (its owner active), or None. One indexed lookup; records the use."""
     if not is_directline_secret(secret):
         return None
-    row = (
-        DirectLineSecret.objects.select_related("bot", "bot__owner")
-        .filter(digest=credentials.digest(secret), revoked_at__isnull=True, bot__owner__is_active=True)
-        .first()
-    )
+    row = directline_secret_by_digest(digest=credentials.digest(secret))
     if row is None or not credentials.digests_match(row.digest, secret) or row.bot.deleted_at is not None:
         return None
     now = timezone.now()
