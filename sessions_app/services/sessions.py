@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
+from botportal.rows import row_insert
 from bots.models import Bot
 from sessions_app.access import credentials
 from sessions_app.models import BotSession, Contact, ContactSource, Conversation, MessageType, Origin, SessionStatus
@@ -167,7 +168,7 @@ def _session_issue(
     expires_at = now + timedelta(seconds=duration_seconds)
     if not_after is not None:
         expires_at = min(expires_at, not_after)
-    bot_session = BotSession.objects.create(
+    bot_session = BotSession(
         conversation=conversation,
         token_digest=credentials.digest(token),
         duration_seconds=duration_seconds,
@@ -176,6 +177,8 @@ def _session_issue(
         expires_at=expires_at,
         created_by=actor,
     )
+    # One INSERT written once per process (`botportal.rows`): what BotSession.objects.create does.
+    row_insert(bot_session)
     return IssuedSession(bot_session=bot_session, token=token)
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import InvalidInput
+from botportal.rows import row_insert
 from bots.models import Bot
 from sessions_app.access import credentials
 from sessions_app.models import Conversation, Origin
@@ -107,10 +108,12 @@ def directline_conversation_start(*, bot: Bot, user: dict | None = None, trusted
         )
         user = user or {}
         # Created with the conversation in hand, the row is cached on it as a read would have loaded it.
-        DirectLineConversation.objects.create(
-            conversation=opened.conversation,
-            user_id=user.get("id") or "",
-            user_name=user.get("name") or "",
-            trusted_origins=list(trusted_origins),
+        row_insert(
+            DirectLineConversation(
+                conversation=opened.conversation,
+                user_id=user.get("id") or "",
+                user_name=user.get("name") or "",
+                trusted_origins=list(trusted_origins),
+            )
         )
     return opened
