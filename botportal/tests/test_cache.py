@@ -33,6 +33,7 @@ def test_requests_cache_objects_share_one_connection_pool():
 def test_requests_cache_objects_share_one_client_of_their_pool():
     # Django builds a redis.Redis for every command; one per pool serves them all.
     first, second = (contextvars.Context().run(lambda: caches["default"]) for _ in range(2))
+    assert first._cache is second._cache
     client = first._cache.get_client(write=True)
     assert second._cache.get_client(write=True) is client
     assert client.connection_pool is first._cache._get_connection_pool(True)
