@@ -27,7 +27,7 @@ from botportal.rows import row_insert, row_update, rows_insert
 from bots import engine
 from bots.engine import EngineReply, Turn, llm
 from sessions_app.models import BotSession, Conversation, EndReason, Message, MessageType
-from sessions_app.selectors.conversations import conversation_with_bot
+from sessions_app.selectors.conversations import conversation_with_bot, message_history
 from sessions_app.services.signals import conversations_changed_announce
 
 # How much of the conversation a language-model engine is shown.
@@ -574,8 +574,7 @@ def _engine_turn(conversation: Conversation, *, text: str | None = None, choice_
     history = ()
     if conversation.bot is not None and conversation.bot.model:
         # The caller holds the conversation (found live): its messages need no live-rows filter again.
-        recent = Message.all_objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]
-        history = tuple(reversed([(m.type, m.text) for m in recent]))
+        history = message_history(conversation_id=conversation.pk, take=HISTORY_LENGTH)
     return Turn(
         bot=conversation.bot,
         variables=dict(conversation.variables),
