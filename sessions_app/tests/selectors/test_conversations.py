@@ -142,5 +142,5 @@ def test_the_history_is_the_orm_querys_last_messages_oldest_first():
     recent = Message.all_objects.filter(conversation=conversation).order_by("-id")[:20]
     expected = tuple(reversed([(m.type, m.text) for m in recent]))
     assert message_history(conversation_id=conversation.pk, take=20) == expected
-    assert expected[0] == ("bot", "m5") and expected[-1] == ("bot", "m24")
+    assert expected[0] == ("user", "m5") and expected[-1] == ("bot", "m24")
     assert message_history(conversation_id=ConversationFactory().pk, take=20) == ()
