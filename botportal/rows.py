@@ -13,7 +13,7 @@ and many times cheaper than parsing the text form as the driver does for Django.
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.db.models import signals
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,8 +99,11 @@ class JoinedLookup:
     `relation` points to loaded in the same statement (as `select_related(relation)` would; None when
     a nullable foreign key is empty).
 
+    `then`, if given, names a foreign key of the related row whose object is loaded in the same statement
+    too (`select_related(f"{relation}__{then}")`), under the alias `o`.
+
     `where`, if given, is called with the connection and returns one more SQL condition on the aliases
-    `t` (the row) and `r` (the related row): a row that fails it is not found.
+    `t` (the row), `r` (the related row) and `o` (`then`'s): a row that fails it is not found.
 
     `also` names reverse one-to-one relations of `model` (a row of another table whose primary key is
     a foreign key to this one, such as a protocol's state of a conversation): each is LEFT JOINed in
@@ -109,7 +112,15 @@ class JoinedLookup:
     related row (a protocol's state of a session's conversation)."""
 
     def __init__(
-        self, model, *, relation: str, by: str, where=None, also: Sequence[str] = (), related_also: Sequence[str] = ()
+        self,
+        model,
+        *,
+        relation: str,
+        by: str,
+        then: str | None = None,
+        where=None,
+        also: Sequence[str] = (),
+        related_also: Sequence[str] = (),
     ):
         self.where = where
         self.relation = model._meta.get_field(relation)
@@ -117,6 +128,13 @@ class JoinedLookup:
         self.row = ModelColumns(model, "t")
         self.related = ModelColumns(self.relation.related_model, "r")
         self._related_key = self.related.attnames.index(self.relation.target_field.attname)
+        self.then = self.relation.related_model._meta.get_field(then) if then is not None else None
+        if self.then is not None and not (self.then.concrete and (self.then.many_to_one or self.then.one_to_one)):
+            raise ValueError(f"{then!r} is not a foreign key of {self.relation.related_model.__name__}")
+        self.then_row = ModelColumns(self.then.related_model, "o") if self.then is not None else None
+        self._then_key = (
+            self.then_row.attnames.index(self.then.target_field.attname) if self.then is not None else None
+        )
         # (owner alias, reverse one-to-one, its columns): `also` hangs off the row, `related_also` off
         # the related row.
         self.also = [("t", model._meta.get_field(name)) for name in also] + [
@@ -140,11 +158,19 @@ class JoinedLookup:
                 f" FROM {quote(self.row.table)} t {join} {quote(self.related.table)} r"
                 f" ON {target} = {self.row.column(self.relation.name, connection)}"
             ]
+            if self.then is not None:
+                selected.append(self.then_row.select_list(connection))
+                then_join = "LEFT JOIN" if self.relation.null or self.then.null else "JOIN"
+                joins.append(
+                    f" {then_join} {quote(self.then_row.table)} o"
+                    f" ON {self.then_row.column(self.then.target_field.name, connection)}"
+                    f" = {self.related.column(self.then.name, connection)}"
+                )
             for (owner, rel), columns in zip(self.also, self.also_rows, strict=True):
                 selected.append(columns.select_list(connection))
-                key = columns.column(rel.field.name, connection)
+                own = columns.column(rel.field.name, connection)
                 parent = (self.row if owner == "t" else self.related).column(rel.field.target_field.name, connection)
-                joins.append(f" LEFT JOIN {quote(columns.table)} {columns.alias} ON {key} = {parent}")
+                joins.append(f" LEFT JOIN {quote(columns.table)} {columns.alias} ON {own} = {parent}")
             sql = (
                 f"SELECT {', '.join(selected)}"  # noqa: S608
                 + "".join(joins)
@@ -177,6 +203,12 @@ class JoinedLookup:
         parent = None if related[self._related_key] is None else self.related.instance(related, using=using)
         setattr(found, self.relation.name, parent)
         start += len(self.related)
+        if self.then is not None:
+            values = row[start : start + len(self.then_row)]
+            start += len(self.then_row)
+            if parent is not None:
+                then = None if values[self._then_key] is None else self.then_row.instance(values, using=using)
+                setattr(parent, self.then.name, then)
         for (owner, rel), columns in zip(self.also, self.also_rows, strict=True):
             values = row[start : start + len(columns)]
             start += len(columns)
@@ -220,3 +252,107 @@ def row_update(instance, fields: Sequence[str], *, using: str = DEFAULT_DB_ALIAS
         cursor.execute(sql, params)
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+# INSERTs of a few rows, written once per (model, with primary keys or not, row count, vendor).
+_INSERTS: dict[tuple, tuple[str, list, ModelColumns | None]] = {}
+_MOST_ROWS = 16  # more than a turn or a session's first messages ever store at once: bulk_create's own way
+
+
+def _insert_statement(model, with_pk: bool, count: int, connection) -> tuple[str, list, ModelColumns | None]:
+    key = (model, with_pk, count, connection.vendor)
+    found = _INSERTS.get(key)
+    if found is None:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        # The fields Model._save_table and bulk_create insert: every local concrete one, the
+        # auto-incremented key only when it is set.
+        fields = [f for f in meta.local_concrete_fields if not f.generated and (with_pk or f is not meta.auto_field)]
+        returning = meta.db_returning_fields
+        returned = ModelColumns(model, quote(meta.db_table), [f.name for f in returning]) if returning else None
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
+            f" VALUES {', '.join([row] * count)}"
+        )
+        if returned is not None:
+            sql += f" RETURNING {returned.select_list(connection)}"
+        found = _INSERTS[key] = (sql, fields, returned)
+    return found
+
+
+def _insertable(model, objs, connection) -> bool:
+    """Whether the INSERT below makes exactly what Django's would; otherwise the caller uses Django's."""
+    meta = model._meta
+    if not objs or len(objs) > _MOST_ROWS or meta.parents or meta.proxy or meta.order_with_respect_to:
+        return False
+    if not connection.features.can_return_rows_from_bulk_insert:
+        return False
+    for obj in objs:
+        if type(obj) is not model or not obj._state.adding:
+            return False
+        for field in meta.local_concrete_fields:
+            # Expressions (a database default among them) and fields with placeholders of their own
+            # are compiled by Django.
+            if field.generated or hasattr(field, "get_placeholder"):
+                return False
+            if hasattr(getattr(obj, field.attname), "resolve_expression"):
+                return False
+    return True
+
+
+def _insert(model, objs, operation: str, using: str) -> None:
+    connection = connections[using]
+    meta = model._meta
+    for obj in objs:
+        if not obj._is_pk_set():
+            obj.pk = meta.pk.get_pk_value_on_save(obj)
+        obj._prepare_related_fields_for_save(operation_name=operation)
+    with_pk = objs[0]._is_pk_set()
+    if any(obj._is_pk_set() is not with_pk for obj in objs):
+        raise ValueError("rows inserted together either all have their primary keys or none has")
+    sql, fields, returned = _insert_statement(model, with_pk, len(objs), connection)
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall() if returned is not None else []
+    if returned is not None:
+        for obj, row in zip(objs, rows, strict=True):
+            for attname, value in zip(returned.attnames, returned.values(row, connection), strict=True):
+                # bulk_create keeps a primary key it was given; save() takes what the database returns.
+                if not (with_pk and operation == "bulk_create" and attname == meta.pk.attname):
+                    setattr(obj, attname, value)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+
+
+def rows_insert(objs: list, *, using: str = DEFAULT_DB_ALIAS) -> list:
+    """`Model.objects.bulk_create(objs)` for a few new rows of one model (no signals, as bulk_create),
+    as one INSERT whose SQL is written once per process: a turn stores its messages this way, and on
+    PostgreSQL Django's bulk INSERT (arrays of every column, UNNESTed) cost several times the statement
+    to build. Keys and database defaults come back as bulk_create sets them. Returns `objs`."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    model = type(objs[0])
+    if not _insertable(model, objs, connections[using]):
+        return model._base_manager.using(using).bulk_create(objs)
+    _insert(model, objs, "bulk_create", using)
+    return objs
+
+
+def row_insert(instance, *, using: str = DEFAULT_DB_ALIAS):
+    """`instance.save(force_insert=True)` of a new row (what `Model.objects.create` does) as one INSERT
+    whose SQL is written once per process; a model with save signal receivers gets save() itself.
+    Returns `instance`."""
+    model = type(instance)
+    if (
+        signals.pre_save.has_listeners(model)
+        or signals.post_save.has_listeners(model)
+        or not _insertable(model, [instance], connections[using])
+    ):
+        instance.save(force_insert=True, using=using)
+        return instance
+    _insert(model, [instance], "save", using)
+    return instance

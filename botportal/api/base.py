@@ -5,7 +5,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
 from botportal import validation
-from botportal.api.throttles import throttles_refusing
+from botportal.api.throttles import SLOTS_ATTRIBUTE, SlotsToGiveBack, throttles_refusing
 from botportal.errors import InvalidInput
 
 
@@ -32,14 +32,22 @@ class JsonApiView(APIView):
         super().check_permissions(request)
 
     def check_throttles(self, request):
-        # DRF's, with the rate throttles decided together (one round trip to Redis for all of them).
-        refused = throttles_refusing(self.get_throttles(), request, self)
+        # DRF's, with the rate throttles decided together (one round trip to Redis for all of them, which
+        # gives back the slot a good credential took from the failed-authentication guard).
+        refused = throttles_refusing(self.get_throttles(), request, self, slots=getattr(request, SLOTS_ATTRIBUTE, None))
         if refused:
             durations = [wait for wait in (throttle.wait() for throttle in refused) if wait is not None]
             self.throttled(request, max(durations, default=None))
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+        # Authentication, permissions, throttles: a good credential's failed-authentication slot is given
+        # back with the throttles, or at the end of this however it ends (a 403, a 405...).
+        with SlotsToGiveBack() as slots:
+            setattr(request, SLOTS_ATTRIBUTE, slots)
+            try:
+                super().initial(request, *args, **kwargs)
+            finally:
+                delattr(request, SLOTS_ATTRIBUTE)
         # Oversized bodies never get here: botportal.middleware.RequestBodyLimitMiddleware refuses them.
         if request.method == "POST" and not request.content_type and _content_length(request) > 0:
             raise exceptions.UnsupportedMediaType("")

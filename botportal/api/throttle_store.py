@@ -32,14 +32,21 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) en
 return false
 """
 
-# DRF's rule, exactly, for each log in KEYS (sorted sets scored by time): drop the entries at or before
-# now - duration; refuse if as many as the limit are left, else log this request. ARGV, five per log:
-# the oldest time dropped, now, a member unique to this request, the limit, the log's lifetime in ms.
+# First, the counters named by the first ARGV[1] KEYS are counted down as _COUNT_DOWN does (a request's
+# failed-authentication slots given back in the same round trip). Then DRF's rule, exactly, for each log
+# in the other KEYS (sorted sets scored by time): drop the entries at or before now - duration; refuse
+# if as many as the limit are left, else log this request. ARGV after the first, five per log: the
+# oldest time dropped, now, a member unique to this request, the limit, the log's lifetime in ms.
 # Returns, per log, whether it was allowed, the entries now in it, and the oldest one's time.
 _SLIDING_LOGS = """
+local released = tonumber(ARGV[1])
+for i = 1, released do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECR', KEYS[i]) end
+end
 local out = {}
-for i, key in ipairs(KEYS) do
-  local j = (i - 1) * 5
+for i = released + 1, #KEYS do
+  local key = KEYS[i]
+  local j = (i - released - 1) * 5 + 1
   redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[j + 1])
   local count = redis.call('ZCARD', key)
   local allowed = 0
@@ -67,6 +74,13 @@ def _redis(cache, key: str):
         return None
     full_key = cache.make_and_validate_key(key)
     return cache._cache.get_client(full_key, write=True), full_key  # noqa: SLF001 (Django's own client)
+
+
+def is_redis(cache) -> bool:
+    """Whether `cache` is Django's Redis cache, whose counts these scripts keep."""
+    if cache is default_cache:
+        cache = caches[DEFAULT_CACHE_ALIAS]
+    return isinstance(cache, RedisCache)
 
 
 def _run(client, source: str, keys: list[str], args: list):
@@ -102,14 +116,18 @@ def count_down(cache, key: str) -> bool:
     return True
 
 
-def sliding_logs_add(cache, logs: list[tuple[str, float, float, int]]) -> list[tuple[bool, int, float]] | None:
+def sliding_logs_add(
+    cache, logs: list[tuple[str, float, float, int]], *, count_down_first: list[str] = ()
+) -> list[tuple[bool, int, float]] | None:
     """DRF's SimpleRateThrottle rule on each (key, now, duration, limit), all in one script: per log
-    (allowed, entries within the duration, the oldest entry's time), or None on a cache other than Redis."""
+    (allowed, entries within the duration, the oldest entry's time), or None on a cache other than Redis.
+    `count_down_first`: counters taken one from first, in the same script, as `count_down` does."""
     found = _redis(cache, f"{logs[0][0]}:log")
     if found is None:
         return None
     client, _ = found
-    keys, args = [], []
+    keys = [cache.make_and_validate_key(key) for key in count_down_first]
+    args = [len(keys)]
     for key, now, duration, limit in logs:
         keys.append(cache.make_and_validate_key(f"{key}:log"))
         args += [repr(now - duration), repr(now), f"{now!r}:{secrets.token_hex(6)}", limit, _milliseconds(duration)]

@@ -30,6 +30,17 @@ def test_requests_cache_objects_share_one_connection_pool():
 
 
 @on_redis
+def test_requests_cache_objects_share_one_client_of_their_pool():
+    # Django builds a redis.Redis for every command; one per pool serves them all.
+    first, second = (contextvars.Context().run(lambda: caches["default"]) for _ in range(2))
+    assert first._cache is second._cache
+    client = first._cache.get_client(write=True)
+    assert second._cache.get_client(write=True) is client
+    assert client.connection_pool is first._cache._get_connection_pool(True)
+    assert client.connection is None  # no connection of its own: each command borrows one from the pool
+
+
+@on_redis
 @pytest.mark.parametrize("pool_class", ["redis.BlockingConnectionPool", "redis.ConnectionPool"])
 def test_more_threads_than_the_pool_has_connections_wait_for_one_rather_than_fail(pool_class):
     """Every thread of a process shares the pool (a few hundred visitors arriving together are as many

@@ -7,7 +7,7 @@ authenticates no user (request.user is None) and sets request.auth to its live B
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from botportal.api.throttles import FailedAuthenticationThrottle
+from botportal.api.throttles import SLOTS_ATTRIBUTE, FailedAuthenticationThrottle, SlotsToGiveBack
 from botportal.errors import NotAuthenticated
 from sessions_app.access import credentials
 from sessions_app.services.owners import api_key_authenticate
@@ -25,8 +25,10 @@ def bearer_credential(request) -> str | None:
     return value
 
 
-def credential_check_guarded(request, check):
-    """Run a credential check, counting its failures per client IP; past the limit, refuse unchecked."""
+def credential_check_guarded(request, check, *, slots: SlotsToGiveBack | None = None):
+    """Run a credential check, counting its failures per client IP; past the limit, refuse unchecked.
+    `slots`: where a good credential's slot waits to be given back with the request's rate throttles
+    (one round trip less); without it, the slot is given back at once."""
     guard = FailedAuthenticationThrottle()
     wait = guard.attempt_begin(request)
     if wait is not None:
@@ -38,7 +40,10 @@ def credential_check_guarded(request, check):
     except BaseException:
         guard.attempt_release()  # never judged: not a failure
         raise
-    guard.attempt_release()
+    if slots is not None:
+        slots.add(guard)
+    else:
+        guard.attempt_release()
     return result
 
 
@@ -49,18 +54,18 @@ def _live_secret_owner(secret: str):
     return owner
 
 
-def api_secret_owner(request, secret: str):
+def api_secret_owner(request, secret: str, *, slots: SlotsToGiveBack | None = None):
     """The owner of a presented API secret, for any protocol: NotAuthenticated if it is not a live one,
     Throttled if this client IP has failed too often."""
-    return credential_check_guarded(request, lambda: _live_secret_owner(secret))
+    return credential_check_guarded(request, lambda: _live_secret_owner(secret), slots=slots)
 
 
-def authenticate_bearer(request, value: str):
+def authenticate_bearer(request, value: str, *, slots: SlotsToGiveBack | None = None):
     """(owner, None) for an API secret, (None, BotSession) for a session token."""
     try:
         if credentials.is_api_secret(value):
-            return api_secret_owner(request, value), None
-        return None, credential_check_guarded(request, lambda: bot_session_authenticate(token=value))
+            return api_secret_owner(request, value, slots=slots), None
+        return None, credential_check_guarded(request, lambda: bot_session_authenticate(token=value), slots=slots)
     except NotAuthenticated as error:
         raise exceptions.AuthenticationFailed(error.message) from None
 
@@ -70,7 +75,8 @@ class BearerAuthentication(BaseAuthentication):
         value = bearer_credential(request)
         if value is None:
             return None
-        return authenticate_bearer(request, value)
+        # A JsonApiView gives the slot back with its throttles (JsonApiView.initial); anywhere else, at once.
+        return authenticate_bearer(request, value, slots=getattr(request, SLOTS_ATTRIBUTE, None))
 
     def authenticate_header(self, request):
         return 'Bearer realm="botportal"'

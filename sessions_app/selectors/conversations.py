@@ -85,3 +85,26 @@ def message_row_page(*, conversation_id, take: int, order: str, after: int | Non
         cursor.execute(_message_page_sql(connection.vendor, order, after is not None), params)
         rows = cursor.fetchall()
     return _MESSAGE_ROW.dicts(rows, using=connection.alias)
+
+
+@cache
+def _history_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    meta = Message._meta
+    return (
+        f"SELECT {quote(meta.get_field('type').column)}, {quote(meta.get_field('text').column)}"  # noqa: S608
+        f" FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('conversation').column)} = %s"
+        f" ORDER BY {quote(meta.pk.column)} DESC LIMIT %s"
+    )
+
+
+def message_history(*, conversation_id, take: int) -> tuple[tuple[str, str], ...]:
+    """(type, text) of the conversation's last `take` messages, oldest first: what a language model is
+    shown of it. The caller holds the conversation (found live), so no live-rows filter is applied
+    (as `Message.all_objects`). Every turn of a model-backed bot reads it, so its statement is written
+    once per process (`botportal.rows`' approach) instead of compiled by Django on every turn."""
+    conversation_key = Message._meta.get_field("conversation").get_db_prep_value(conversation_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_history_sql(connection.vendor), [conversation_key, take])
+        rows = cursor.fetchall()
+    return tuple((kind, text) for kind, text in reversed(rows))

@@ -23,11 +23,11 @@ from django.utils import timezone
 
 from botportal.asyncdb import db_phase
 from botportal.errors import Conflict, DomainError
-from botportal.rows import row_update
+from botportal.rows import row_insert, row_update, rows_insert
 from bots import engine
 from bots.engine import EngineReply, Turn, llm
 from sessions_app.models import BotSession, Conversation, EndReason, Message, MessageType
-from sessions_app.selectors.conversations import conversation_with_bot
+from sessions_app.selectors.conversations import conversation_with_bot, message_history
 from sessions_app.services.signals import conversations_changed_announce
 
 # How much of the conversation a language-model engine is shown.
@@ -56,7 +56,7 @@ def conversation_open(
     """A new conversation bound to the bot's current version, dataset and skillset."""
     initial_variables = engine.variable_defaults(bot, contact=contact) if bot is not None else {}
     initial_variables.update(variables or {})
-    return Conversation.objects.create(
+    conversation = Conversation(
         owner=owner,
         bot=bot,
         bot_version=bot.version if bot is not None else None,
@@ -70,6 +70,8 @@ def conversation_open(
         variables=initial_variables,
         timezone=tz,
     )
+    # One INSERT written once per process (`botportal.rows`): what Conversation.objects.create does.
+    return row_insert(conversation)
 
 
 def conversation_messages_add(*, conversation: Conversation, messages: list[dict]) -> list[Message]:
@@ -90,7 +92,7 @@ def conversation_messages_add(*, conversation: Conversation, messages: list[dict
     ]
     conversations_changed_announce([conversation.pk])
     # One INSERT; both PostgreSQL and SQLite (3.35+) return the new keys, in order.
-    return Message.objects.bulk_create(rows)
+    return rows_insert(rows)
 
 
 def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
@@ -98,7 +100,7 @@ def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
     reply = engine.welcome(_engine_turn(conversation))
     bot_message = _bot_message(conversation, reply) if reply.messages else None
     if bot_message is not None:
-        bot_message.save()
+        row_insert(bot_message)
     if reply.variables != conversation.variables or reply.state != conversation.engine_state or reply.ended:
         _conversation_state_save(conversation, reply)
     return ExchangeResult(user_message=None, bot_message=bot_message, reply=reply)
@@ -201,11 +203,11 @@ def conversation_turn_claim(
             # skipped it (waiters poll far more often): every ticket handed out belongs to a dead
             # process. Release them all.
             locked.turn_served = locked.turn_ticket
-            locked.save(update_fields=["turn_served"])
+            row_update(locked, ["turn_served"])
         if claim.ticket is None and locked.turn_ticket > locked.turn_served:
             # Another turn is in progress (or waiting): queue behind the last one.
             locked.turn_ticket += 1
-            locked.save(update_fields=["turn_ticket"])
+            row_update(locked, ["turn_ticket"])
             claim.ticket = locked.turn_ticket
             return claim
         if claim.ticket is not None and locked.turn_served != claim.ticket - 1:
@@ -246,19 +248,19 @@ def _claimed_turn(locked: Conversation, claim: TurnClaim) -> None:
         bot_message = _bot_message(locked, reply) if reply.messages else None
         new_messages = [m for m in (user_message if claim.store_user_message else None, bot_message) if m is not None]
         # One INSERT for the turn's messages; both databases return the new keys in order.
-        Message.objects.bulk_create(new_messages)
+        rows_insert(new_messages)
         claim.result = ExchangeResult(user_message=user_message, bot_message=bot_message, reply=reply)
         if claim.ticket is not None:
             locked.turn_served, locked.turn_since = claim.ticket, timezone.now()
         _conversation_state_save(locked, reply, turn=claim.ticket is not None, claim=claim)
         return
     if claim.store_user_message:
-        user_message.save()
+        row_insert(user_message)
     if claim.ticket is None:
         locked.turn_ticket += 1
         claim.ticket = locked.turn_ticket
     locked.turn_since = locked.last_activity_at = timezone.now()
-    locked.save(update_fields=["turn_ticket", "turn_since", "last_activity_at", "updated_at"])
+    row_update(locked, ["turn_ticket", "turn_since", "last_activity_at", "updated_at"])
     claim.run = run
 
 
@@ -272,7 +274,7 @@ def conversation_turn_finish(*, claim: TurnClaim) -> ExchangeResult:
             raise Conflict("The turn took too long and was released; send the message again.")
         bot_message = _bot_message(locked, reply) if reply.messages else None
         if bot_message is not None:
-            bot_message.save()
+            row_insert(bot_message)
         locked.turn_served, locked.turn_since = claim.ticket, timezone.now()
         claim.result = ExchangeResult(user_message=claim.user_message, bot_message=bot_message, reply=reply)
         conversations_changed_announce([locked.pk])
@@ -572,8 +574,7 @@ def _engine_turn(conversation: Conversation, *, text: str | None = None, choice_
     history = ()
     if conversation.bot is not None and conversation.bot.model:
         # The caller holds the conversation (found live): its messages need no live-rows filter again.
-        recent = Message.all_objects.filter(conversation=conversation).order_by("-id")[:HISTORY_LENGTH]
-        history = tuple(reversed([(m.type, m.text) for m in recent]))
+        history = message_history(conversation_id=conversation.pk, take=HISTORY_LENGTH)
     return Turn(
         bot=conversation.bot,
         variables=dict(conversation.variables),

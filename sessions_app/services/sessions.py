@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated, NotAuthorized
+from botportal.rows import row_insert
 from bots.models import Bot
 from sessions_app.access import credentials
 from sessions_app.models import BotSession, Contact, ContactSource, Conversation, MessageType, Origin, SessionStatus
@@ -93,16 +94,17 @@ def conversation_session_create(*, conversation: Conversation, actor, duration_s
     return _session_issue(conversation=conversation, duration_seconds=duration, actor=actor)
 
 
-def bot_session_authenticate(*, token: str, also: tuple[str, ...] = ()) -> BotSession:
+def bot_session_authenticate(*, token: str, also: tuple[str, ...] = (), with_bot: bool = False) -> BotSession:
     """The live session a token belongs to: one indexed lookup, every check made now. `also`: a
-    protocol's state of the conversation, read in the same statement (`bot_session_by_digest`).
+    protocol's state of the conversation, and with `with_bot` the conversation's bot (deleted or not:
+    the caller judges), read in the same statement (`bot_session_by_digest`).
 
     Unknown, expired (the instant expires_at passes), revoked, or belonging to an ended or idle
     conversation: NotAuthenticated. Nothing here depends on a periodic task having run.
     """
     if not token or credentials.is_api_secret(token):
         raise NotAuthenticated("A valid session token is required.")
-    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=also)
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=also, with_bot=with_bot)
     if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
         raise NotAuthenticated("The session token is not valid.")
     now = timezone.now()
@@ -166,7 +168,7 @@ def _session_issue(
     expires_at = now + timedelta(seconds=duration_seconds)
     if not_after is not None:
         expires_at = min(expires_at, not_after)
-    bot_session = BotSession.objects.create(
+    bot_session = BotSession(
         conversation=conversation,
         token_digest=credentials.digest(token),
         duration_seconds=duration_seconds,
@@ -175,6 +177,8 @@ def _session_issue(
         expires_at=expires_at,
         created_by=actor,
     )
+    # One INSERT written once per process (`botportal.rows`): what BotSession.objects.create does.
+    row_insert(bot_session)
     return IssuedSession(bot_session=bot_session, token=token)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
 
-from botportal.api.throttles import ApiSecretThrottle, RateThrottle, throttle_wait
+from botportal.api.throttles import ApiSecretThrottle, RateThrottle, SlotsToGiveBack, throttle_wait
 from botportal.errors import NotAuthenticated, NotAuthorized, NotFound
 from botportal.validation import bot_origins, origin_allowed, uuid_or_none
 from bots.models import Bot
@@ -41,19 +41,26 @@ def bearer(request) -> str:
     return value
 
 
-def caller_authenticate(request, *, reading: bool = False) -> Caller:
+def caller_authenticate(request, *, reading: bool = False, slots: SlotsToGiveBack | None = None) -> Caller:
     """The caller of a request: NotAuthenticated (401) for missing or unknown credentials, SessionExpired
     (403 TokenExpired) for a token that is no longer live; failures are counted per client IP.
 
     `reading`: the conversation's activities may still be read with a token that ended with its
-    conversation (not one revoked or expired otherwise), so that a client reads the bot's last words."""
+    conversation (not one revoked or expired otherwise), so that a client reads the bot's last words.
+    `slots`: where a good token's failed-authentication slot waits for the request's throttle, which
+    gives it back in the same round trip (the caller's `with SlotsToGiveBack()`); else given back at once."""
     value = bearer(request)
     if is_directline_secret(value):
-        bot = _guarded(request, lambda: _secret_bot(value))
-        _throttle([ApiSecretThrottle], request, user=bot.owner)
+        # The slot a good secret took is given back with the owner's rate: one script.
+        with SlotsToGiveBack() as secret_slots:
+            bot = _guarded(request, lambda: _secret_bot(value), slots=secret_slots)
+            _throttle([ApiSecretThrottle], request, user=bot.owner, slots=secret_slots)
         return Caller(bot=bot)
     try:
-        bot_session = _guarded(request, lambda: bot_session_authenticate(token=value, also=(STATE,)))
+        # The conversation's bot comes in the same statement as the token, deleted or not: judged here.
+        bot_session = _guarded(
+            request, lambda: bot_session_authenticate(token=value, also=(STATE,), with_bot=True), slots=slots
+        )
     except SessionExpired:
         bot_session = _ended_with_its_conversation(value) if reading else None
         if bot_session is None:
@@ -61,23 +68,23 @@ def caller_authenticate(request, *, reading: bool = False) -> Caller:
     conversation = bot_session.conversation
     if conversation.bot_id is None:
         raise NotAuthenticated("This token's conversation has no bot.")
-    bot = Bot.objects.filter(pk=conversation.bot_id).first()
-    if bot is None:
+    bot = conversation.bot
+    # Bot.objects' rule (LiveBotManager), which the joined read does not apply: a deleted bot is gone.
+    if bot is None or bot.deleted_at is not None:
         raise NotAuthenticated("This token's bot no longer exists.")
-    conversation.bot = bot
     return Caller(bot=bot, token=value, bot_session=bot_session)
 
 
-def _guarded(request, check):
+def _guarded(request, check, *, slots=None):
     """credential_check_guarded, its 429 (too many failures from this client IP) in the client's unit."""
     try:
-        return credential_check_guarded(request, check)
+        return credential_check_guarded(request, check, slots=slots)
     except Throttled as refused:
         raise DirectLineThrottled(refused.wait, retry_after(request, refused.wait)) from None
 
 
 def _ended_with_its_conversation(token: str) -> BotSession | None:
-    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=(STATE,))
+    bot_session = bot_session_by_digest(token_digest=credentials.digest(token), also=(STATE,), with_bot=True)
     if bot_session is None or not credentials.digests_match(bot_session.token_digest, token):
         return None
     ended_at = bot_session.conversation.ended_at
@@ -89,7 +96,7 @@ def _ended_with_its_conversation(token: str) -> BotSession | None:
 
 def _secret_bot(value: str) -> Bot:
     bot = directline_secret_authenticate(secret=value)
-    if bot is None:
+    if bot is None or bot.deleted_at is not None:
         raise NotAuthenticated("The Direct Line secret is not valid.")
     return bot
 
@@ -138,20 +145,21 @@ class DirectLineSignalThrottle(DirectLinePollThrottle):
     scope = "directline_signal"
 
 
-def turn_throttle(request, conversation: Conversation) -> None:
+def turn_throttle(request, conversation: Conversation, *, slots=None) -> None:
     """Posting activities counts as turns do on every protocol: per conversation, the session token's rate."""
-    _throttle([RuntimeSessionThrottle], request, auth=conversation)
+    _throttle([RuntimeSessionThrottle], request, auth=conversation, slots=slots)
 
 
-def poll_throttle(request, conversation: Conversation) -> None:
-    _throttle([DirectLinePollThrottle], request, auth=conversation)
+def poll_throttle(request, conversation: Conversation, *, slots=None) -> None:
+    _throttle([DirectLinePollThrottle], request, auth=conversation, slots=slots)
 
 
-def signal_throttle(request, conversation: Conversation) -> None:
-    _throttle([DirectLineSignalThrottle], request, auth=conversation)
+def signal_throttle(request, conversation: Conversation, *, slots=None) -> None:
+    _throttle([DirectLineSignalThrottle], request, auth=conversation, slots=slots)
 
 
-def _throttle(throttle_classes, request, **credential) -> None:
-    wait = throttle_wait(throttle_classes, request, **credential)
+def _throttle(throttle_classes, request, *, slots=None, **credential) -> None:
+    """`slots`: failed-authentication slots given back in the same round trip (SlotsToGiveBack)."""
+    wait = throttle_wait(throttle_classes, request, slots=slots, **credential)
     if wait is not None:
         raise DirectLineThrottled(wait, retry_after(request, wait))

@@ -28,6 +28,11 @@ class DirectLineSecret(models.Model):
         return self.revoked_at is None
 
 
+# The conversation's reverse one-to-one to its Direct Line state: reads that need it load it in the
+# same statement.
+STATE = "directline"
+
+
 class DirectLineConversation(models.Model):
     """What Direct Line keeps of a conversation it started: the user its token was generated for and
     the token's trustedOrigins.
@@ -39,7 +44,7 @@ class DirectLineConversation(models.Model):
     """
 
     conversation = models.OneToOneField(
-        "sessions_app.Conversation", primary_key=True, on_delete=models.CASCADE, related_name="directline"
+        "sessions_app.Conversation", primary_key=True, on_delete=models.CASCADE, related_name=STATE
     )
     # The `user` of tokens/generate (or of a start with the secret): the account its activities are from.
     user_id = models.CharField(max_length=256, blank=True)

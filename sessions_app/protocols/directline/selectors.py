@@ -1,21 +1,44 @@
-"""Reads of the WebSocket streams: what a socket needs to know of its conversation on every read.
+"""Direct Line's reads on its hot paths: the secret a site's back end presents, and what a stream's
+socket needs to know of its conversation on every read.
 
-A socket reads its conversation each time it changes (each message stored, each turn over), so this
-read's statement is written once per process (`botportal.rows`) instead of compiled by Django on every
-read: compiling the two queries it replaced cost a fifth of the server's CPU over the Direct Line
-benchmark (docs/performance.md)."""
+Each is read on every request or every change of a conversation, so their statements are written once
+per process (`botportal.rows`) instead of compiled by Django each time: compiling the queries a socket's
+read replaced cost a fifth of the server's CPU over the Direct Line benchmark (docs/performance.md)."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
 from botportal.rows import JoinedLookup, ModelColumns
 from bots.models import Bot
 from sessions_app.models import BotSession, Conversation, Message, OwnerProfile
 
-from .services import STATE
+from .models import STATE, DirectLineSecret
+
+
+def _live_secret_of_an_active_owner(connection) -> str:
+    # The rule of the ORM query this replaces: filter(revoked_at__isnull=True, bot__owner__is_active=True).
+    quote = connection.ops.quote_name
+    revoked = quote(DirectLineSecret._meta.get_field("revoked_at").column)
+    active = quote(get_user_model()._meta.get_field("is_active").column)
+    return f"t.{revoked} IS NULL AND o.{active}"
+
+
+# Every token a Web Chat page is given starts with this lookup, so its SQL is written once per process
+# (`botportal.rows`): Django compiling the two joins on each request cost more than the query.
+_BY_DIGEST = JoinedLookup(
+    DirectLineSecret, relation="bot", then="owner", by="digest", where=_live_secret_of_an_active_owner
+)
+
+
+def directline_secret_by_digest(*, digest: str) -> DirectLineSecret | None:
+    """The unrevoked secret with this digest, its bot and the bot's owner loaded with it (as
+    `select_related("bot", "bot__owner")`): one indexed query. None if there is none, or if the bot's owner
+    has been deactivated. A deleted bot's secret is found: the caller refuses it (Bot.deleted_at)."""
+    return _BY_DIGEST.get(digest)
 
 
 @dataclass(frozen=True)

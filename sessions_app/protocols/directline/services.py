@@ -8,12 +8,14 @@ from django.utils import timezone
 
 from botportal import validation
 from botportal.errors import InvalidInput
+from botportal.rows import row_insert
 from bots.models import Bot
 from sessions_app.access import credentials
 from sessions_app.models import Conversation, Origin
 from sessions_app.services.sessions import OpenedSession, bot_session_create
 
-from .models import DirectLineConversation, DirectLineSecret
+from .models import STATE, DirectLineConversation, DirectLineSecret
+from .selectors import directline_secret_by_digest
 
 SECRET_PREFIX = "dls-"  # noqa: S105 (a public marker, not a secret)
 # Direct Line's default token lifetime (expires_in); botportal's shortest session duration too.
@@ -22,8 +24,6 @@ TOKEN_SECONDS = 1800
 # message's meta: a reserved key (leading underscore), which no client may read or write over /api/v1.
 # The conversation's own Direct Line state is not in meta at all: DirectLineConversation.
 META_KEY = "_directline"
-# The conversation's reverse one-to-one to that state: reads that need it load it in the same statement.
-STATE = "directline"
 USER_ID_MAX = 256
 
 
@@ -48,11 +48,7 @@ def directline_secret_authenticate(*, secret: str) -> Bot | None:
     """The live bot of a live secret (its owner active), or None. One indexed lookup; records the use."""
     if not is_directline_secret(secret):
         return None
-    row = (
-        DirectLineSecret.objects.select_related("bot", "bot__owner")
-        .filter(digest=credentials.digest(secret), revoked_at__isnull=True, bot__owner__is_active=True)
-        .first()
-    )
+    row = directline_secret_by_digest(digest=credentials.digest(secret))
     if row is None or not credentials.digests_match(row.digest, secret) or row.bot.deleted_at is not None:
         return None
     now = timezone.now()
@@ -110,10 +106,12 @@ def directline_conversation_start(*, bot: Bot, user: dict | None = None, trusted
         )
         user = user or {}
         # Created with the conversation in hand, the row is cached on it as a read would have loaded it.
-        DirectLineConversation.objects.create(
-            conversation=opened.conversation,
-            user_id=user.get("id") or "",
-            user_name=user.get("name") or "",
-            trusted_origins=list(trusted_origins),
+        row_insert(
+            DirectLineConversation(
+                conversation=opened.conversation,
+                user_id=user.get("id") or "",
+                user_name=user.get("name") or "",
+                trusted_origins=list(trusted_origins),
+            )
         )
     return opened

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from botportal import asyncdb, validation
 from botportal.api.permissions import CREDENTIALS, declare_access, public
+from botportal.api.throttles import SlotsToGiveBack
 from botportal.asyncdb import db_phase
 from botportal.background import background_start
 from botportal.errors import Conflict, InvalidInput, NotAuthenticated
@@ -145,8 +146,8 @@ def _conversation_json(request, conversation, bot_session, token, *, watermark=N
     return body
 
 
-def _authenticated(request, *, reading: bool = False):
-    caller = caller_authenticate(request, reading=reading)
+def _authenticated(request, *, reading: bool = False, slots=None):
+    caller = caller_authenticate(request, reading=reading, slots=slots)
     origin_check(request.headers.get("Origin"), bot=caller.bot, conversation=caller.conversation)
     return caller
 
@@ -209,9 +210,11 @@ def conversation_view(request, conversation_id):
 
 
 def _poll(request, conversation_id) -> JsonResponse:
-    caller = _authenticated(request, reading=True)
-    conversation = caller_conversation(caller, conversation_id)
-    poll_throttle(request, conversation)
+    # A good token's failed-authentication slot is given back with the poll's rate: one round trip.
+    with SlotsToGiveBack() as slots:
+        caller = _authenticated(request, reading=True, slots=slots)
+        conversation = caller_conversation(caller, conversation_id)
+        poll_throttle(request, conversation, slots=slots)
     found, watermark = rendering.activities_after(conversation, rendering.watermark_parse(request.GET.get("watermark")))
     body = {"activities": found}
     if watermark is not None:
@@ -234,22 +237,24 @@ def _posted_activity(body) -> dict:
     return body
 
 
-def _sender_conversation(request, conversation_id, *, turn: bool = True, caller=None):
+def _sender_conversation(request, conversation_id, *, turn: bool = True, caller=None, slots=None):
     """The conversation a caller may post to: credentials, origin and the throttle checked (a message's
-    the turns', typing's and events' their own: they are no turn)."""
-    caller = caller or _authenticated(request)
+    the turns', typing's and events' their own: they are no turn). `slots`: SlotsToGiveBack."""
+    caller = caller or _authenticated(request, slots=slots)
     conversation = caller_conversation(caller, conversation_id)
-    (turn_throttle if turn else signal_throttle)(request, conversation)
+    (turn_throttle if turn else signal_throttle)(request, conversation, slots=slots)
     return conversation
 
 
 def _send_claim(request, conversation_id):
     """One database phase: checks, then the turn claimed (the user's message stored; the whole turn when
     it needs no network call)."""
-    caller = _authenticated(request)  # credentials first: a stranger learns nothing of what its body would do
-    activity = _posted_activity(_json_body(request, required=True))
-    is_message = activity.get("type", "message") == "message"
-    conversation = _sender_conversation(request, conversation_id, turn=is_message, caller=caller)
+    # A good token's failed-authentication slot is given back with the throttle: one round trip.
+    with SlotsToGiveBack() as slots:
+        caller = _authenticated(request, slots=slots)  # credentials first: a stranger learns nothing more
+        activity = _posted_activity(_json_body(request, required=True))
+        is_message = activity.get("type", "message") == "message"
+        conversation = _sender_conversation(request, conversation_id, turn=is_message, caller=caller, slots=slots)
     return _activity_claim(conversation, activity)
 
 

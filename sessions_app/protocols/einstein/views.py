@@ -15,7 +15,7 @@ from rest_framework.exceptions import Throttled
 
 from botportal import asyncdb
 from botportal.api.permissions import CREDENTIALS, PUBLIC, declare_access, public
-from botportal.api.throttles import ApiSecretThrottle, throttle_wait
+from botportal.api.throttles import ApiSecretThrottle, SlotsToGiveBack, throttle_wait
 from botportal.asyncdb import db_phase
 from botportal.errors import InvalidInput, NotAuthenticated
 from sessions_app.access.authentication import api_secret_owner
@@ -115,11 +115,13 @@ def _owner(request):
     value = _bearer(request)
     if value is None:
         raise NotAuthenticated(MISSING_BEARER)
-    try:
-        owner = api_secret_owner(request, value)
-    except NotAuthenticated:
-        raise NotAuthenticated("Access bearer token is missing or invalid.") from None
-    _throttle([ApiSecretThrottle], request, user=owner)
+    # The failed-authentication slot a good secret took is given back with the owner's rate: one script.
+    with SlotsToGiveBack() as slots:
+        try:
+            owner = api_secret_owner(request, value, slots=slots)
+        except NotAuthenticated:
+            raise NotAuthenticated("Access bearer token is missing or invalid.") from None
+        _throttle([ApiSecretThrottle], request, user=owner, slots=slots)
     return owner
 
 
@@ -131,8 +133,8 @@ def _bearer(request) -> str | None:
     return value.strip()
 
 
-def _throttle(throttle_classes, request, **credential) -> None:
-    wait = throttle_wait(throttle_classes, request, **credential)
+def _throttle(throttle_classes, request, *, slots=None, **credential) -> None:
+    wait = throttle_wait(throttle_classes, request, slots=slots, **credential)
     if wait is not None:
         raise Throttled(wait=wait)
 

@@ -9,7 +9,7 @@ from django.db import OperationalError, connection, connections, transaction
 from bots.tests.factories import UserFactory
 from sessions_app.models import Conversation
 from sessions_app.protocols.einstein.models import EinsteinSession
-from sessions_app.selectors.conversations import conversation_with_bot, message_row_page, message_rows
+from sessions_app.selectors.conversations import conversation_with_bot, message_history, message_row_page, message_rows
 from sessions_app.tests.factories import ConversationFactory, MessageFactory
 from tests.model_fields import field_values
 
@@ -129,3 +129,18 @@ def test_for_update_locks_the_conversation_row_only():
             thread.join(10)
 
     assert len(errors) == 1 and "could not obtain lock" in str(errors[0])
+
+
+def test_the_history_is_the_orm_querys_last_messages_oldest_first():
+    from sessions_app.models import Message
+
+    conversation, other = ConversationFactory(), ConversationFactory()
+    for index in range(25):
+        MessageFactory(conversation=conversation, type="user" if index % 2 else "bot", text=f"m{index}")
+    MessageFactory(conversation=other, text="elsewhere")
+
+    recent = Message.all_objects.filter(conversation=conversation).order_by("-id")[:20]
+    expected = tuple(reversed([(m.type, m.text) for m in recent]))
+    assert message_history(conversation_id=conversation.pk, take=20) == expected
+    assert expected[0] == ("user", "m5") and expected[-1] == ("bot", "m24")
+    assert message_history(conversation_id=ConversationFactory().pk, take=20) == ()
