@@ -374,3 +374,16 @@ def test_jsonl_is_sent_as_the_upstream_answers(server, server_env, upstream):
     assert locked == [False]
     assert [e["type"] for e in events] == ["token"] * 9 + ["message", "usage", "result"]
     assert events[-1]["data"]["text"] == "tok " * 10
+
+
+def test_a_worker_loads_the_classifier_before_its_first_turn():
+    """gunicorn.conf.py's post_worker_init, run as gunicorn runs it after the application is loaded."""
+    probe = (
+        "import runpy, sys, django; django.setup();"
+        "assert 'numpy' not in sys.modules;"
+        "runpy.run_path('gunicorn.conf.py')['post_worker_init'](None);"
+        "assert 'numpy' in sys.modules and 'bots.engine.classifier' in sys.modules"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "botportal.settings", "DEBUG": "true"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
