@@ -31,8 +31,11 @@ def browser():
             f"Chromium not found at {CHROMIUM}: `apt-get install chromium` (`make test` does it when it can run"
             " apt-get), or set BOTPORTAL_CHROMIUM to its path"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # On the 2-core machine the suite runs on, a page's first answer can take longer than expect's 5 s
+    # while other tests load it: assertions wait as long as the pages' actions do (15 s).
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
