@@ -252,14 +252,13 @@ CORS_URLS_REGEX = r"^/(api/)?v1/.*$"
 # set, otherwise (the embedded default, one process) through an in-process layer.
 _channels_redis = env.str("CHANNEL_LAYER_URL", default=env.str("REDIS_URL", default=""))
 # Each socket's receive waits in Redis for up to 5 s (channels_redis's BZPOPMIN), so the client's read
-# timeout must be longer than that (redis-py's default, 5 s, races it and kills the socket's handler).
-# A process's connections to the layer are bounded; a command waits up to `timeout` s for a free one
-# (botportal/channel_layer.py).
+# timeout must be longer than that (redis-py's default, 5 s, races it and kills the socket's handler);
+# and a process holding hundreds of sockets borrows as many connections at once when they join their
+# groups (redis-py's default pool, 100, refuses the next one instead of waiting).
 _channel_layer_host = {
     "address": _channels_redis,
     "socket_timeout": env.int("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15),
-    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=50),
-    "timeout": env.float("CHANNEL_LAYER_POOL_TIMEOUT", default=10.0),
+    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
 }
 # All sockets of a process share one Redis queue, and channels_redis drops (logging at INFO only) what
 # is sent to a queue past `capacity` (100 by default): a burst of notices to a few hundred sockets
@@ -267,7 +266,7 @@ _channel_layer_host = {
 _channel_layer_capacity = env.int("CHANNEL_LAYER_CAPACITY", default=10_000)
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "botportal.channel_layer.RedisChannelLayer",
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [_channel_layer_host], "capacity": _channel_layer_capacity},
     }
     if _channels_redis

@@ -217,9 +217,7 @@ def redis_layer():
     url = os.environ.get("REDIS_URL")
     if not url:
         pytest.skip("set REDIS_URL: sockets on the Redis layer hear of changes only through notices")
-    # Few connections: the sockets of a test wait for one, as a busy process does.
-    host = {"address": url, "max_connections": 4, "timeout": 10, "socket_timeout": 15}
-    layer = {"default": {"BACKEND": "botportal.channel_layer.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+    layer = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}}
     with override_settings(CHANNEL_LAYERS=layer):
         yield
 
