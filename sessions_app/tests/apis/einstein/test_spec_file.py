@@ -1,5 +1,6 @@
 """The spec the Einstein routes are validated against ships in the repository, with its licence."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -31,15 +32,28 @@ def _repository_files():
             yield path
 
 
+# A relative path that climbs out of its directory ("../x"), not part of an ellipsis (".../x").
+PARENT_PATH = re.compile(r"(?<![\w.])(?:\.\./)+[\w.-]+")
+
+
 def test_nothing_in_the_repository_refers_to_files_beside_it():
-    # A fresh clone has nothing next to it: code, tests and docs name only files inside the repository.
-    outside = ("../shared", "shared/specs")
-    this_file = Path(__file__).resolve()
+    # A fresh clone has nothing next to it: code, tests and docs name only files inside the repository
+    # (a relative path, read from the file's own directory, stays within it).
+    root = ROOT.resolve()
     offenders = [
-        f"{path.relative_to(ROOT)}: {needle}"
+        f"{path.relative_to(ROOT)}: {found}"
         for path in _repository_files()
-        if path.resolve() != this_file
-        for needle in outside
-        if needle in path.read_text(errors="replace")
+        for found in PARENT_PATH.findall(path.read_text(errors="replace"))
+        if not (path.resolve().parent / found).resolve().is_relative_to(root)
     ]
     assert offenders == []
+
+
+def test_a_path_beside_the_repository_is_found():
+    """The check above reads paths as they are written: one that leaves the repository is caught."""
+    text = "See [the design](../../../beside/DESIGN.md) and .../activities, and ../static/x.js."
+    found = PARENT_PATH.findall(text)
+    assert found == ["../../../beside", "../static"]
+    here = ROOT / "docs" / "guide.md"
+    outside = [f for f in found if not (here.parent / f).resolve().is_relative_to(ROOT.resolve())]
+    assert outside == ["../../../beside"]
