@@ -48,12 +48,8 @@ class SharedPoolsRedisCacheClient(RedisCacheClient):
         index = self._get_connection_pool_index(write)
         client = self._redis_by_index.get(index)
         if client is None:
-            with _pools_lock:
-                client = self._redis_by_index.get(index)
-            if client is None:
-                client = self._client(connection_pool=self._pool(index))
-                with _pools_lock:
-                    client = self._redis_by_index.setdefault(index, client)
+            # setdefault is atomic: threads racing here all keep the first client made.
+            client = self._redis_by_index.setdefault(index, self._client(connection_pool=self._pool(index)))
         return client
 
 
@@ -67,7 +63,5 @@ class RedisCache(DjangoRedisCache):
         key = (self._class, tuple(self._servers), repr(sorted(self._options.items(), key=repr)))
         client = _clients.get(key)
         if client is None:
-            client = self._class(self._servers, **self._options)
-            with _pools_lock:
-                client = _clients.setdefault(key, client)
+            client = _clients.setdefault(key, self._class(self._servers, **self._options))
         return client

@@ -95,8 +95,8 @@ def _ended_with_its_conversation(token: str) -> BotSession | None:
 
 
 def _secret_bot(value: str) -> Bot:
-    bot = directline_secret_authenticate(secret=value)
-    if bot is None or bot.deleted_at is not None:
+    bot = directline_secret_authenticate(secret=value)  # None for a deleted bot's secret too
+    if bot is None:
         raise NotAuthenticated("The Direct Line secret is not valid.")
     return bot
 
