@@ -66,7 +66,7 @@ def _remote_layer():
     return layer
 
 
-async def conversation_transient(conversation_id, activity: dict) -> None:
+def conversation_transient(conversation_id, activity: dict) -> None:
     """An activity that is never stored (typing, a failed answer's notice) to every socket of the
     conversation: this process's at once, the others' through the channel layer. Never waits."""
     followers.transient_from_any_thread(conversation_id, activity)

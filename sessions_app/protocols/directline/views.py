@@ -311,7 +311,7 @@ async def _answer(claim, conversation) -> None:
         async for piece in conversation_turn_stream(claim=claim):
             if isinstance(piece, str) and not typing:
                 typing = True
-                await fanout.conversation_transient(
+                fanout.conversation_transient(
                     conversation.pk,
                     rendering.typing_activity(conversation, reply_to=user_message_id, at=timezone.now()),
                 )
@@ -319,7 +319,7 @@ async def _answer(claim, conversation) -> None:
         logger.info("a Direct Line turn failed: %s", exc)
         failed = rendering.typing_activity(conversation, reply_to=user_message_id, at=timezone.now())
         failed.update(type="message", id=f"failed-{user_message_id}", text="The bot could not answer; try again.")
-        await fanout.conversation_transient(conversation.pk, failed)
+        fanout.conversation_transient(conversation.pk, failed)
 
 
 @directline_view("GET", "POST")

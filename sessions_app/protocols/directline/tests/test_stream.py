@@ -156,7 +156,7 @@ def test_a_streamed_answer_comes_as_typing_then_the_message(directline, owner, l
         # Anything still on its way after the reply (a late typing indicator would be wrong) arrives
         # before a marker sent now.
         await asyncio.sleep(0.3)
-        await fanout.conversation_transient(conversation_id, {"type": "event", "id": "marker"})
+        fanout.conversation_transient(conversation_id, {"type": "event", "id": "marker"})
         frames += await _frames_until(socket, lambda activities: activities[-1]["id"] == "marker")
         activities = [a for f in frames for a in f["activities"]][:-1]
         assert activities[0]["id"] == sent["id"]
@@ -315,9 +315,9 @@ def test_a_typing_indicator_after_its_reply_is_dropped(directline, started):
         body = await _send(conversation_id, token, "where is my order", "dl-user-1")
         await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
         late = {"type": "typing", "id": f"typing-{body['id']}", "replyToId": body["id"], "from": {"role": "bot"}}
-        await fanout.conversation_transient(conversation_id, late)
+        fanout.conversation_transient(conversation_id, late)
         pending = {"type": "typing", "id": "typing-next", "replyToId": "999999", "from": {"role": "bot"}}
-        await fanout.conversation_transient(conversation_id, pending)
+        fanout.conversation_transient(conversation_id, pending)
         [frame] = await _frames_until(socket, lambda activities: activities)
         assert frame["activities"] == [pending]
         await socket.disconnect()
@@ -438,7 +438,7 @@ def test_on_redis_a_transient_activity_reaches_the_socket_once_from_this_process
         socket = WebsocketCommunicator(application, stream_path(stream_url))
         assert (await socket.connect())[0]
         await _frames_until(socket, lambda activities: activities)
-        await fanout.conversation_transient(conversation_id, {"type": "typing", "id": "here"})
+        fanout.conversation_transient(conversation_id, {"type": "typing", "id": "here"})
         other = {"type": "activities.transient", "activity": {"type": "typing", "id": "there"}, "from": "elsewhere"}
         await asyncio.sleep(0.5)  # this process's own notice has come back through Redis by now
         await get_channel_layer().group_send(fanout.group_name(conversation_id), other)
