@@ -373,7 +373,7 @@ def main():
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("REDIS_URL", ""),
-        help="the server's Redis (channel layer, cache) as in production; default REDIS_URL, none: in-process",
+        help="the server's Redis (channel layer, cache) as in production; default REDIS_URL, none: no channel layer",
     )
     parser.add_argument("--workers", type=int, default=None, help="as bench/load.py")
     parser.add_argument("--port", type=int, default=8077)
@@ -398,7 +398,7 @@ def main():
         env["REDIS_URL"] = args.redis_url
     # CHANNEL_LAYER_URL, when set, is the channel layer's own Redis, as in production's settings.
     redis = env.get("CHANNEL_LAYER_URL") or args.redis_url
-    layer = f"Redis channel layer ({redis})" if redis else "in-process channel layer"
+    layer = f"Redis channel layer ({redis})" if redis else "no channel layer (other processes' sockets: the database look)"
     env.update(
         {
             "LLM_PROVIDER_NAME": "fake",

@@ -249,29 +249,31 @@ CORS_URLS_REGEX = r"^/(api/)?v1/.*$"
 
 # --- WebSockets (Django Channels): Direct Line's stream -----------------------------------------
 # A conversation's activities reach a socket held by any web process: through Redis when REDIS_URL is
-# set, otherwise (the embedded default, one process) through an in-process layer.
+# set; otherwise (the embedded default, one process) no layer is needed, as a process's own sockets are
+# woken directly (sessions_app/protocols/directline/fanout.py).
 _channels_redis = env.str("CHANNEL_LAYER_URL", default=env.str("REDIS_URL", default=""))
-# Each socket's receive waits in Redis for up to 5 s (channels_redis's BZPOPMIN), so the client's read
-# timeout must be longer than that (redis-py's default, 5 s, races it and kills the socket's handler);
-# and a process holding hundreds of sockets borrows as many connections at once when they join their
-# groups (redis-py's default pool, 100, refuses the next one instead of waiting).
+# A process's listener waits in Redis for up to 5 s at a time (channels_redis's BZPOPMIN), so the
+# client's read timeout must be longer than that (redis-py's default, 5 s, races it and kills the
+# listener). max_connections is a bound, not a size: channels_redis opens one per command in flight.
 _channel_layer_host = {
     "address": _channels_redis,
     "socket_timeout": env.int("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15),
     "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
 }
-# All sockets of a process share one Redis queue, and channels_redis drops (logging at INFO only) what
-# is sent to a queue past `capacity` (100 by default): a burst of notices to a few hundred sockets
-# would lose some. Notices are small; the database look (directline/fanout.py) covers any still lost.
+# channels_redis drops (logging at INFO only) what is sent to a process's queue past `capacity` (100
+# by default). Notices go in batches, but a listener that falls behind should not lose them; the
+# database look (directline/fanout.py) covers any still lost.
 _channel_layer_capacity = env.int("CHANNEL_LAYER_CAPACITY", default=10_000)
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [_channel_layer_host], "capacity": _channel_layer_capacity},
+CHANNEL_LAYERS = (
+    {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [_channel_layer_host], "capacity": _channel_layer_capacity},
+        }
     }
     if _channels_redis
-    else {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": _channel_layer_capacity}}
-}
+    else {}
+)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -12,8 +12,9 @@ os.environ["DEBUG"] = "true"
 
 from botportal.settings import *  # noqa: E402, F403
 
-# The suite's sockets use the in-process channel layer, whatever REDIS_URL says: each test runs its own
-# event loops, and a Redis layer's receive left pending when such a loop closes does not end (the loop's
-# close then waits on it for good). The tests of the Redis layer name it themselves (the `redis_layer`
-# fixture), and the live servers of tests/compat run with production's settings, Redis included.
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}
+# The suite's sockets use no channel layer, whatever REDIS_URL says (a process's own sockets need none):
+# each test runs its own event loops, and a Redis layer's receive left pending when such a loop closes
+# does not end (the loop's close then waits on it for good). The tests of the Redis layer name it
+# themselves (the `redis_layer` fixture), and the live servers of tests/compat run with production's
+# settings, Redis included.
+CHANNEL_LAYERS = {}

@@ -24,7 +24,7 @@ from bots.selectors import bot_get_any
 from . import activities as rendering
 from . import fanout
 from .access import origin_check
-from .fanout import group_name, socket_phase
+from .fanout import socket_phase
 from .selectors import stream_line, stream_session
 from .streams import stream_credential_read
 
@@ -98,6 +98,10 @@ def _stream_open(conversation_id, bot_session_id: int, origin: str | None, water
 
 
 class DirectLineStreamConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: the process's one listener hears other processes' notices (fanout.py),
+    # where a channel per socket cost every socket its own receive and group in the layer.
+    channel_layer_alias = None
+
     async def connect(self):
         self.conversation = None
         self.followed = None  # the conversation's key, once the socket follows it
@@ -123,14 +127,13 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             return
         self.watermark = rendering.watermark_parse((query.get("watermark") or [None])[0])
         # Followed before the backlog is read: a change made meanwhile is then read once, never missed.
-        self.followed, self.group = conversation_id, group_name(conversation_id)
+        self.followed = conversation_id
         fanout.followers.add(conversation_id, self)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         opened = await socket_phase(_stream_open)(
             conversation_id, bot_session_id, _header(self.scope, b"origin"), self.watermark
         )
         if opened is None:
-            await self._unfollow()
+            self._unfollow()
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.conversation, self.issued_first_at, first_page = opened
@@ -153,13 +156,12 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._unfollow()
+        self._unfollow()
 
-    async def _unfollow(self):
+    def _unfollow(self):
         if self.followed is not None:
             fanout.followers.discard(self.followed, self)
             self.followed = None
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     def wake(self):
         """Read the conversation again, soon: notices that arrive while a read waits join it."""
@@ -203,11 +205,6 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         """Keep-alives (empty frames) and anything else a client sends: activities are posted over HTTP."""
-
-    async def activities_changed(self, event):
-        """A notice through the channel layer; this process's own were delivered without it."""
-        if event.get("from") != fanout.process_name():
-            self.wake()
 
     async def _read(self, first_page=None):
         # The token line is checked before anything is sent: a socket outlives neither its token's
@@ -257,11 +254,6 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
     async def _send_transients(self):
         while self.transients and not self.closed:
             await self._send_transient(self.transients.popleft())
-
-    async def activities_transient(self, event):
-        """A transient activity through the channel layer; this process's own were sent without it."""
-        if event.get("from") != fanout.process_name():
-            self.transient(event["activity"])
 
     async def _send_transient(self, activity: dict):
         if activity.get("type") == "typing" and activity.get("replyToId") in self.answered:

@@ -2,8 +2,10 @@
 
 Three paths, each enough on its own to deliver eventually, together fast:
 - this process's sockets are woken at once (`Followers`), from whichever thread committed the change;
-- other processes' sockets hear of it through the channel layer (Redis in production), sent from a
-  thread of its own so that no request waits on Redis;
+- other processes' sockets hear of it through the channel layer (Redis in production): each process
+  that holds sockets listens on one channel of its own, joined to one group; notices go to that group
+  in batches from a thread of their own, so that no request waits on Redis and a burst of changes
+  costs a few messages, not one per conversation and socket;
 - every second, each process asks the database which of its followed conversations changed (two
   statements for all of its sockets), so a notice lost on the way (a full channel, a layer down, a change made by
   a process without a layer) costs at most that second.
@@ -13,10 +15,12 @@ repeated notice costs nothing but a read; `transient` carries an activity that i
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import socket as sockets
 import threading
+import time
 import uuid
 from collections import defaultdict
 from datetime import timedelta
@@ -34,10 +38,17 @@ WATCH_SECONDS = 1.0
 # A token revoked this long before a look is still reported by it: the looks overlap, none is missed.
 REVOKED_OVERLAP = timedelta(seconds=2)
 WATCH_CHUNK = 1000
-# A notice for other processes gives up after this long (the database look delivers it anyway).
+# A batch of notices for other processes gives up after this long (the database look delivers them).
 NOTICE_TIMEOUT_SECONDS = 2.0
 # Notices on their way to the layer at most; past that they are dropped (the look delivers them).
 NOTICES_PENDING_MAX = 10_000
+# Conversations (and transient activities) in one message to the other processes at most.
+NOTICES_PER_MESSAGE = 500
+# The group of the processes that hold sockets; its membership expires in the layer unless renewed.
+PROCESSES_GROUP = "directline.processes"
+REJOIN_SECONDS = 600
+# A listener with no sockets left stops after its receive waits this long.
+LISTEN_SECONDS = 30.0
 
 
 # Names this process in the notices it sends: its own sockets were woken already and skip them.
@@ -54,10 +65,6 @@ def socket_phase(func):
     return db_phase(func, finish_when_cancelled=False)
 
 
-def group_name(conversation_id) -> str:
-    return f"directline.{conversation_id}"
-
-
 def _remote_layer():
     """The channel layer when it reaches other processes, else None."""
     layer = get_channel_layer()
@@ -72,7 +79,7 @@ def conversation_transient(conversation_id, activity: dict) -> None:
     followers.transient_from_any_thread(conversation_id, activity)
     layer = _remote_layer()
     if layer is not None:
-        publisher.publish(layer, [conversation_id], {"type": "activities.transient", "activity": activity})
+        publisher.publish(layer, transients=[(str(conversation_id), activity)])
 
 
 # What the look compares: a message stored moves the last key, a turn over or an end the row's times.
@@ -114,18 +121,26 @@ class Followers:
         self.loop = None
         self.sockets: dict[str, set] = defaultdict(set)
         self.watcher = None
+        self.listener = None
 
     def _bind(self):
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             # A new event loop (a test's): the sockets of the old one went with it.
-            self.loop, self.sockets, self.watcher = loop, defaultdict(set), None
+            self.loop, self.sockets, self.watcher, self.listener = loop, defaultdict(set), None, None
 
     def add(self, conversation_id, socket) -> None:
         self._bind()
         self.sockets[str(conversation_id)].add(socket)
         if self.watcher is None or self.watcher.done():
             self.watcher = asyncio.ensure_future(self._watch())
+        self._listen_if_needed()
+
+    def _listen_if_needed(self) -> None:
+        if self.listener is None or self.listener.done():
+            layer = _remote_layer()
+            if layer is not None:
+                self.listener = asyncio.ensure_future(self._listen(layer))
 
     def discard(self, conversation_id, socket) -> None:
         if self.loop is not asyncio.get_running_loop():
@@ -161,6 +176,37 @@ class Followers:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(method, *args)
 
+    def heard(self, notices: dict) -> None:
+        """On the loop: another process's batch of notices (Publisher)."""
+        self.wake(notices.get("changed", ()))
+        for conversation_id, activity in notices.get("transients", ()):
+            self.transient(conversation_id, activity)
+
+    async def _listen(self, layer):
+        """Other processes' notices, while this process holds sockets: one channel for all of them."""
+        channel = await layer.new_channel()
+        joined_at = None
+        try:
+            while self.sockets:
+                if joined_at is None or time.monotonic() - joined_at > REJOIN_SECONDS:
+                    await layer.group_add(PROCESSES_GROUP, channel)
+                    joined_at = time.monotonic()
+                try:
+                    notices = await asyncio.wait_for(layer.receive(channel), LISTEN_SECONDS)
+                except TimeoutError:
+                    continue
+                if notices.get("from") != process_name():  # this process's sockets were woken already
+                    self.heard(notices)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 (the looks deliver meanwhile; the next socket listens again)
+            logger.warning("stopped listening for other processes' Direct Line notices", exc_info=True)
+        finally:
+            if self.listener is asyncio.current_task():
+                self.listener = None  # a socket that comes now starts another listener
+            with contextlib.suppress(Exception):
+                await layer.group_discard(PROCESSES_GROUP, channel)
+
     async def _watch(self):
         revoked_after = timezone.now() - REVOKED_OVERLAP
         while self.sockets:
@@ -168,6 +214,7 @@ class Followers:
             followed = list(self.sockets)
             if not followed:
                 break
+            self._listen_if_needed()  # a listener that failed is started again
             looked_at = timezone.now()
             try:
                 marks, revoked = await socket_phase(_conversation_marks)(followed, revoked_after)
@@ -186,49 +233,67 @@ followers = Followers()
 
 
 class _Publisher:
-    """Notices to the channel layer for the other processes, sent on an event loop of this process's own
-    thread: a request (or a task) that commits hands its notice over and goes on."""
+    """Notices to the other processes' listeners, sent on an event loop of this process's own thread: a
+    request (or a task) that commits hands its notice over and goes on. What arrives while a message is
+    on its way goes in the next one, so a burst costs a few messages to the layer, not one per change."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.loop = None
         self.pid = None
-        self.pending = 0
+        self._reset()
+
+    def _reset(self):
+        self.changed = {}  # conversation ids, in order, once each
+        self.transients = []  # (conversation id, activity), in order
+        self.sending = False
+
+    @property
+    def pending(self) -> int:
+        with self.lock:
+            return len(self.changed) + len(self.transients) + self.sending
 
     def _running_loop(self):
         with self.lock:
-            if self.loop is None or self.pid != os.getpid():  # a forked worker starts its own
-                self.pid = os.getpid()
+            if self.loop is None:
                 self.loop = asyncio.new_event_loop()
                 threading.Thread(target=self.loop.run_forever, name="directline-notices", daemon=True).start()
             return self.loop
 
-    def publish(self, layer, conversation_ids, message: dict | None = None) -> None:
-        """`message` (by default: they changed) to the sockets of `conversation_ids` in other processes."""
+    def publish(self, layer, changed=(), transients=()) -> None:
+        """To the sockets of other processes: `changed` conversations read again, `transients` sent."""
         with self.lock:
-            if self.pending >= NOTICES_PENDING_MAX:
-                logger.warning("too many notices waiting for the channel layer: conversations %s", conversation_ids)
+            if self.pid != os.getpid():  # a forked worker starts its own thread and batch
+                self.pid, self.loop = os.getpid(), None
+                self._reset()
+            if len(self.changed) + len(self.transients) >= NOTICES_PENDING_MAX:
+                logger.warning("too many notices waiting for the channel layer: conversations %s", list(changed))
                 return
-            self.pending += 1
-        notice = {**(message or {"type": "activities.changed"}), "from": process_name()}
-        asyncio.run_coroutine_threadsafe(self._send(layer, conversation_ids, notice), self._running_loop())
+            self.changed.update(dict.fromkeys(str(conversation_id) for conversation_id in changed))
+            self.transients.extend(transients)
+            if self.sending:
+                return
+            self.sending = True
+        asyncio.run_coroutine_threadsafe(self._send(layer), self._running_loop())
 
-    async def _send(self, layer, conversation_ids, notice):
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        layer.group_send(group_name(conversation_id), notice)
-                        for conversation_id in conversation_ids
-                    )
-                ),
-                NOTICE_TIMEOUT_SECONDS,
-            )
-        except Exception:  # noqa: BLE001 (the other processes' looks deliver it)
-            logger.warning("the channel layer did not take the notice of conversations %s", conversation_ids)
-        finally:
-            with self.lock:
-                self.pending -= 1
+    def _next_message(self) -> dict | None:
+        with self.lock:
+            changed = list(itertools.islice(self.changed, NOTICES_PER_MESSAGE))
+            for conversation_id in changed:
+                del self.changed[conversation_id]
+            transients = self.transients[:NOTICES_PER_MESSAGE]
+            del self.transients[:NOTICES_PER_MESSAGE]
+            if not changed and not transients:
+                self.sending = False
+                return None
+        return {"type": "directline.notices", "changed": changed, "transients": transients, "from": process_name()}
+
+    async def _send(self, layer):
+        while (message := self._next_message()) is not None:
+            try:
+                await asyncio.wait_for(layer.group_send(PROCESSES_GROUP, message), NOTICE_TIMEOUT_SECONDS)
+            except Exception:  # noqa: BLE001 (the other processes' looks deliver it)
+                logger.warning("the channel layer did not take the notices of conversations %s", message["changed"])
 
 
 publisher = _Publisher()
@@ -240,4 +305,4 @@ def conversation_changed_received(sender, conversation_ids, **kwargs) -> None:
     followers.wake_from_any_thread(conversation_ids)
     layer = _remote_layer()
     if layer is not None:
-        publisher.publish(layer, conversation_ids)
+        publisher.publish(layer, changed=conversation_ids)

@@ -435,15 +435,84 @@ def test_on_redis_a_transient_activity_reaches_the_socket_once_from_this_process
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url))
-        assert (await socket.connect())[0]
-        await _frames_until(socket, lambda activities: activities)
+        socket = await _open(stream_url, past_backlog=True)
         fanout.conversation_transient(conversation_id, {"type": "typing", "id": "here"})
-        other = {"type": "activities.transient", "activity": {"type": "typing", "id": "there"}, "from": "elsewhere"}
+        other = {
+            "type": "directline.notices",
+            "changed": [],
+            "transients": [(conversation_id, {"type": "typing", "id": "there"})],
+            "from": "elsewhere",
+        }
         await asyncio.sleep(0.5)  # this process's own notice has come back through Redis by now
-        await get_channel_layer().group_send(fanout.group_name(conversation_id), other)
+        await get_channel_layer().group_send(fanout.PROCESSES_GROUP, other)
         frames = await _frames_until(socket, lambda activities: activities[-1]["id"] == "there", timeout=3)
         assert [a["id"] for f in frames for a in f["activities"]] == ["here", "there"]
         await socket.disconnect()
 
     async_to_sync(run)()
+
+
+def test_on_redis_another_process_notice_wakes_the_socket_with_no_look(directline, started, redis_layer, monkeypatch):
+    """A message stored by another process reaches this process's socket through that process's notice
+    alone: the once-a-second look is out of the way, and nothing arrives until the notice does. The
+    publisher's thread stands in for the other process (it signs its notices with another name)."""
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from sessions_app.models import Message
+
+    this_process = fanout.process_name()
+    monkeypatch.setattr(
+        fanout,
+        "process_name",
+        lambda: "elsewhere" if threading.current_thread().name == "directline-notices" else this_process,
+    )
+    monkeypatch.setattr(fanout, "WATCH_SECONDS", 60)
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = await _open(stream_url, past_backlog=True)
+        await sync_to_async(Message.objects.create)(conversation_id=conversation_id, type="bot", text="from afar")
+        assert await socket.receive_nothing(timeout=0.5)
+        fanout.publisher.publish(get_channel_layer(), changed=[conversation_id])
+        frames = await _frames_until(socket, lambda activities: activities, timeout=3)
+        assert [a["text"] for f in frames for a in f["activities"]] == ["from afar"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_a_burst_of_changes_goes_to_the_other_processes_in_few_messages(monkeypatch):
+    """Changes that arrive while a message is on its way go together in the next one, each conversation
+    once, transients in order."""
+    import threading
+    import time
+
+    sent = []
+    first_taken = threading.Event()
+    release = threading.Event()
+
+    class SlowLayer:
+        async def group_send(self, group, message):
+            sent.append((group, message))
+            first_taken.set()
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, 5)
+
+    layer = SlowLayer()
+    fanout.publisher.publish(layer, changed=["c0"])
+    assert first_taken.wait(2)
+    for index in range(50):
+        fanout.publisher.publish(layer, changed=[f"c{index % 10}"])
+    fanout.publisher.publish(layer, transients=[("c1", {"id": "t1"}), ("c1", {"id": "t2"})])
+    release.set()
+    deadline = time.monotonic() + 3
+    while fanout.publisher.pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fanout.publisher.pending == 0
+    assert [group for group, _ in sent] == [fanout.PROCESSES_GROUP] * 2
+    assert sent[0][1]["changed"] == ["c0"]
+    assert sent[1][1]["changed"] == [f"c{index}" for index in range(10)]
+    assert [activity["id"] for _, activity in sent[1][1]["transients"]] == ["t1", "t2"]
+    assert {message["from"] for _, message in sent} == {fanout.process_name()}
