@@ -440,7 +440,7 @@ def main():
 
     env = bench_env(args.database_url, args.port)
     redis = env.get("CHANNEL_LAYER_URL") or env.get("REDIS_URL")
-    layer = f"Redis channel layer ({redis})" if redis else "no channel layer (other processes' sockets: the database look)"
+    layer = f"Redis channel layer ({redis})" if redis else "no channel layer (the database look)"
     recreate_database(args.database_url)
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     bases = {label: f"http://127.0.0.1:{args.port + index}" for index, (label, _, _) in enumerate(servers)}

@@ -398,7 +398,7 @@ def main():
         env["REDIS_URL"] = args.redis_url
     # CHANNEL_LAYER_URL, when set, is the channel layer's own Redis, as in production's settings.
     redis = env.get("CHANNEL_LAYER_URL") or args.redis_url
-    layer = f"Redis channel layer ({redis})" if redis else "no channel layer (other processes' sockets: the database look)"
+    layer = f"Redis channel layer ({redis})" if redis else "no channel layer (the database look)"
     env.update(
         {
             "LLM_PROVIDER_NAME": "fake",
