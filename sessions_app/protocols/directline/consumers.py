@@ -129,6 +129,7 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         # Followed before the backlog is read: a change made meanwhile is then read once, never missed.
         self.followed = conversation_id
         fanout.followers.add(conversation_id, self)
+        await fanout.followers.listening()
         opened = await socket_phase(_stream_open)(
             conversation_id, bot_session_id, _header(self.scope, b"origin"), self.watermark
         )

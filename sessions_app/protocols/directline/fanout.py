@@ -122,6 +122,7 @@ class Followers:
         self.sockets: dict[str, set] = defaultdict(set)
         self.watcher = None
         self.listener = None
+        self.joined = None  # set once the listener is in the processes' group
 
     def _bind(self):
         loop = asyncio.get_running_loop()
@@ -140,6 +141,7 @@ class Followers:
         if self.listener is None or self.listener.done():
             layer = _remote_layer()
             if layer is not None:
+                self.joined = asyncio.Event()
                 self.listener = asyncio.ensure_future(self._listen(layer))
 
     def discard(self, conversation_id, socket) -> None:
@@ -182,8 +184,16 @@ class Followers:
         for conversation_id, activity in notices.get("transients", ()):
             self.transient(conversation_id, activity)
 
+    async def listening(self) -> None:
+        """Once this process hears other processes' notices (at most NOTICE_TIMEOUT_SECONDS: past that,
+        the look delivers): a socket that opens after it misses none of them."""
+        if self.listener is not None and not self.listener.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.joined.wait(), NOTICE_TIMEOUT_SECONDS)
+
     async def _listen(self, layer):
         """Other processes' notices, while this process holds sockets: one channel for all of them."""
+        joined = self.joined
         channel = await layer.new_channel()
         joined_at = None
         try:
@@ -191,21 +201,20 @@ class Followers:
                 if joined_at is None or time.monotonic() - joined_at > REJOIN_SECONDS:
                     await layer.group_add(PROCESSES_GROUP, channel)
                     joined_at = time.monotonic()
+                    joined.set()
                 try:
                     notices = await asyncio.wait_for(layer.receive(channel), LISTEN_SECONDS)
                 except TimeoutError:
                     continue
                 if notices.get("from") != process_name():  # this process's sockets were woken already
                     self.heard(notices)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 (the looks deliver meanwhile; the next socket listens again)
+        except Exception:  # noqa: BLE001 (the looks deliver meanwhile; the watcher starts another listener)
             logger.warning("stopped listening for other processes' Direct Line notices", exc_info=True)
         finally:
             if self.listener is asyncio.current_task():
                 self.listener = None  # a socket that comes now starts another listener
-            with contextlib.suppress(Exception):
-                await layer.group_discard(PROCESSES_GROUP, channel)
+            with contextlib.suppress(Exception):  # else the group's expiry drops it
+                await asyncio.wait_for(layer.group_discard(PROCESSES_GROUP, channel), NOTICE_TIMEOUT_SECONDS)
 
     async def _watch(self):
         revoked_after = timezone.now() - REVOKED_OVERLAP
