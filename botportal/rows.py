@@ -7,42 +7,20 @@ converters applied (JSON, and on SQLite dates, UUIDs and booleans), then `Model.
 result is what an ORM query would have made.
 
 On PostgreSQL a timestamp is selected as microseconds since the epoch and rebuilt in Python: exact,
-and many times cheaper than parsing the text form as the driver does for Django. A JSON column with no
-decoder of its own is parsed by orjson (a transcript page parses fifty), with the standard library's
-parser wherever orjson could differ: a number of 19 digits or more (orjson reads it as a float), or text
-orjson refuses.
+and many times cheaper than parsing the text form as the driver does for Django.
 """
 
-import json
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.db.models import signals
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def _from_epoch_microseconds(value, expression, connection):
     return None if value is None else _EPOCH + timedelta(microseconds=value)
-
-
-def _from_json_text(value, expression, connection):
-    """JSONField.from_db_value (no decoder, no key transform), faster: the same values."""
-    if not isinstance(value, str):
-        return value
-    if _LONG_DIGITS.search(value) is None:
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            pass
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 def _is_timestamp(field) -> bool:
@@ -91,8 +69,6 @@ class ModelColumns:
                     found = [_from_epoch_microseconds]
                 else:
                     found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-                    if isinstance(field, models.JSONField) and field.decoder is None:
-                        found = [_from_json_text if one == field.from_db_value else one for one in found]
                 if found:
                     converters.append((index, found, column))
             self._converters_by_vendor[connection.vendor] = converters
