@@ -144,3 +144,34 @@ def test_the_history_is_the_orm_querys_last_messages_oldest_first():
     assert message_history(conversation_id=conversation.pk, take=20) == expected
     assert expected[0] == ("user", "m5") and expected[-1] == ("bot", "m24")
     assert message_history(conversation_id=ConversationFactory().pk, take=20) == ()
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"count": 12345678901234567890123, "small": 18446744073709551615, "negative": -(10**20)},
+        {"text": "naïve ☃ \U0001f600 \u2028", "ratio": 0.1, "tiny": 5e-324, "list": [True, False, None, [], {}]},
+        {"nested": {"a": [{"b": [1, 2.5, "3"]}]}, "digits in text": "order 12345678901234567890"},
+        [],
+        "just a string",
+        7,
+    ],
+)
+def test_json_columns_are_what_the_orm_parses(meta):
+    """A page's JSON columns are what the ORM parses, exact integers of any length included."""
+    conversation = ConversationFactory()
+    MessageFactory(conversation=conversation, meta=meta)
+
+    [row] = message_row_page(conversation_id=conversation.pk, take=1, order="asc")
+    [expected] = message_rows(conversation_id=conversation.pk).values_list("meta", flat=True)
+
+    assert row["meta"] == expected == meta
+    assert _leaf_types(row["meta"]) == _leaf_types(meta)  # 1 == 1.0 == True: equality alone misses a float
+
+
+def _leaf_types(value, path=()) -> dict:
+    """{path: type} of every leaf of a JSON value."""
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return {leaf: kind for key, item in items for leaf, kind in _leaf_types(item, (*path, key)).items()}
+    return {path: type(value)}
