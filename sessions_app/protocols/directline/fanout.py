@@ -187,7 +187,7 @@ class Followers:
     async def listening(self) -> None:
         """Once this process hears other processes' notices (at most NOTICE_TIMEOUT_SECONDS: past that,
         the look delivers): a socket that opens after it misses none of them."""
-        if self.listener is not None and not self.listener.done():
+        if self.listener is not None and not self.listener.done() and not self.joined.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.joined.wait(), NOTICE_TIMEOUT_SECONDS)
 
