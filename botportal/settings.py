@@ -268,7 +268,9 @@ CHANNEL_LAYERS = (
     {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_channel_layer_host], "capacity": _channel_layer_capacity},
+            # Direct Line's listeners renew their membership every 10 minutes (directline/fanout.py): a
+            # process that died leaves the group after 30, not channels_redis's default of a day.
+            "CONFIG": {"hosts": [_channel_layer_host], "capacity": _channel_layer_capacity, "group_expiry": 1800},
         }
     }
     if _channels_redis

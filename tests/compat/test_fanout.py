@@ -15,11 +15,11 @@ from .conftest import start_server, stop_server
 pytestmark = [pytest.mark.live]
 
 
-@pytest.fixture(scope="module", params=["in-process", "redis"])
+@pytest.fixture(scope="module", params=["no-layer", "redis"])
 def channel_layer_env(request):
     """The servers' channel layer: Redis (production's, across processes), or none set (the embedded
-    default: an in-process layer, and each socket re-reads its conversation every second)."""
-    if request.param == "in-process":
+    default: no layer, and each process looks in the database every second for its sockets)."""
+    if request.param == "no-layer":
         return {}
     url = os.environ.get("REDIS_URL")
     if not url:

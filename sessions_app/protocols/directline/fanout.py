@@ -46,8 +46,9 @@ NOTICES_PENDING_MAX = 10_000
 NOTICES_PER_MESSAGE = 500
 # The group of the processes that hold sockets; its membership expires in the layer unless renewed.
 PROCESSES_GROUP = "directline.processes"
+# Renewed this often; settings.py's group_expiry (three times as long) drops a process that died.
 REJOIN_SECONDS = 600
-# A listener with no sockets left stops after its receive waits this long.
+# A listener with no sockets left stops after waiting this long for a notice.
 LISTEN_SECONDS = 30.0
 
 
@@ -123,12 +124,16 @@ class Followers:
         self.watcher = None
         self.listener = None
         self.joined = None  # set once the listener is in the processes' group
+        # One name for every listener of the loop: what a listener that failed left in the layer's
+        # buffer for it is read by the next, and the group holds one name per process.
+        self.channel = None
 
     def _bind(self):
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             # A new event loop (a test's): the sockets of the old one went with it.
             self.loop, self.sockets, self.watcher, self.listener = loop, defaultdict(set), None, None
+            self.channel = None
 
     def add(self, conversation_id, socket) -> None:
         self._bind()
@@ -194,27 +199,36 @@ class Followers:
     async def _listen(self, layer):
         """Other processes' notices, while this process holds sockets: one channel for all of them."""
         joined = self.joined
-        channel = await layer.new_channel()
+        if self.channel is None:
+            self.channel = await layer.new_channel()
+        channel = self.channel
         joined_at = None
+        # One receive waits across the loop's turns: a receive cancelled just as its message arrived
+        # would lose it (channels_redis pops it before keeping it), so only the listener's end cancels.
+        receiving = None
         try:
             while self.sockets:
                 if joined_at is None or time.monotonic() - joined_at > REJOIN_SECONDS:
                     await layer.group_add(PROCESSES_GROUP, channel)
                     joined_at = time.monotonic()
                     joined.set()
-                try:
-                    notices = await asyncio.wait_for(layer.receive(channel), LISTEN_SECONDS)
-                except TimeoutError:
+                if receiving is None:
+                    receiving = asyncio.ensure_future(layer.receive(channel))
+                done, _ = await asyncio.wait({receiving}, timeout=LISTEN_SECONDS)
+                if not done:
                     continue
+                notices, receiving = receiving.result(), None
                 if notices.get("from") != process_name():  # this process's sockets were woken already
                     self.heard(notices)
         except Exception:  # noqa: BLE001 (the looks deliver meanwhile; the watcher starts another listener)
             logger.warning("stopped listening for other processes' Direct Line notices", exc_info=True)
         finally:
+            if receiving is not None:
+                receiving.cancel()
             if self.listener is asyncio.current_task():
                 self.listener = None  # a socket that comes now starts another listener
-            with contextlib.suppress(Exception):  # else the group's expiry drops it
-                await asyncio.wait_for(layer.group_discard(PROCESSES_GROUP, channel), NOTICE_TIMEOUT_SECONDS)
+            # The channel stays in the group (its expiry drops it): a next listener joining while this
+            # one left could otherwise be left out. What is sent to it meanwhile expires in the layer.
 
     async def _watch(self):
         revoked_after = timezone.now() - REVOKED_OVERLAP
@@ -283,7 +297,12 @@ class _Publisher:
             if self.sending:
                 return
             self.sending = True
-        asyncio.run_coroutine_threadsafe(self._send(layer), self._running_loop())
+        try:
+            asyncio.run_coroutine_threadsafe(self._send(layer), self._running_loop())
+        except BaseException:
+            with self.lock:  # else no notice would ever be sent again from this process
+                self._reset()
+            raise
 
     def _next_message(self) -> dict | None:
         with self.lock:

@@ -289,7 +289,7 @@ def test_the_socket_survives_a_refresh_and_closes_on_a_real_revoke(directline, s
         refreshed = await sync_to_async(directline.call)("post", "tokens/refresh", token)
         assert refreshed.status_code == 200, refreshed.content
         new_token = refreshed.json()["token"]
-        await asyncio.sleep(1.5)  # the in-process layer's re-read, or the refresh's notice, has looked
+        await asyncio.sleep(1.5)  # the database look, or the refresh's notice, has come
         body = await _send(conversation_id, new_token, "show me the menu", "dl-user-1")
         frames = await _frames_until(socket, lambda activities: len(activities) >= 2)
         activities = [a for f in frames for a in f["activities"]]
@@ -479,6 +479,41 @@ def test_on_redis_another_process_notice_wakes_the_socket_with_no_look(directlin
         fanout.publisher.publish(get_channel_layer(), changed=[conversation_id])
         frames = await _frames_until(socket, lambda activities: activities, timeout=3)
         assert [a["text"] for f in frames for a in f["activities"]] == ["from afar"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_on_redis_a_process_listens_again_once_its_sockets_come_back(directline, started, redis_layer, monkeypatch):
+    """A process whose last socket closed stops listening; its next socket hears other processes again."""
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from sessions_app.models import Message
+
+    this_process = fanout.process_name()
+    monkeypatch.setattr(
+        fanout,
+        "process_name",
+        lambda: "elsewhere" if threading.current_thread().name == "directline-notices" else this_process,
+    )
+    monkeypatch.setattr(fanout, "WATCH_SECONDS", 60)
+    monkeypatch.setattr(fanout, "LISTEN_SECONDS", 0.2)
+    conversation_id, token = started
+    first_url, second_url = (directline.start(token).json()["streamUrl"] for _ in range(2))
+
+    async def run():
+        first = await _open(first_url, past_backlog=True)
+        listener = fanout.followers.listener
+        await first.disconnect()
+        await asyncio.wait_for(asyncio.shield(listener), 3)  # it stopped, with no socket left
+        socket = await _open(second_url, past_backlog=True)
+        assert fanout.followers.listener is not listener
+        await sync_to_async(Message.objects.create)(conversation_id=conversation_id, type="bot", text="again")
+        fanout.publisher.publish(get_channel_layer(), changed=[conversation_id])
+        frames = await _frames_until(socket, lambda activities: activities, timeout=3)
+        assert [a["text"] for f in frames for a in f["activities"]] == ["again"]
         await socket.disconnect()
 
     async_to_sync(run)()
