@@ -452,15 +452,11 @@ def test_on_redis_a_transient_activity_reaches_the_socket_once_from_this_process
     async_to_sync(run)()
 
 
-def test_on_redis_another_process_notice_wakes_the_socket_with_no_look(directline, started, redis_layer, monkeypatch):
-    """A message stored by another process reaches this process's socket through that process's notice
-    alone: the once-a-second look is out of the way, and nothing arrives until the notice does. The
-    publisher's thread stands in for the other process (it signs its notices with another name)."""
+@pytest.fixture
+def notices_only_from_elsewhere(redis_layer, monkeypatch):
+    """Sockets hear of changes through notices alone (the once-a-second look is out of the way), and the
+    publisher's thread stands in for another process (it signs its notices with another name)."""
     import threading
-
-    from channels.layers import get_channel_layer
-
-    from sessions_app.models import Message
 
     this_process = fanout.process_name()
     monkeypatch.setattr(
@@ -469,6 +465,17 @@ def test_on_redis_another_process_notice_wakes_the_socket_with_no_look(directlin
         lambda: "elsewhere" if threading.current_thread().name == "directline-notices" else this_process,
     )
     monkeypatch.setattr(fanout, "WATCH_SECONDS", 60)
+
+
+def test_on_redis_another_process_notice_wakes_the_socket_with_no_look(
+    directline, started, notices_only_from_elsewhere
+):
+    """A message stored by another process reaches this process's socket through that process's notice
+    alone: nothing arrives until the notice does."""
+    from channels.layers import get_channel_layer
+
+    from sessions_app.models import Message
+
     conversation_id, token = started
     stream_url = directline.start(token).json()["streamUrl"]
 
@@ -484,21 +491,14 @@ def test_on_redis_another_process_notice_wakes_the_socket_with_no_look(directlin
     async_to_sync(run)()
 
 
-def test_on_redis_a_process_listens_again_once_its_sockets_come_back(directline, started, redis_layer, monkeypatch):
+def test_on_redis_a_process_listens_again_once_its_sockets_come_back(
+    directline, started, notices_only_from_elsewhere, monkeypatch
+):
     """A process whose last socket closed stops listening; its next socket hears other processes again."""
-    import threading
-
     from channels.layers import get_channel_layer
 
     from sessions_app.models import Message
 
-    this_process = fanout.process_name()
-    monkeypatch.setattr(
-        fanout,
-        "process_name",
-        lambda: "elsewhere" if threading.current_thread().name == "directline-notices" else this_process,
-    )
-    monkeypatch.setattr(fanout, "WATCH_SECONDS", 60)
     monkeypatch.setattr(fanout, "LISTEN_SECONDS", 0.2)
     conversation_id, token = started
     first_url, second_url = (directline.start(token).json()["streamUrl"] for _ in range(2))
