@@ -19,7 +19,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from botportal.errors import DomainError
-from bots.selectors import bot_get_any
 
 from . import activities as rendering
 from . import fanout
@@ -89,11 +88,9 @@ def _stream_open(conversation_id, bot_session_id: int, origin: str | None, water
     if end is None or end <= timezone.now():
         return None
     try:
-        bot = bot_get_any(bot_id=conversation.bot_id)
-        origin_check(origin, bot=bot, conversation=conversation)
+        origin_check(origin, bot=conversation.bot, conversation=conversation)
     except DomainError:
         return None
-    conversation.bot = bot
     return conversation, bot_session.issued_first_at, _page(conversation, watermark, end, marks)
 
 

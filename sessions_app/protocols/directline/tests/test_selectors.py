@@ -4,13 +4,15 @@ token line's end, and a deleted bot's or owner's conversation gone."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from bots.models import Bot
-from sessions_app.models import BotSession, OwnerProfile
+from sessions_app.models import BotSession, Conversation, OwnerProfile
 from sessions_app.protocols.directline.fanout import _conversation_marks
 from sessions_app.protocols.directline.selectors import stream_line, stream_session
 from sessions_app.services.sessions import bot_session_refresh
+from tests.model_fields import field_values
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +69,15 @@ def test_the_session_comes_with_its_conversation(started):
     found = stream_session(bot_session_id=token.pk)
     assert found.pk == token.pk and str(found.conversation.pk) == conversation_id
     assert stream_session(bot_session_id=token.pk + 1000) is None
+
+
+def test_the_session_comes_with_its_bot_unless_its_owner_was_deactivated(started, django_assert_num_queries):
+    conversation_id, _ = started
+    token = BotSession.objects.get(conversation_id=conversation_id)
+    expected = Conversation.objects.select_related("bot").get(pk=conversation_id).bot
+    with django_assert_num_queries(1):
+        found = stream_session(bot_session_id=token.pk)
+        bot = found.conversation.bot
+    assert field_values(bot) == field_values(expected)
+    get_user_model().objects.filter(pk=expected.owner_id).update(is_active=False)
+    assert stream_session(bot_session_id=token.pk) is None

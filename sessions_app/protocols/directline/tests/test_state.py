@@ -75,8 +75,8 @@ def test_the_stream_reads_the_state_with_its_token(trusted):
     assert opened is not None
     (read,) = _state_reads(queries.captured_queries)
     assert BotSession._meta.db_table in read
-    # The token with its conversation and state, the line, the bot, the backlog: one statement each.
-    assert len(queries.captured_queries) == 4, [q["sql"][:60] for q in queries.captured_queries]
+    # The token with its conversation, bot and state, the line, the backlog: one statement each.
+    assert len(queries.captured_queries) == 3, [q["sql"][:60] for q in queries.captured_queries]
     with CaptureQueriesContext(connection) as queries:
         assert _stream_open(conversation_id, bot_session.pk, "https://evil.example", None) is None
     assert len(_state_reads(queries.captured_queries)) == 1
