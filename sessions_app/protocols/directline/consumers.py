@@ -84,6 +84,8 @@ def _stream_open(conversation_id, bot_session_id: int, origin: str | None, water
     if bot_session is None or str(bot_session.conversation_id) != str(conversation_id):
         return None
     conversation = bot_session.conversation
+    if conversation.bot is None:  # a conversation no bot serves has no stream
+        return None
     end, marks = _line(conversation.pk, bot_session.issued_first_at)
     if end is None or end <= timezone.now():
         return None

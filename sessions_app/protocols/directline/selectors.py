@@ -15,6 +15,7 @@ from django.db import connection, connections
 from botportal.rows import JoinedLookup, ModelColumns
 from bots.models import Bot
 from sessions_app.models import BotSession, Conversation, Message, OwnerProfile
+from sessions_app.selectors.sessions import bot_session_by_id
 
 from .models import STATE, DirectLineSecret
 
@@ -109,24 +110,8 @@ def stream_line(*, conversation_id, issued_first_at) -> StreamLine | None:
     )
 
 
-def _bot_of_an_active_owner(connection) -> str:
-    # bot_get_any's rule, which this lookup replaces on the socket's open: a deactivated owner's bots
-    # serve no one. A deleted bot or owner is `stream_line`'s rule.
-    quote = connection.ops.quote_name
-    user = get_user_model()._meta
-    return (
-        f"EXISTS (SELECT 1 FROM {quote(user.db_table)} u WHERE u.{quote(user.pk.column)}"  # noqa: S608
-        f" = o.{quote(Bot._meta.get_field('owner').column)} AND u.{quote(user.get_field('is_active').column)})"
-    )
-
-
-_SESSION_WITH_CONVERSATION = JoinedLookup(
-    BotSession, relation="conversation", by="id", then="bot", related_also=(STATE,), where=_bot_of_an_active_owner
-)
-
-
 def stream_session(*, bot_session_id: int) -> BotSession | None:
     """The token a stream URL names, its conversation, the conversation's bot and Direct Line state
-    loaded with it: one statement. None if there is none, or if the bot's owner has been deactivated
-    (or the conversation has no bot). Whether the conversation is live is `stream_line`'s to say."""
-    return _SESSION_WITH_CONVERSATION.get(bot_session_id)
+    loaded with it: one statement. None if there is none, or if the owner has been deactivated. Whether
+    the conversation is live is `stream_line`'s to say."""
+    return bot_session_by_id(bot_session_id=bot_session_id, also=(STATE,), with_bot=True)
