@@ -298,7 +298,8 @@ class _Publisher:
                 return
             self.sending = True
         try:
-            asyncio.run_coroutine_threadsafe(self._send(layer), self._running_loop())
+            loop = self._running_loop()
+            asyncio.run_coroutine_threadsafe(self._send(layer), loop)
         except BaseException:
             with self.lock:  # else no notice would ever be sent again from this process
                 self._reset()

@@ -551,3 +551,26 @@ def test_a_burst_of_changes_goes_to_the_other_processes_in_few_messages(monkeypa
     assert sent[1][1]["changed"] == [f"c{index}" for index in range(10)]
     assert [activity["id"] for _, activity in sent[1][1]["transients"]] == ["t1", "t2"]
     assert {message["from"] for _, message in sent} == {fanout.process_name()}
+
+
+def test_a_publisher_that_could_not_start_sending_sends_the_next_notices(monkeypatch):
+    """A notice whose sending could not begin (no thread to send it from) is dropped, and the publisher
+    is not left waiting for it: the next notice is sent."""
+    import threading
+
+    sent = threading.Event()
+
+    class Layer:
+        async def group_send(self, group, message):
+            sent.set()
+
+    def no_thread():
+        raise RuntimeError("can't start new thread")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fanout.publisher, "_running_loop", no_thread)
+        with pytest.raises(RuntimeError):
+            fanout.publisher.publish(Layer(), changed=["c1"])
+    assert fanout.publisher.pending == 0
+    fanout.publisher.publish(Layer(), changed=["c2"])
+    assert sent.wait(2)
