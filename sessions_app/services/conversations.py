@@ -97,7 +97,7 @@ def conversation_messages_add(*, conversation: Conversation, messages: list[dict
 
 def conversation_welcome(*, conversation: Conversation) -> ExchangeResult:
     """Store and return the bot's welcome, as a session begins."""
-    reply = engine.welcome(_engine_turn(conversation))
+    reply = engine.welcome(_engine_turn(conversation, answered=False))
     bot_message = _bot_message(conversation, reply) if reply.messages else None
     if bot_message is not None:
         row_insert(bot_message)
@@ -499,7 +499,7 @@ def conversation_send(*, conversation: Conversation, text: str) -> tuple[Message
     answers it later. Returns the message and the entities found in it."""
     with transaction.atomic():
         locked = conversation_lock(conversation)
-        entities = engine.detect_entities(_engine_turn(locked, text=text))
+        entities = engine.detect_entities(_engine_turn(locked, text=text, answered=False))
         message = Message.objects.create(
             conversation=locked,
             type=MessageType.USER,
@@ -569,10 +569,14 @@ def _message_waiting_for_reply(conversation: Conversation) -> Message:
     return last
 
 
-def _engine_turn(conversation: Conversation, *, text: str | None = None, choice_id: str | None = None) -> Turn:
-    """What the engine is given for a turn of the conversation (its input; the turn itself is TurnClaim's)."""
+def _engine_turn(
+    conversation: Conversation, *, text: str | None = None, choice_id: str | None = None, answered: bool = True
+) -> Turn:
+    """What the engine is given for a turn of the conversation (its input; the turn itself is TurnClaim's).
+    `answered` False: the engine will not answer it (a welcome, entities detected in a message kept for
+    later), so a model-backed bot's recent messages, which only a model's answer is shown, are not read."""
     history = ()
-    if conversation.bot is not None and conversation.bot.model:
+    if answered and conversation.bot is not None and conversation.bot.model:
         # The caller holds the conversation (found live): its messages need no live-rows filter again.
         history = message_history(conversation_id=conversation.pk, take=HISTORY_LENGTH)
     return Turn(

@@ -203,6 +203,29 @@ def test_welcome_messages_open_the_conversation():
     assert [(m.type, m.text) for m in opened.messages] == [("bot", "Hello!\n\nAsk me anything."), ("user", "hi")]
 
 
+def test_a_model_backed_bot_opens_its_session_without_reading_messages_its_turn_reads_them(
+    public_bot, llm_settings, fake_upstream
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    public_bot.model, public_bot.welcome_messages = "fake/any", ["Hello!"]
+    public_bot.save()
+    fake_upstream.config.tokens, fake_upstream.config.interval = 2, 0
+    message_reads = lambda queries: [  # noqa: E731
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and f'FROM "{Message._meta.db_table}"' in q["sql"]
+    ]
+    with CaptureQueriesContext(connection) as opening:
+        opened = bot_session_create(bot=public_bot, actor=None, messages=[{"type": "user", "text": "hi"}])
+    # Nothing is read of a conversation being created: its welcome is never a model's answer.
+    assert message_reads(opening.captured_queries) == []
+    assert [m.text for m in opened.messages] == ["Hello!", "hi"]
+    with CaptureQueriesContext(connection) as answering:
+        result = conversation_exchange(conversation=opened.conversation, text="and you?")
+    assert result.bot_message.text == "tok tok "
+    assert len(message_reads(answering.captured_queries)) == 1  # the model is shown the conversation so far
+
+
 def test_conversation_session_for_an_ended_conversation_is_refused(public_bot):
     opened = bot_session_create(bot=public_bot, actor=None)
     assert conversation_session_create(conversation=opened.conversation, actor=public_bot.owner).token
