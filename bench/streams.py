@@ -214,7 +214,7 @@ async def visitor(base: str, bot_id: str, arrived: float, tokens: int) -> dict:
 
 async def directline_visitor(base: str, secret: str, arrived: float, tokens: int) -> dict:
     """One Web Chat visitor: token, conversation, socket, one message posted, the answer from the socket."""
-    result = {"first": None, "typing": None, "whole": None, "ok": False, "error": ""}
+    result = {"first": None, "typing": None, "whole": None, "ok": False, "error": "", "steps": {}}
     step = "connect"
     client = socket = post = None
     try:
@@ -228,6 +228,7 @@ async def directline_visitor(base: str, secret: str, arrived: float, tokens: int
             result["error"] = f"{step}: HTTP {status}: {body[:200]!r}"
             return result
         token = {"Authorization": f"Bearer {json.loads(body)['token']}"}
+        result["steps"]["token"] = time.perf_counter() - arrived
         step = "conversations"
         status, headers = await client.send("POST", "/v3/directline/conversations", {}, token)
         body = await client.body(headers)
@@ -235,9 +236,11 @@ async def directline_visitor(base: str, secret: str, arrived: float, tokens: int
             result["error"] = f"{step}: HTTP {status}: {body[:200]!r}"
             return result
         started = json.loads(body)
+        result["steps"]["conversation"] = time.perf_counter() - arrived
         step = "stream"
         # No Origin header, as Node clients; no compression: the frames are small and the client's CPU counts.
         socket = await websockets.connect(started["streamUrl"], compression=None, open_timeout=300, max_size=2**22)
+        result["steps"]["socket"] = time.perf_counter() - arrived
         step = "post"
         path = f"/v3/directline/conversations/{started['conversationId']}/activities"
         activity = {"type": "message", "text": "Where is my order?", "from": {"id": "visitor"}}
@@ -470,7 +473,14 @@ def main():
                 (
                     "typing (answer begun), p50 / p95",
                     f"{percentile(typing, 0.5):.2f} s / {percentile(typing, 0.95):.2f} s",
-                )
+                ),
+                (
+                    "token / conversation / socket open by, p50",
+                    " / ".join(
+                        f"{percentile([r['steps'][s] for r in results if s in r['steps']], 0.5):.2f} s"
+                        for s in ("token", "conversation", "socket")
+                    ),
+                ),
             ]
             if args.protocol == "directline"
             else []
