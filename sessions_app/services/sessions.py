@@ -1,5 +1,6 @@
 """Bot sessions: time-limited tokens that may converse in exactly one conversation."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -57,8 +58,13 @@ def bot_session_create(
     messages: list | None = None,
     meta: dict | None = None,
     origin: str = Origin.CHATBOTKIT,
+    protocol_state: Callable[[Conversation], None] | None = None,
 ) -> OpenedSession:
     """Open a conversation with the bot and issue its session token, all in one transaction.
+
+    `protocol_state(conversation)` stores a protocol's own row of the new conversation in that same
+    transaction (Direct Line's), where a transaction of the caller's around this one would cost a
+    savepoint's two round trips.
 
     `contact` ({name?, email?, phone?}) ties the conversation to the owner's contact for that person
     when the bot's owner opens the session; from anyone else it is a visitor's claim, which never
@@ -79,6 +85,8 @@ def bot_session_create(
         conversation = conversation_open(
             owner=bot.owner, bot=bot, origin=origin, contact=contact_row, meta=checked_meta
         )
+        if protocol_state is not None:
+            protocol_state(conversation)
         welcome = conversation_welcome(conversation=conversation)
         stored = [welcome.bot_message] if welcome.bot_message else []
         stored += conversation_messages_add(conversation=conversation, messages=initial)

@@ -3,7 +3,6 @@ sessions_app.services.conversations like every protocol's."""
 
 import secrets as _secrets
 
-from django.db import transaction
 from django.utils import timezone
 
 from botportal import validation
@@ -100,18 +99,23 @@ def directline_conversation_start(*, bot: Bot, user: dict | None = None, trusted
     """A new conversation with the bot (its welcome stored) and its first token, for the bot's secret.
 
     The secret is the owner's credential for this one bot, so the owner opens the session."""
-    with transaction.atomic():
-        opened = bot_session_create(
-            bot=bot, actor=bot.owner, duration_seconds=TOKEN_SECONDS, origin=Origin.DIRECTLINE
-        )
-        user = user or {}
+    user = user or {}
+
+    def state_insert(conversation: Conversation) -> None:
         # Created with the conversation in hand, the row is cached on it as a read would have loaded it.
         row_insert(
             DirectLineConversation(
-                conversation=opened.conversation,
+                conversation=conversation,
                 user_id=user.get("id") or "",
                 user_name=user.get("name") or "",
                 trusted_origins=list(trusted_origins),
             )
         )
-    return opened
+
+    return bot_session_create(
+        bot=bot,
+        actor=bot.owner,
+        duration_seconds=TOKEN_SECONDS,
+        origin=Origin.DIRECTLINE,
+        protocol_state=state_insert,
+    )

@@ -44,6 +44,25 @@ def test_a_refused_start_leaves_no_state(directline, dl_secret):
     assert (Conversation.objects.count(), DirectLineConversation.objects.count()) == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_start_is_one_transaction_and_leaves_nothing_when_its_state_fails(directline, dl_secret, monkeypatch):
+    from sessions_app.protocols.directline import services
+
+    with CaptureQueriesContext(connection) as queries:
+        assert directline.generate(dl_secret, {"user": {"id": "u-1"}}).status_code == 200
+    # The state is stored in the session's own transaction: no savepoint inside it.
+    assert not [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
+    before = (Conversation.objects.count(), BotSession.objects.count(), DirectLineConversation.objects.count())
+
+    def failing_insert(row):
+        raise RuntimeError("the state could not be stored")
+
+    monkeypatch.setattr(services, "row_insert", failing_insert)
+    failed = directline.generate(dl_secret, {"user": {"id": "u-2"}})
+    assert failed.status_code == 500 and "error" in failed.json()
+    assert (Conversation.objects.count(), BotSession.objects.count(), DirectLineConversation.objects.count()) == before
+
+
 def test_a_token_request_reads_the_state_with_its_token(directline, trusted):
     conversation_id, token = trusted
     directline.poll(token, conversation_id)  # the token's first use is recorded; the next one's is not due
