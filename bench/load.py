@@ -458,10 +458,11 @@ def main():
             for name, script in scripts.items():
                 for label in labels:
                     results[label][name].append(run_wrk(bases[label], script, args.duration, args.connections))
-            for label in labels:
-                results[label]["dl-ws"].append(
-                    run_websocket_turns(bases[label], data["dl-ws"], args.duration, watermarks)
-                )
+            for label, server, _ in servers:
+                if server == "asgi":  # a WSGI server serves no WebSocket
+                    results[label]["dl-ws"].append(
+                        run_websocket_turns(bases[label], data["dl-ws"], args.duration, watermarks)
+                    )
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         for process in processes.values():
@@ -479,6 +480,9 @@ def main():
         )
         print(f"{'route':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6} {'target':>7}")
         for name, runs in runs_by_route.items():
+            if not runs:
+                print(f"{name:<10} {'n/a: WebSockets need the ASGI server':>40}")
+                continue
             rps = statistics.median(r["rps"] for r in runs)
             medians[label, name] = rps
             ratio = rps / ceiling
@@ -494,7 +498,8 @@ def main():
         for other in others:
             print(f"\n{other} req/s against {first}, same route, same run:")
             for name in results[first]:
-                print(f"{name:<10} {medians[other, name] / medians[first, name]:>6.2f}")
+                if (other, name) in medians and (first, name) in medians:
+                    print(f"{name:<10} {medians[other, name] / medians[first, name]:>6.2f}")
 
 
 if __name__ == "__main__":
