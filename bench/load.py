@@ -14,6 +14,7 @@ Routes, each measured in interleaved rounds (the host's speed drifts, so compare
   complete  POST /api/v1/conversation/{id}/complete         session token, rotating over many conversations
   list      GET  /api/v1/conversation/{id}/message/list     session token, 50 messages
   einstein  POST /v5.0.0/sessions/{id}/messages             API secret, increasing sequenceId per session
+  dl-token  POST /v3/directline/tokens/generate             Direct Line secret: a new conversation and its token
   dl-poll   GET  /v3/directline/conversations/{id}/activities  Direct Line token, polling after a watermark
   dl-send   POST /v3/directline/conversations/{id}/activities  Direct Line token, rotating over many conversations
   dl-ws     a Direct Line turn over the WebSocket: as many conversations as wrk's connections, each posting a
@@ -188,6 +189,7 @@ def prepare(env: dict, base: str, sessions: int, ws_conversations: int) -> dict:
         "directline": [(item["conversationId"], item["token"]) for item in directline],
         "dl-poll": (polled["conversationId"], polled["token"], polled_watermark),
         "dl-ws": [(item["conversationId"], item["token"]) for item in websocket],
+        "dl-secret": dl_secret["Authorization"],
     }
 
 
@@ -379,6 +381,17 @@ def scripts_for(data: dict) -> dict:
                 for sid in data["einstein"]
             ],
             per_thread=True,
+        ),
+        # What a site's back end does for each Web Chat visitor: its secret traded for a new conversation.
+        "dl-token": lua_rotating(
+            [
+                (
+                    "POST",
+                    "/v3/directline/tokens/generate",
+                    {**json_headers, "Authorization": data["dl-secret"]},
+                    "{}",
+                )
+            ]
         ),
         # What directlinejs does once a second per client: mostly nothing new after its watermark.
         "dl-poll": lua_rotating(
