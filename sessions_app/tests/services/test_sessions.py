@@ -12,6 +12,7 @@ from sessions_app.services.conversations import (
     conversation_exchange,
     conversation_exchange_astream,
     conversation_exchange_stream,
+    conversation_send,
 )
 from sessions_app.services.sessions import (
     bot_session_authenticate,
@@ -224,6 +225,10 @@ def test_a_model_backed_bot_opens_its_session_without_reading_messages_its_turn_
         result = conversation_exchange(conversation=opened.conversation, text="and you?")
     assert result.bot_message.text == "tok tok "
     assert len(message_reads(answering.captured_queries)) == 1  # the model is shown the conversation so far
+    # A message kept for a later answer (send, then receive) has its entities found without the history.
+    with CaptureQueriesContext(connection) as sending:
+        conversation_send(conversation=opened.conversation, text="later, please")
+    assert message_reads(sending.captured_queries) == []
 
 
 def test_conversation_session_for_an_ended_conversation_is_refused(public_bot):
