@@ -27,11 +27,23 @@ def _is_timestamp(field) -> bool:
     return isinstance(field, models.DateTimeField)
 
 
-class ModelColumns:
-    """Columns of `model` under the table alias `alias`: every concrete field, or the named `fields`."""
+class JsonText(str):
+    """A JSON column's value as the database holds it (valid JSON text), to be written into a response
+    unchanged: decoding it only to encode it again is most of the cost of a page of such values."""
 
-    def __init__(self, model, alias: str, fields: Sequence[str] | None = None):
+
+def _json_text(value, expression, connection):
+    return None if value is None else JsonText(value)
+
+
+class ModelColumns:
+    """Columns of `model` under the table alias `alias`: every concrete field, or the named `fields`.
+    With `json_as_text`, JSON columns come as `JsonText`, not decoded (Django's backends read them as
+    text before its field decodes them, on PostgreSQL and SQLite alike)."""
+
+    def __init__(self, model, alias: str, fields: Sequence[str] | None = None, *, json_as_text: bool = False):
         self.model = model
+        self.json_as_text = json_as_text
         self.alias = alias
         self.fields = (
             list(model._meta.concrete_fields) if fields is None else [model._meta.get_field(name) for name in fields]
@@ -67,6 +79,8 @@ class ModelColumns:
                 column = field.get_col(self.alias)
                 if connection.vendor == "postgresql" and _is_timestamp(field):
                     found = [_from_epoch_microseconds]
+                elif self.json_as_text and isinstance(field, models.JSONField):
+                    found = [_json_text]
                 else:
                     found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
                 if found:

@@ -59,6 +59,7 @@ def message_rows(*, conversation_id) -> QuerySet:
 
 
 _MESSAGE_ROW = ModelColumns(Message, "m", fields=MESSAGE_COLUMNS)
+_MESSAGE_ROW_META_AS_TEXT = ModelColumns(Message, "m", fields=MESSAGE_COLUMNS, json_as_text=True)
 
 
 @cache
@@ -73,18 +74,22 @@ def _message_page_sql(vendor: str, order: str, after: bool) -> str:
     )
 
 
-def message_row_page(*, conversation_id, take: int, order: str, after: int | None = None) -> list[dict]:
+def message_row_page(
+    *, conversation_id, take: int, order: str, after: int | None = None, meta_as_text: bool = False
+) -> list[dict]:
     """`message_rows` ordered by id (`asc` or `desc`), after the message with id `after`, `take` of them.
 
     The transcript page is the most requested read there is, so its statement is written once per
-    process (`botportal.rows`) instead of compiled by Django on every request; the rows are the same.
+    process (`botportal.rows`) instead of compiled by Django on every request; the rows are the same,
+    except that with `meta_as_text` each meta is the database's JSON text of it (`JsonText`), for a
+    response that writes it as it is.
     """
     conversation_key = Message._meta.get_field("conversation").get_db_prep_value(conversation_id, connection)
     params = [conversation_key, *([after] if after is not None else []), take]
     with connection.cursor() as cursor:
         cursor.execute(_message_page_sql(connection.vendor, order, after is not None), params)
         rows = cursor.fetchall()
-    return _MESSAGE_ROW.dicts(rows, using=connection.alias)
+    return (_MESSAGE_ROW_META_AS_TEXT if meta_as_text else _MESSAGE_ROW).dicts(rows, using=connection.alias)
 
 
 @cache

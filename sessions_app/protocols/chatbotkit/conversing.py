@@ -22,7 +22,6 @@ from bots.selectors import bot_get_any
 from sessions_app.access.permissions import OwnerOrSessionToken, conversation_for, owner_required, presented_session
 from sessions_app.access.throttles import SESSION_CREATE_THROTTLES
 from sessions_app.protocols.chatbotkit import serializers as s
-from sessions_app.protocols.chatbotkit.resources import page_json
 from sessions_app.selectors.conversations import conversation_get, message_row_page, message_rows
 from sessions_app.services.conversations import (
     ExchangeResult,
@@ -179,11 +178,11 @@ class MessageListView(JsonApiView):
         conversation, _ = conversation_for(request, conversation_id)
         page = paginate_fetched(
             request.query_params,
-            fetch=partial(message_row_page, conversation_id=conversation.pk),
+            fetch=partial(message_row_page, conversation_id=conversation.pk, meta_as_text=True),
             queryset=partial(message_rows, conversation_id=conversation.pk),
             default_order="asc",
         )
-        return Response(page_json(page, s.MessageOutput))
+        return HttpResponse(s.message_page_json(page), content_type="application/json")
 
 
 def _wants_stream(request) -> bool:

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from botportal.api.base import epoch_ms
 from bots.tests.factories import BotFactory
 from sessions_app.models import BotSession, Conversation, Message
 from sessions_app.services.conversations import conversation_end
@@ -297,6 +298,49 @@ def test_message_list_pages(owner_client, bot):
     assert [m["text"] for m in filtered["items"]] == ["m1", "m3", "m5"]
     assert filtered["items"][0]["meta"] == {"n": "1"}
     assert len(messages) == 7
+
+
+def _listed(message) -> dict:
+    """A message as the ChatBotKit format lists it: keys whose value is undefined left out."""
+    item = {"id": str(message.pk), "type": message.type, "text": message.text}
+    item.update({key: getattr(message, key) for key in ("name", "description") if getattr(message, key)})
+    if message.meta not in (None, "", {}):
+        item["meta"] = message.meta
+    return {**item, "createdAt": epoch_ms(message.created_at), "updatedAt": epoch_ms(message.updated_at)}
+
+
+def test_message_list_items_are_the_messages_stored(owner_client, bot):
+    """The page is written as JSON text directly, each meta as the database holds it: the items parse to
+    the stored messages, every kind of JSON value and awkward text included, on either read of the list."""
+    conversation = ConversationFactory(bot=bot)
+    messages = [
+        MessageFactory(conversation=conversation, text="plain", name="", description="", meta={}),
+        MessageFactory(
+            conversation=conversation,
+            text='quotes " and \\ backslash, tab\t, \x01, naïve ☃ \U0001f600, separators \u2028\u2029',
+            name='a "name" ☃',
+            description="two\nlines",
+            meta={"k": "1", "count": 12345678901234567890123, "ratio": 0.1, "one": 1.0, "none": None, "deep": [{}, []]},
+        ),
+        MessageFactory(conversation=conversation, text="list meta", meta=[]),
+        MessageFactory(conversation=conversation, text="string meta", meta="just a string"),
+        MessageFactory(conversation=conversation, text="number meta", meta=0),
+        MessageFactory(conversation=conversation, text="line separator in meta", meta={"k": "1", "t": "\u2028"}),
+    ]
+    for message in messages:
+        message.refresh_from_db()
+    url = f"/api/v1/conversation/{conversation.pk}/message/list"
+
+    response = owner_client.get(url)
+    assert response["Content-Type"] == "application/json"
+    assert "\u2028".encode() not in response.content and b"\\u2028" in response.content
+    body = json.loads(response.content)
+    assert body == {"items": [_listed(message) for message in messages], "cursor": str(messages[-1].pk)}
+    assert [type(item.get("meta")) for item in body["items"]] == [type(None), dict, list, str, int, dict]
+    assert isinstance(body["items"][1]["meta"]["one"], float)
+    # A meta filter reads the list through the ORM instead: the same items.
+    filtered = owner_client.get(url, {"meta.k": "1"}).json()
+    assert filtered == {"items": [_listed(messages[1]), _listed(messages[5])], "cursor": str(messages[5].pk)}
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,13 @@
 """The hand-written conversation reads give exactly what the ORM gives."""
 
+import json
 import threading
 import uuid
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 
+from botportal.rows import JsonText
 from bots.tests.factories import UserFactory
 from sessions_app.models import Conversation
 from sessions_app.protocols.einstein.models import EinsteinSession
@@ -167,6 +169,13 @@ def test_json_columns_are_what_the_orm_parses(meta):
 
     assert row["meta"] == expected == meta
     assert _leaf_types(row["meta"]) == _leaf_types(meta)  # 1 == 1.0 == True: equality alone misses a float
+    # For a response that writes it as it is: the database's JSON text, which parses to the same value.
+    [as_text] = message_row_page(conversation_id=conversation.pk, take=1, order="asc", meta_as_text=True)
+    assert isinstance(as_text["meta"], JsonText)
+    assert json.loads(as_text["meta"]) == meta and _leaf_types(json.loads(as_text["meta"])) == _leaf_types(meta)
+    assert {key: value for key, value in as_text.items() if key != "meta"} == {
+        key: value for key, value in row.items() if key != "meta"
+    }
 
 
 def _leaf_types(value, path=()) -> dict:
