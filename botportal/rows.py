@@ -4,7 +4,8 @@ For the few reads every API request makes, Django compiling the same query again
 costs several times the query itself (docs/performance.md). Those reads write their SQL once, from
 the models' own columns, and turn each row back into values or instances here: each field's database
 converters applied (JSON, and on SQLite dates, UUIDs and booleans), then `Model.from_db`, so the
-result is what an ORM query would have made.
+result is what an ORM query would have made; except, where asked, JSON columns kept as their text
+(`JsonText`) for a response that writes them as they are.
 
 On PostgreSQL a timestamp is selected as microseconds since the epoch and rebuilt in Python: exact,
 and many times cheaper than parsing the text form as the driver does for Django.

@@ -263,9 +263,8 @@ class ConversationCreateInput(ConversationInput):
 
 
 class MessageOutput(Output):
-    """A transcript's message. Its list writes each page as JSON text directly (`message_page_json`),
-    with these keys: this class documents them."""
-
+    # The list writes its pages as JSON text directly (`message_page_json`), with these keys: this class
+    # documents them (a docstring here would be the OpenAPI document's description of a message).
     id = IdField()
     type = serializers.ChoiceField(choices=MessageType.choices, read_only=True)
     text = serializers.CharField(read_only=True)
@@ -284,7 +283,7 @@ def message_page_json(page) -> bytes:
     """A page of `message_rows` (or of `message_row_page`) as `{items: [MessageOutput...], cursor?}`, the
     JSON DRF's renderer would write, written directly: transcripts are the most requested read, and
     rendering them field by field cost more than the rest of the request. A meta given as `JsonText`
-    is written as the database holds it (its spacing aside, the same JSON)."""
+    is written as the database holds it (the same JSON, its spacing and escapes aside)."""
     items = []
     for row in page.items:
         meta = row["meta"]
