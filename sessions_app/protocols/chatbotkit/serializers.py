@@ -18,7 +18,7 @@ from botportal.rows import JsonText
 from bots.models import Ability, Bot, Dataset, DatasetRecord, Skillset, Visibility
 from sessions_app.models import Contact, ContactSource, Conversation, MessageType
 
-_UNDEFINED = (None, "")
+_UNDEFINED = (None, "", {})  # left out of every output (`Output`, `message_page_json`)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -67,7 +67,7 @@ class Output(serializers.Serializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        return {key: value for key, value in data.items() if value not in _UNDEFINED and value != {}}
+        return {key: value for key, value in data.items() if value not in _UNDEFINED}
 
 
 class Common(Output):
@@ -276,7 +276,7 @@ class MessageOutput(Output):
 
 
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-_UNDEFINED_JSON = frozenset({"null", '""', "{}"})  # what `Output` leaves out, as JSON text
+_UNDEFINED_JSON = frozenset(map(_json, _UNDEFINED))  # for a meta given as JSON text
 
 
 def message_page_json(page) -> bytes:
