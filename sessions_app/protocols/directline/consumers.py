@@ -14,6 +14,7 @@ from collections import deque
 from datetime import timedelta
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -100,6 +101,15 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
     # No channel of its own: the process's one listener hears other processes' notices (fanout.py),
     # where a channel per socket cost every socket its own receive and group in the layer.
     channel_layer_alias = None
+
+    async def dispatch(self, message):
+        # Channels closes old database connections before every handler, a call on its one shared
+        # thread-sensitive thread per message; every read here is a db_phase, which gives its connection
+        # back itself (botportal.asyncdb), so this consumer's handlers skip it.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.conversation = None

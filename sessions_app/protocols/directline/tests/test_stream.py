@@ -574,3 +574,28 @@ def test_a_publisher_that_could_not_start_sending_sends_the_next_notices(monkeyp
     assert fanout.publisher.pending == 0
     fanout.publisher.publish(Layer(), changed=["c2"])
     assert sent.wait(2)
+
+
+def test_the_socket_handles_its_frames_without_a_hop_to_the_shared_thread(directline, started, monkeypatch):
+    # Channels would run close_old_connections on its one thread-sensitive thread before every handler:
+    # 300 sockets opening at once queued behind one another there. Every read is a db_phase instead.
+    import channels.consumer
+
+    hops = []
+
+    async def close_old_connections_hop():
+        hops.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", close_old_connections_hop)
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = await _open(stream_url, past_backlog=True)
+        await socket.send_to(text_data="")
+        await _send(conversation_id, token, "show me the menu", "dl-user-1")
+        await _frames_until(socket, lambda activities: any(a.get("replyToId") for a in activities))
+        await socket.disconnect()
+
+    async_to_sync(run)()
+    assert hops == []
