@@ -113,3 +113,26 @@ def message_history(*, conversation_id, take: int) -> tuple[tuple[str, str], ...
         cursor.execute(_history_sql(connection.vendor), [conversation_key, take])
         rows = cursor.fetchall()
     return tuple((kind, text) for kind, text in reversed(rows))
+
+
+@cache
+def _last_of_type_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    meta = Message._meta
+    key = quote(meta.pk.column)
+    return (
+        f"SELECT {key} FROM {quote(meta.db_table)}"  # noqa: S608
+        f" WHERE {quote(meta.get_field('conversation').column)} = %s AND {quote(meta.get_field('type').column)} = %s"
+        f" AND {key} <= %s ORDER BY {key} DESC LIMIT 1"
+    )
+
+
+def last_message_id_of_type(*, conversation_id, message_type: str, at_most: int) -> int | None:
+    """The id of the conversation's last message of `message_type` whose id is at most `at_most`, or None.
+    The caller holds the conversation (found live), as for `message_history`; Direct Line reads it for
+    every page of a bot's reply (the user message it answers), so its statement is written once per process."""
+    conversation_key = Message._meta.get_field("conversation").get_db_prep_value(conversation_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_last_of_type_sql(connection.vendor), [conversation_key, message_type, at_most])
+        row = cursor.fetchone()
+    return None if row is None else row[0]

@@ -7,14 +7,16 @@ id is the message's; a bot message becomes one activity per engine message (id `
 
 from datetime import timedelta
 
-from sessions_app.models import Message, MessageType
-from sessions_app.selectors.conversations import message_row_page
+from sessions_app.models import MessageType
+from sessions_app.selectors.conversations import last_message_id_of_type, message_row_page
 
 from .services import META_KEY, directline_state
 
 CHANNEL_ID = "directline"
 PAGE_SIZE = 100
 SHOWN_TYPES = (MessageType.USER, MessageType.BOT)
+# A reader that does not know which user message its watermark's page answers: it is looked up.
+REPLY_TO_UNKNOWN = object()
 
 
 def watermark_parse(value) -> int | None:
@@ -58,9 +60,13 @@ def activities_after(conversation, watermark: int | None) -> tuple[list[dict], s
     return found, new_watermark
 
 
-def activities_page(conversation, watermark: int | None, *, until=None) -> tuple[list[dict], str | None, bool]:
+def activities_page(
+    conversation, watermark: int | None, *, until=None, replying_to=REPLY_TO_UNKNOWN
+) -> tuple[list[dict], str | None, bool]:
     """`activities_after`, and whether the page was full (more may follow). With `until`, only the
-    messages stored by then (a socket whose token has just ended)."""
+    messages stored by then (a socket whose token has just ended). `replying_to`: the id of the last
+    user message up to `watermark` (None: there is none), when the reader knows it (`last_user_message`
+    of what it was sent before); else looked up."""
     rows = message_row_page(conversation_id=conversation.pk, take=PAGE_SIZE, order="asc", after=watermark)
     cut = False
     if until is not None:
@@ -69,13 +75,12 @@ def activities_page(conversation, watermark: int | None, *, until=None) -> tuple
     if not rows:
         return [], None if watermark is None else str(watermark), False
     reply_to = None
-    if watermark is not None and any(row["type"] == MessageType.BOT for row in rows):
+    if watermark is not None and replying_to is not REPLY_TO_UNKNOWN:
+        reply_to = replying_to
+    elif watermark is not None and any(row["type"] == MessageType.BOT for row in rows):
         # The user message the page's first bot reply answers may lie before the watermark.
-        reply_to = (
-            Message.objects.filter(conversation_id=conversation.pk, type=MessageType.USER, pk__lte=watermark)
-            .order_by("-pk")
-            .values_list("pk", flat=True)
-            .first()
+        reply_to = last_message_id_of_type(
+            conversation_id=conversation.pk, message_type=MessageType.USER, at_most=watermark
         )
     activities = []
     for row in rows:
@@ -85,6 +90,15 @@ def activities_page(conversation, watermark: int | None, *, until=None) -> tuple
         elif row["type"] == MessageType.BOT:
             activities.extend(bot_activities(conversation, row, reply_to=reply_to))
     return activities, str(rows[-1]["id"]), len(rows) == PAGE_SIZE and not cut
+
+
+def last_user_message(activities: list[dict], before: int | None) -> int | None:
+    """The id of the last user message among `activities` (a page as `activities_page` gives it), else
+    `before`: what a reader that has been sent every page in turn passes as `replying_to` next."""
+    for activity in reversed(activities):
+        if activity.get("from", {}).get("role") == "user":
+            return int(activity["id"])
+    return before
 
 
 def _base(conversation, row, *, activity_id: str, kind: str, index: int = 0) -> dict:

@@ -64,17 +64,20 @@ def _line_end(conversation_id, issued_first_at):
     return _line(conversation_id, issued_first_at)[0]
 
 
-def _line_and_page(conversation, issued_first_at, watermark):
+def _line_and_page(conversation, issued_first_at, watermark, replying_to):
     """One database phase of a socket's read: (its line's end, what the look compares, the activities
-    after `watermark` stored by then, the new watermark, whether more may follow)."""
-    return _page(conversation, watermark, *_line(conversation.pk, issued_first_at))
+    after `watermark` stored by then, the new watermark, whether more may follow). `replying_to`: as
+    `activities_page` takes it."""
+    return _page(conversation, watermark, replying_to, *_line(conversation.pk, issued_first_at))
 
 
-def _page(conversation, watermark, end, marks):
+def _page(conversation, watermark, replying_to, end, marks):
     if end is None:
         return None, marks, [], None, False
     over = end <= timezone.now()
-    found, new_watermark, full = rendering.activities_page(conversation, watermark, until=end if over else None)
+    found, new_watermark, full = rendering.activities_page(
+        conversation, watermark, until=end if over else None, replying_to=replying_to
+    )
     return end, marks, found, new_watermark, full
 
 
@@ -94,7 +97,8 @@ def _stream_open(conversation_id, bot_session_id: int, origin: str | None, water
         origin_check(origin, bot=conversation.bot, conversation=conversation)
     except DomainError:
         return None
-    return conversation, bot_session.issued_first_at, _page(conversation, watermark, end, marks)
+    page = _page(conversation, watermark, rendering.REPLY_TO_UNKNOWN, end, marks)
+    return conversation, bot_session.issued_first_at, page
 
 
 class DirectLineStreamConsumer(AsyncWebsocketConsumer):
@@ -117,6 +121,9 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
         self.opened = False  # accepted, its backlog sent
         self.woken_while_opening = False
         self.watermark = None
+        # The last user message among the pages sent (None: none yet), so that a bot reply's page
+        # needs no look-up of the message it answers; unknown behind a reconnect's watermark.
+        self.replying_to = rendering.REPLY_TO_UNKNOWN
         self.watch = None
         self.line_end = None
         self.seen_marks = None  # what the last whole read saw of the conversation (fanout.MARKS)
@@ -135,6 +142,8 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.watermark = rendering.watermark_parse((query.get("watermark") or [None])[0])
+        if self.watermark is None:
+            self.replying_to = None  # the pages start with the conversation's first message
         # Followed before the backlog is read: a change made meanwhile is then read once, never missed.
         self.followed = conversation_id
         fanout.followers.add(conversation_id, self)
@@ -229,13 +238,14 @@ class DirectLineStreamConsumer(AsyncWebsocketConsumer):
                 first_page = None
             else:
                 end, marks, found, watermark, full = await socket_phase(_line_and_page)(
-                    self.conversation, self.issued_first_at, self.watermark
+                    self.conversation, self.issued_first_at, self.watermark, self.replying_to
                 )
             self.line_end = end
             if not full:
                 self.seen_marks = marks
             if watermark is not None and watermark != (None if self.watermark is None else str(self.watermark)):
                 self.watermark = int(watermark)
+                self.replying_to = rendering.last_user_message(found, self.replying_to)
                 self.answered.update(
                     activity["replyToId"] for activity in found
                     if activity.get("replyToId") and activity.get("from", {}).get("role") == "bot"

@@ -476,3 +476,31 @@ def test_allowed_origins_set_over_api_v1_bind_direct_line(directline, dl_secret,
     # Cleared over /api/v1: any origin again.
     owner_client.post(f"/api/v1/bot/{dl_bot.pk}/update", {"allowedOrigins": []}, format="json")
     assert directline.start(body["token"], HTTP_ORIGIN="https://other.example").status_code == 200
+
+
+def test_polling_past_the_echo_still_names_the_message_the_reply_answers(directline, started):
+    conversation_id, token = started
+    first_id = directline.send(token, conversation_id, "show me the menu").json()["id"]
+    second_id = directline.send(token, conversation_id, "hello").json()["id"]
+    # The page after the second echo holds only its reply: the user message it answers lies before it.
+    replies = directline.poll(token, conversation_id, second_id).json()["activities"]
+    assert replies and all(r["replyToId"] == second_id and r["from"]["role"] == "bot" for r in replies)
+    assert first_id != second_id
+
+
+def test_a_reader_that_knows_the_message_answered_reads_the_page_in_one_statement(
+    directline, started, django_assert_num_queries
+):
+    from sessions_app.models import Conversation
+    from sessions_app.protocols.directline.activities import activities_page
+    from sessions_app.protocols.directline.services import STATE
+
+    conversation_id, token = started
+    sent_id = directline.send(token, conversation_id, "show me the menu").json()["id"]
+    conversation = Conversation.objects.select_related("bot", STATE).get(pk=conversation_id)
+    with django_assert_num_queries(2):  # the page, then the user message its reply answers
+        looked_up = activities_page(conversation, int(sent_id))
+    with django_assert_num_queries(1):
+        known = activities_page(conversation, int(sent_id), replying_to=int(sent_id))
+    assert known == looked_up
+    assert looked_up[0] and all(a["replyToId"] == sent_id for a in looked_up[0])

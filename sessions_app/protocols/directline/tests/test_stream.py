@@ -378,6 +378,24 @@ def test_the_stream_url_of_a_reconnect_sends_only_what_came_after_its_watermark(
     async_to_sync(run)()
 
 
+def test_a_socket_opened_past_an_echo_names_the_message_its_reply_answers(directline, started):
+    conversation_id, token = started
+    echo_id = directline.send(token, conversation_id, "show me the menu").json()["id"]
+    reconnect = directline.call("get", f"conversations/{conversation_id}?watermark={echo_id}", token).json()
+
+    async def run():
+        socket = await _open(reconnect["streamUrl"])
+        [backlog] = await _frames_until(socket, lambda activities: activities)
+        assert backlog["activities"] and all(a["replyToId"] == echo_id for a in backlog["activities"])
+        second = await _send(conversation_id, token, "where is my order", "dl-user-1")
+        frames = await _frames_until(socket, lambda activities: activities[-1]["from"]["role"] == "bot")
+        replies = [a for f in frames for a in f["activities"] if a["from"]["role"] == "bot"]
+        assert replies and all(a["replyToId"] == second["id"] for a in replies)
+        await socket.disconnect()
+
+    async_to_sync(run)()
+
+
 def test_a_notice_for_other_processes_never_waits_on_the_channel_layer(monkeypatch):
     """A request that commits hands its notice to the publisher's own thread: a channel layer that does
     not answer costs the request nothing, and the notice gives up after NOTICE_TIMEOUT_SECONDS."""
