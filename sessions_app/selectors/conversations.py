@@ -129,8 +129,9 @@ def _last_of_type_sql(vendor: str) -> str:
 
 def last_message_id_of_type(*, conversation_id, message_type: str, at_most: int) -> int | None:
     """The id of the conversation's last message of `message_type` whose id is at most `at_most`, or None.
-    The caller holds the conversation (found live), as for `message_history`; Direct Line reads it for
-    every page of a bot's reply (the user message it answers), so its statement is written once per process."""
+    The caller holds the conversation (found live), as for `message_history`. Direct Line's polls read
+    it for every page that holds a bot's reply (the user message it answers), so its statement is
+    written once per process."""
     conversation_key = Message._meta.get_field("conversation").get_db_prep_value(conversation_id, connection)
     with connection.cursor() as cursor:
         cursor.execute(_last_of_type_sql(connection.vendor), [conversation_key, message_type, at_most])
