@@ -2,6 +2,7 @@
 
 import ipaddress
 import json
+import math
 import re
 import uuid
 from urllib.parse import urlsplit
@@ -20,9 +21,10 @@ MAX_JSON_DEPTH = 64
 
 def json_loads(raw: str | bytes) -> object:
     """A client's JSON document, parsed: ValueError (with the reason) if it is not JSON, uses NaN or
-    Infinity (which jsonb refuses), or nests deeper than MAX_JSON_DEPTH."""
+    Infinity or a number too large for a float (which jsonb and SQLite's JSON refuse as Infinity), or
+    nests deeper than MAX_JSON_DEPTH."""
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels") from None
     json_depth_check(value)
@@ -47,6 +49,13 @@ def json_depth_check(value) -> None:
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return number
 
 
 def uuid_or_none(value) -> uuid.UUID | None:

@@ -2,8 +2,9 @@
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -53,6 +54,10 @@ def error_parts(exc) -> tuple[int, str, dict]:
         return exc.status, exc.message, {}
     if isinstance(exc, Http404):
         return 404, "Not found.", {}
+    if isinstance(exc, MultiPartParserError):  # read by a view itself, not by DRF's parser (which says 400)
+        return 400, f"The multipart body could not be read: {exc}.", {}
+    if isinstance(exc, SuspiciousOperation):  # what Django's handler would answer 400 (too many fields, ...)
+        return 400, "The request could not be read.", {}
     if isinstance(exc, PermissionDenied):
         return 403, "You are not allowed to do this.", {}
     if isinstance(exc, exceptions.ValidationError):

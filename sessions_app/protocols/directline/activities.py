@@ -15,6 +15,7 @@ from .services import META_KEY, directline_state
 CHANNEL_ID = "directline"
 PAGE_SIZE = 100
 SHOWN_TYPES = (MessageType.USER, MessageType.BOT)
+MAX_MESSAGE_ID = 2**63 - 1
 # A reader that does not know which user message its watermark's page answers: it is looked up.
 REPLY_TO_UNKNOWN = object()
 
@@ -27,7 +28,8 @@ def watermark_parse(value) -> int | None:
         number = int(str(value))
     except ValueError:
         return None
-    return number if number >= 0 else None
+    # A number no message id can reach (past a 64-bit integer, which the databases refuse) reads all too.
+    return number if 0 <= number <= MAX_MESSAGE_ID else None
 
 
 def iso(moment) -> str:

@@ -365,6 +365,7 @@ def test_hostile_bodies_are_refused_in_the_protocol_shape_without_rows(directlin
         '{"type": "message", "text": "a\\ud800b"}',
         '{"type": "message", "text": "hi", "channelData": {"k": "\\u0000"}}',
         '{"type": "message", "text": "hi", "channelData": {"\\udc00": 1}}',
+        '{"type": "message", "text": "hi", "channelData": {"n": 1e999}}',  # Infinity, which no JSON stores
     )
     for raw in raw_bodies:
         response = directline.client.post(path, raw, content_type="application/json",
@@ -374,13 +375,29 @@ def test_hostile_bodies_are_refused_in_the_protocol_shape_without_rows(directlin
                                   content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {dl_secret}"), 400)
     upload = f"/v3/directline/conversations/{conversation_id}/upload"
     for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"type": "message", "text": "a\\u0000"}',
-                b'{"type": "message", "channelData": {"x": "\\ud800"}}'):
+                b'{"type": "message", "channelData": {"x": "\\ud800"}}',
+                b'{"type": "message", "channelData": {"n": -1e400}}'):
         activity = SimpleUploadedFile("blob", raw, content_type="application/vnd.microsoft.activity")
         file = SimpleUploadedFile("receipt.png", b"\x89PNG", content_type="image/png")
         response = directline.client.post(upload, {"activity": activity, "file": file},
                                           HTTP_AUTHORIZATION=f"Bearer {token}")
         _error(response, 400)
+    # A multipart body without its boundary cannot be read: a 400, not a 500.
+    response = directline.client.post(upload, b"--x\r\n", content_type="multipart/form-data",
+                                      HTTP_AUTHORIZATION=f"Bearer {token}")
+    _error(response, 400)
     assert Conversation.objects.count() == conversations and Message.objects.count() == messages
+    assert directline.send(token, conversation_id, "hello").status_code == 200
+
+
+def test_a_watermark_past_any_message_id_reads_from_the_start(directline, started):
+    conversation_id, token = started
+    huge = "9" * 23  # past a 64-bit integer, which neither database takes
+    polled = directline.poll(token, conversation_id, huge)
+    assert polled.status_code == 200, polled.content
+    assert [a["text"] for a in polled.json()["activities"]] == ["Hello from the bot!"]
+    reconnect = directline.call("get", f"conversations/{conversation_id}?watermark={huge}", token)
+    assert reconnect.status_code == 200 and "watermark=" not in reconnect.json()["streamUrl"]
 
 
 def test_typing_and_events_spend_no_turns(directline, started, monkeypatch):
@@ -504,3 +521,15 @@ def test_a_reader_that_knows_the_message_answered_reads_the_page_in_one_statemen
         known = activities_page(conversation, int(sent_id), replying_to=int(sent_id))
     assert known == looked_up
     assert looked_up[0] and all(a["replyToId"] == sent_id for a in looked_up[0])
+
+
+def test_an_upload_past_django_s_field_limit_is_a_400(directline, started, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    conversation_id, token = started
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 2
+    fields = {f"field{n}": "x" for n in range(5)}
+    file = SimpleUploadedFile("receipt.png", b"\x89PNG", content_type="image/png")
+    response = directline.client.post(f"/v3/directline/conversations/{conversation_id}/upload",
+                                      {**fields, "file": file}, HTTP_AUTHORIZATION=f"Bearer {token}")
+    _error(response, 400)

@@ -617,3 +617,17 @@ def test_the_socket_handles_its_frames_without_a_hop_to_the_shared_thread(direct
 
     async_to_sync(run)()
     assert hops == []
+
+
+def test_a_stream_url_with_a_watermark_past_any_message_id_sends_the_whole_backlog(directline, started):
+    conversation_id, token = started
+    stream_url = directline.start(token).json()["streamUrl"]
+
+    async def run():
+        socket = WebsocketCommunicator(application, stream_path(stream_url) + "&watermark=" + "9" * 23)
+        assert (await socket.connect())[0]
+        [backlog] = await _frames_until(socket, lambda activities: activities)
+        assert [a["text"] for a in backlog["activities"]] == ["Hello from the bot!"]
+        await socket.disconnect()
+
+    async_to_sync(run)()
