@@ -11,7 +11,7 @@ from botportal.api.throttles import SLOTS_ATTRIBUTE, FailedAuthenticationThrottl
 from botportal.errors import NotAuthenticated
 from sessions_app.access import credentials
 from sessions_app.services.owners import api_key_authenticate
-from sessions_app.services.sessions import bot_session_authenticate
+from sessions_app.services.sessions import SessionExpired, bot_session_authenticate
 
 
 def bearer_credential(request) -> str | None:
@@ -27,14 +27,19 @@ def bearer_credential(request) -> str | None:
 
 def credential_check_guarded(request, check, *, slots: SlotsToGiveBack | None = None):
     """Run a credential check, counting its failures per client IP; past the limit, refuse unchecked.
-    `slots`: where a good credential's slot waits to be given back with the request's rate throttles
-    (one round trip less); without it, the slot is given back at once."""
+    A token that was issued and is no longer live (SessionExpired: revoked, expired, its conversation
+    over) is no guess, so it is not counted: a stale tab must not lock out its neighbours behind one
+    address. `slots`: where a good credential's slot waits to be given back with the request's rate
+    throttles (one round trip less); without it, the slot is given back at once."""
     guard = FailedAuthenticationThrottle()
     wait = guard.attempt_begin(request)
     if wait is not None:
         raise exceptions.Throttled(wait=wait)
     try:
         result = check()
+    except SessionExpired:
+        guard.attempt_release()
+        raise
     except NotAuthenticated:
         raise  # the slot taken stays counted as a failure
     except BaseException:

@@ -322,6 +322,26 @@ def test_too_many_failed_credentials_answer_429_in_the_clients_unit(directline, 
     assert 1000 <= int(milliseconds["Retry-After"]) <= 60000
 
 
+def test_a_revoked_token_is_no_failed_guess_and_locks_nobody_out(directline, dl_secret, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from sessions_app.services.sessions import bot_session_revoke
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES,
+                                                               "failed_auth": "2/minute"})
+    cache.clear()
+    stale = directline.generate(dl_secret).json()
+    bot_session_revoke(bot_session=BotSession.objects.get(conversation_id=stale["conversationId"]))
+    for _ in range(4):  # a stale tab polling on: 403 each time, never the address's 429
+        _error(directline.poll(stale["token"], stale["conversationId"]), 403)
+    live = directline.generate(dl_secret).json()
+    assert directline.poll(live["token"], live["conversationId"]).status_code == 200
+    for _ in range(2):
+        _error(directline.start("not-a-token"), 401)
+    _error(directline.start("not-a-token"), 429)  # guesses still count
+
+
 def test_an_oversized_body_is_refused_in_the_protocol_shape(directline, started, settings):
     conversation_id, token = started
     before = Message.objects.count()
