@@ -227,6 +227,9 @@ def _posted_activity(body) -> dict:
         raise InvalidInput("The body must be a JSON activity object.")
     if not isinstance(body.get("type", "message"), str):
         raise InvalidInput(fields={"type": "must be a string"})
+    if body.get("text") is not None and not isinstance(body["text"], str):
+        # Refused here, for an upload's activity too, where a file alone would otherwise drop it.
+        raise InvalidInput(fields={"text": "must be a string"})
     sender = body.get("from")
     if sender is not None:
         if not isinstance(sender, dict) or not isinstance(sender.get("id", ""), str):

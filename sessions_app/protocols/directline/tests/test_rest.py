@@ -396,7 +396,8 @@ def test_hostile_bodies_are_refused_in_the_protocol_shape_without_rows(directlin
     upload = f"/v3/directline/conversations/{conversation_id}/upload"
     for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"type": "message", "text": "a\\u0000"}',
                 b'{"type": "message", "channelData": {"x": "\\ud800"}}',
-                b'{"type": "message", "channelData": {"n": -1e400}}'):
+                b'{"type": "message", "channelData": {"n": -1e400}}',
+                b'{"type": "message", "text": 5}'):  # with a file, it would have been dropped unsaid
         activity = SimpleUploadedFile("blob", raw, content_type="application/vnd.microsoft.activity")
         file = SimpleUploadedFile("receipt.png", b"\x89PNG", content_type="image/png")
         response = directline.client.post(upload, {"activity": activity, "file": file},
