@@ -624,8 +624,7 @@ def test_a_stream_url_with_a_watermark_past_any_message_id_sends_the_whole_backl
     stream_url = directline.start(token).json()["streamUrl"]
 
     async def run():
-        socket = WebsocketCommunicator(application, stream_path(stream_url) + "&watermark=" + "9" * 23)
-        assert (await socket.connect())[0]
+        socket = await _open(f"{stream_url}&watermark={'9' * 23}")
         [backlog] = await _frames_until(socket, lambda activities: activities)
         assert [a["text"] for a in backlog["activities"]] == ["Hello from the bot!"]
         await socket.disconnect()
